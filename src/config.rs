@@ -1,0 +1,201 @@
+//! Layered configuration: built-in defaults, then an optional TOML file, then
+//! `DATABASE_URL`, then `REMOTEGPU_`-prefixed environment variables (nested keys with `__`,
+//! e.g. `REMOTEGPU_SERVER__PORT=9000`, `REMOTEGPU_DATABASE__URL=postgres://...`).
+//!
+//! Secrets (the database URL may carry a password) are wrapped in [`Secret`], whose `Debug`
+//! and `Display` never print the value, so logging a `Settings` is safe.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// A value that must never reach a log line.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    /// Where the embedded SQLite database (and later other local state) lives.
+    pub data_dir: PathBuf,
+    pub graphql: GraphqlSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerSettings {
+    pub host: IpAddr,
+    /// 0 asks the OS for a free port; the bound port is reported by `Application::port`.
+    pub port: u16,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatabaseSettings {
+    /// `postgres://...` or `sqlite://...`. Empty means the SQLite file `remotegpu.db` under
+    /// `data_dir`.
+    pub url: Option<Secret>,
+    pub max_connections: u32,
+    /// Run pending migrations when the server starts.
+    pub migrate_on_start: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GraphqlSettings {
+    /// Serve GraphiQL on `GET /graphql`.
+    pub graphiql: bool,
+    pub introspection: bool,
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    /// How long a DataLoader collects keys before it queries, in milliseconds. Relations
+    /// asked for within this window are loaded with one statement.
+    pub loader_delay_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LogSettings {
+    /// `tracing-subscriber` filter, e.g. `info,sea_orm=warn`; `RUST_LOG` wins when set.
+    pub filter: String,
+    /// `text` or `json`.
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            server: ServerSettings {
+                host: IpAddr::from([127, 0, 0, 1]),
+                port: 8080,
+                max_body_bytes: 1024 * 1024,
+            },
+            database: DatabaseSettings {
+                url: None,
+                max_connections: 10,
+                migrate_on_start: true,
+            },
+            data_dir: PathBuf::from("data"),
+            graphql: GraphqlSettings {
+                graphiql: true,
+                introspection: true,
+                max_depth: 12,
+                max_complexity: 5000,
+                loader_delay_ms: 2,
+            },
+            log: LogSettings {
+                filter: "info,sqlx=warn,sea_orm=warn".into(),
+                format: LogFormat::Text,
+            },
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl Settings {
+    /// Loads the layers. `file` is the `--config` path; without one, `remotegpu.toml` in the
+    /// working directory is read when present.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        figment = match file {
+            Some(path) => figment.merge(Toml::file_exact(path)),
+            None => figment.merge(Toml::file("remotegpu.toml")),
+        };
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            if !url.is_empty() {
+                figment = figment.merge(Serialized::default("database.url", url));
+            }
+        }
+        figment = figment.merge(Env::prefixed("REMOTEGPU_").split("__"));
+        figment.extract().map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    /// The database URL to connect to: the configured one, or the default SQLite file.
+    pub fn database_url(&self) -> Secret {
+        match &self.database.url {
+            Some(url) if !url.expose().is_empty() => url.clone(),
+            _ => Secret::new(format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("remotegpu.db").display()
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_not_printed() {
+        let s = Secret::new("postgres://u:hunter2@db/x");
+        assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
+        let mut settings = Settings::default();
+        settings.database.url = Some(s);
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn default_database_is_sqlite_under_data_dir() {
+        let settings = Settings::default();
+        let url = settings.database_url();
+        assert!(url.expose().starts_with("sqlite://"));
+        assert!(url.expose().contains("remotegpu.db"));
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature
+    fn file_layer_is_read_and_env_overrides_it() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "custom.toml",
+                "[server]\nport = 9001\n[graphql]\ngraphiql = false\n",
+            )?;
+            let s = Settings::load(Some(Path::new("custom.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.server.port, 9001);
+            assert!(!s.graphql.graphiql);
+            jail.set_env("REMOTEGPU_SERVER__PORT", "9002");
+            jail.set_env("DATABASE_URL", "postgres://localhost/x");
+            let s = Settings::load(Some(Path::new("custom.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.server.port, 9002);
+            assert_eq!(s.database_url().expose(), "postgres://localhost/x");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,172 @@
+//! The one error type of the server.
+//!
+//! Every fallible service function returns [`AppError`]. Client-facing variants map to a
+//! stable `extensions.code` (see [`ErrorCode`]); database errors are classified once, in
+//! `From<DbErr>`; internal errors are logged once, where they are turned into a GraphQL
+//! error, and reach the client as an opaque "internal error" without SQL or stack text.
+
+use std::fmt;
+
+use sea_orm::{DbErr, TransactionError};
+
+use crate::services::db::Violation;
+
+/// The fixed set of `extensions.code` values a client can rely on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    BadUserInput,
+    Conflict,
+    CapacityExhausted,
+    RateLimited,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::NotFound => "NOT_FOUND",
+            Self::BadUserInput => "BAD_USER_INPUT",
+            Self::Conflict => "CONFLICT",
+            Self::CapacityExhausted => "CAPACITY_EXHAUSTED",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::Internal => "INTERNAL",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("not allowed")]
+    Forbidden,
+    /// The message names the kind of thing only, never whether it exists for someone else.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    BadUserInput(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    CapacityExhausted(String),
+    #[error("too many requests")]
+    RateLimited,
+    /// Anything the client cannot act on. The source is logged, never returned.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Unauthenticated => ErrorCode::Unauthenticated,
+            Self::Forbidden => ErrorCode::Forbidden,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::BadUserInput(_) => ErrorCode::BadUserInput,
+            Self::Conflict(_) => ErrorCode::Conflict,
+            Self::CapacityExhausted(_) => ErrorCode::CapacityExhausted,
+            Self::RateLimited => ErrorCode::RateLimited,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self::BadUserInput(message.into())
+    }
+
+    pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    /// A DataLoader failure: already an `async_graphql::Error` made from an `AppError` (and
+    /// logged there when internal); its message is kept, its origin is not.
+    pub fn internal_gql(err: async_graphql::Error) -> Self {
+        match err.extensions.as_ref().and_then(|e| e.get("code")) {
+            Some(async_graphql::Value::String(code)) if code != "INTERNAL" => {
+                Self::BadUserInput(err.message)
+            }
+            _ => Self::Internal(err.message.into()),
+        }
+    }
+}
+
+/// Classifies database errors: constraint violations are the client's to fix, everything
+/// else is ours.
+impl From<DbErr> for AppError {
+    fn from(err: DbErr) -> Self {
+        match crate::services::db::violation(&err) {
+            Some(Violation::Unique) => {
+                Self::Conflict("a record with the same unique value already exists".into())
+            }
+            Some(Violation::ForeignKey) => {
+                Self::BadUserInput("a referenced record does not exist".into())
+            }
+            None => Self::Internal(Box::new(err)),
+        }
+    }
+}
+
+impl From<TransactionError<AppError>> for AppError {
+    fn from(err: TransactionError<AppError>) -> Self {
+        match err {
+            TransactionError::Connection(db) => db.into(),
+            TransactionError::Transaction(app) => app,
+        }
+    }
+}
+
+impl AppError {
+    /// The GraphQL error a client sees: the message and `extensions.code`. Internal errors
+    /// are logged here, once, with their source.
+    pub fn into_graphql(self) -> async_graphql::Error {
+        use async_graphql::ErrorExtensions;
+        let code = self.code();
+        if let AppError::Internal(source) = &self {
+            tracing::error!(error = %source, "internal error");
+        }
+        async_graphql::Error::new(self.to_string())
+            .extend_with(|_, ext| ext.set("code", code.as_str()))
+    }
+}
+
+/// `result.gql()` turns a service result into a resolver result.
+pub trait GqlResult<T> {
+    fn gql(self) -> async_graphql::Result<T>;
+}
+
+impl<T> GqlResult<T> for AppResult<T> {
+    fn gql(self) -> async_graphql::Result<T> {
+        self.map_err(AppError::into_graphql)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_do_not_leak_their_source() {
+        let err = AppError::internal(std::io::Error::other("SELECT * FROM secrets"));
+        assert_eq!(err.to_string(), "internal error");
+        assert_eq!(err.code(), ErrorCode::Internal);
+    }
+
+    #[test]
+    fn not_found_names_only_the_kind() {
+        assert_eq!(AppError::NotFound("host").to_string(), "host not found");
+        assert_eq!(AppError::NotFound("host").code().as_str(), "NOT_FOUND");
+    }
+}

@@ -1,0 +1,518 @@
+//! Customers, workspaces and workspace members.
+
+use async_graphql::{ComplexObject, Context, InputObject, MaybeUndefined, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entity::{customers, workspace_members as wm, workspaces};
+use sea_orm::sea_query::Condition;
+use sea_orm::{DbBackend, Set};
+
+use super::convert::{fk, id, opt_text, text, ts_opt};
+use super::crud::{
+    crud_mutation, crud_query, load_many, load_parent, parse_nullable, patch, patch_nullable,
+    ApiObject, CreateInput, UpdateInput,
+};
+use super::data::{Dataset, Model};
+use super::enums::*;
+use super::environments::Environment;
+use super::filter::{order_input, EnumFilter, FilterInput, IdFilter, StringFilter};
+use super::relations::*;
+use crate::domain::{Email, Password, Username};
+use crate::error::AppResult;
+use crate::error::GqlResult;
+use crate::services::password;
+
+/// A customer account. The password hash is never exposed.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Customer {
+    pub id: ID,
+    #[graphql(skip)]
+    pub key: i64,
+    pub uuid: String,
+    pub username: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub full_name: Option<String>,
+    pub company: Option<String>,
+    pub account_type: Option<AccountType>,
+    pub status: Option<CustomerStatus>,
+    pub email_verified: Option<bool>,
+    pub phone_verified: Option<bool>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[ComplexObject]
+impl Customer {
+    /// Workspaces this customer owns.
+    async fn workspaces(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Workspace>> {
+        load_many::<WorkspacesOwnedBy, _>(ctx, self.key).await.gql()
+    }
+    /// Workspace memberships, owned workspaces included.
+    async fn memberships(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkspaceMember>> {
+        load_many::<MembershipsOfCustomer, _>(ctx, self.key)
+            .await
+            .gql()
+    }
+    async fn environments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Environment>> {
+        load_many::<EnvironmentsOfCustomer, _>(ctx, self.key)
+            .await
+            .gql()
+    }
+    async fn datasets(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Dataset>> {
+        load_many::<DatasetsOfCustomer, _>(ctx, self.key)
+            .await
+            .gql()
+    }
+    async fn models(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Model>> {
+        load_many::<ModelsOfCustomer, _>(ctx, self.key).await.gql()
+    }
+}
+
+impl ApiObject for Customer {
+    type Entity = customers::Entity;
+    const LABEL: &'static str = "customer";
+    fn from_model(m: customers::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: id(m.id),
+            key: m.id,
+            uuid: m.uuid,
+            username: m.username,
+            email: m.email,
+            phone: m.phone,
+            full_name: m.full_name,
+            company: m.company,
+            account_type: AccountType::from_db_opt(m.account_type.as_deref())?,
+            status: CustomerStatus::from_db_opt(m.status.as_deref())?,
+            email_verified: m.email_verified,
+            phone_verified: m.phone_verified,
+            created_at: ts_opt(m.created_at),
+            updated_at: ts_opt(m.updated_at),
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct CustomerFilter {
+    pub id: Option<IdFilter>,
+    pub uuid: Option<StringFilter>,
+    pub username: Option<StringFilter>,
+    pub email: Option<StringFilter>,
+    pub status: Option<EnumFilter<CustomerStatus>>,
+}
+
+impl FilterInput for CustomerFilter {
+    type Entity = customers::Entity;
+    fn condition(self, _: DbBackend) -> AppResult<Condition> {
+        Ok(Condition::all()
+            .add_option(self.id.map(|f| f.on::<i64>(customers::Column::Id)))
+            .add_option(self.uuid.map(|f| f.on(customers::Column::Uuid)))
+            .add_option(self.username.map(|f| f.on(customers::Column::Username)))
+            .add_option(self.email.map(|f| f.on(customers::Column::Email)))
+            .add_option(self.status.map(|f| f.on(customers::Column::Status))))
+    }
+}
+
+order_input!(CustomerOrder, CustomerOrderField, customers::Entity, customers::Column {
+    Id => Id,
+    Username => Username,
+    Email => Email,
+    CreatedAt => CreatedAt,
+});
+
+#[derive(InputObject)]
+pub struct CreateCustomerInput {
+    pub username: String,
+    pub email: String,
+    /// 8 to 128 characters; stored as an Argon2id hash.
+    pub password: String,
+    pub phone: Option<String>,
+    pub full_name: Option<String>,
+    pub company: Option<String>,
+    #[graphql(default_with = "AccountType::Individual")]
+    pub account_type: AccountType,
+}
+
+impl CreateInput for CreateCustomerInput {
+    type Object = Customer;
+    fn into_row(self) -> AppResult<customers::ActiveModel> {
+        let username = Username::parse("username", &self.username)?;
+        let email = Email::parse("email", &self.email)?;
+        let password = Password::parse("password", &self.password)?;
+        Ok(customers::ActiveModel {
+            uuid: Set(format!("cust-{}", uuid::Uuid::new_v4().simple())),
+            username: Set(username.into_string()),
+            email: Set(email.into_string()),
+            phone: Set(opt_text("phone", self.phone, 32)?),
+            password_hash: Set(password::hash(&password)?),
+            full_name: Set(opt_text("fullName", self.full_name, 256)?),
+            company: Set(opt_text("company", self.company, 256)?),
+            account_type: Set(Some(self.account_type.as_db().into())),
+            ..Default::default()
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct UpdateCustomerInput {
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub phone: MaybeUndefined<String>,
+    pub full_name: MaybeUndefined<String>,
+    pub company: MaybeUndefined<String>,
+    pub account_type: Option<AccountType>,
+    pub status: Option<CustomerStatus>,
+    pub email_verified: Option<bool>,
+    pub phone_verified: Option<bool>,
+}
+
+impl UpdateInput for UpdateCustomerInput {
+    type Object = Customer;
+    fn apply(self, row: &mut customers::ActiveModel) -> AppResult<()> {
+        patch(
+            &mut row.username,
+            self.username
+                .map(|u| Username::parse("username", &u).map(Username::into_string))
+                .transpose()?,
+        );
+        patch(
+            &mut row.email,
+            self.email
+                .map(|e| Email::parse("email", &e).map(Email::into_string))
+                .transpose()?,
+        );
+        patch_nullable(
+            &mut row.phone,
+            parse_nullable(self.phone, |v| text("phone", v, 32))?,
+        );
+        patch_nullable(
+            &mut row.full_name,
+            parse_nullable(self.full_name, |v| text("fullName", v, 256))?,
+        );
+        patch_nullable(
+            &mut row.company,
+            parse_nullable(self.company, |v| text("company", v, 256))?,
+        );
+        patch(
+            &mut row.account_type,
+            self.account_type.map(|v| Some(v.as_db().into())),
+        );
+        patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
+        patch(&mut row.email_verified, self.email_verified.map(Some));
+        patch(&mut row.phone_verified, self.phone_verified.map(Some));
+        Ok(())
+    }
+}
+
+crud_query!(
+    CustomerQuery,
+    Customer,
+    customer,
+    customers,
+    CustomerFilter,
+    CustomerOrder
+);
+crud_mutation!(
+    CustomerMutation,
+    Customer,
+    create_customer(CreateCustomerInput),
+    update_customer(UpdateCustomerInput),
+    delete_customer
+);
+
+/// A team space; its members share environments, datasets and models by role.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Workspace {
+    pub id: ID,
+    #[graphql(skip)]
+    pub key: i64,
+    pub uuid: String,
+    pub owner_id: ID,
+    #[graphql(skip)]
+    pub owner_key: i64,
+    pub name: String,
+    pub description: Option<String>,
+    #[graphql(name = "type")]
+    pub workspace_type: Option<WorkspaceType>,
+    pub status: Option<WorkspaceStatus>,
+    /// Kept equal to the number of member rows, owner included.
+    pub member_count: Option<i32>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[ComplexObject]
+impl Workspace {
+    async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
+        load_parent::<CustomerById, _>(ctx, self.owner_key)
+            .await
+            .gql()
+    }
+    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkspaceMember>> {
+        load_many::<MembersOfWorkspace, _>(ctx, self.key)
+            .await
+            .gql()
+    }
+    async fn environments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Environment>> {
+        load_many::<EnvironmentsOfWorkspace, _>(ctx, self.key)
+            .await
+            .gql()
+    }
+}
+
+impl ApiObject for Workspace {
+    type Entity = workspaces::Entity;
+    const LABEL: &'static str = "workspace";
+    fn from_model(m: workspaces::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: id(m.id),
+            key: m.id,
+            uuid: m.uuid,
+            owner_id: id(m.owner_id),
+            owner_key: m.owner_id,
+            name: m.name,
+            description: m.description,
+            workspace_type: WorkspaceType::from_db_opt(m.r#type.as_deref())?,
+            status: WorkspaceStatus::from_db_opt(m.status.as_deref())?,
+            member_count: m.member_count,
+            created_at: ts_opt(m.created_at),
+            updated_at: ts_opt(m.updated_at),
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct WorkspaceFilter {
+    pub id: Option<IdFilter>,
+    pub owner_id: Option<IdFilter>,
+    pub name: Option<StringFilter>,
+}
+
+impl FilterInput for WorkspaceFilter {
+    type Entity = workspaces::Entity;
+    fn condition(self, _: DbBackend) -> AppResult<Condition> {
+        Ok(Condition::all()
+            .add_option(self.id.map(|f| f.on::<i64>(workspaces::Column::Id)))
+            .add_option(
+                self.owner_id
+                    .map(|f| f.on::<i64>(workspaces::Column::OwnerId)),
+            )
+            .add_option(self.name.map(|f| f.on(workspaces::Column::Name))))
+    }
+}
+
+order_input!(WorkspaceOrder, WorkspaceOrderField, workspaces::Entity, workspaces::Column {
+    Id => Id,
+    Name => Name,
+    MemberCount => MemberCount,
+    CreatedAt => CreatedAt,
+});
+
+#[derive(InputObject)]
+pub struct CreateWorkspaceInput {
+    /// Becomes the workspace's first member, with role `OWNER`.
+    pub owner_id: ID,
+    pub name: String,
+    pub description: Option<String>,
+    #[graphql(name = "type", default_with = "WorkspaceType::Team")]
+    pub workspace_type: WorkspaceType,
+}
+
+impl CreateInput for CreateWorkspaceInput {
+    type Object = Workspace;
+    fn into_row(self) -> AppResult<workspaces::ActiveModel> {
+        Ok(workspaces::ActiveModel {
+            uuid: Set(format!("ws-{}", uuid::Uuid::new_v4().simple())),
+            owner_id: Set(fk("ownerId", &self.owner_id)?),
+            name: Set(text("name", self.name, 128)?),
+            description: Set(self.description),
+            r#type: Set(Some(self.workspace_type.as_db().into())),
+            ..Default::default()
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct UpdateWorkspaceInput {
+    pub name: Option<String>,
+    pub description: MaybeUndefined<String>,
+    #[graphql(name = "type")]
+    pub workspace_type: Option<WorkspaceType>,
+    pub status: Option<WorkspaceStatus>,
+}
+
+impl UpdateInput for UpdateWorkspaceInput {
+    type Object = Workspace;
+    fn apply(self, row: &mut workspaces::ActiveModel) -> AppResult<()> {
+        patch(
+            &mut row.name,
+            self.name.map(|v| text("name", v, 128)).transpose()?,
+        );
+        patch_nullable(&mut row.description, self.description);
+        patch(
+            &mut row.r#type,
+            self.workspace_type.map(|v| Some(v.as_db().into())),
+        );
+        patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
+        Ok(())
+    }
+}
+
+crud_query!(
+    WorkspaceQuery,
+    Workspace,
+    workspace,
+    workspaces,
+    WorkspaceFilter,
+    WorkspaceOrder
+);
+crud_mutation!(
+    WorkspaceMutation,
+    Workspace,
+    create_workspace(CreateWorkspaceInput),
+    update_workspace(UpdateWorkspaceInput),
+    delete_workspace
+);
+
+/// A customer's membership of a workspace.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct WorkspaceMember {
+    pub id: ID,
+    pub workspace_id: ID,
+    #[graphql(skip)]
+    pub workspace_key: i64,
+    pub customer_id: ID,
+    #[graphql(skip)]
+    pub customer_key: i64,
+    pub role: WorkspaceRole,
+    pub status: Option<MemberStatus>,
+    pub joined_at: Option<DateTime<Utc>>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+#[ComplexObject]
+impl WorkspaceMember {
+    async fn workspace(&self, ctx: &Context<'_>) -> async_graphql::Result<Workspace> {
+        load_parent::<WorkspaceById, _>(ctx, self.workspace_key)
+            .await
+            .gql()
+    }
+    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
+        load_parent::<CustomerById, _>(ctx, self.customer_key)
+            .await
+            .gql()
+    }
+}
+
+impl ApiObject for WorkspaceMember {
+    type Entity = wm::Entity;
+    const LABEL: &'static str = "workspace member";
+    fn from_model(m: wm::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: id(m.id),
+            workspace_id: id(m.workspace_id),
+            workspace_key: m.workspace_id,
+            customer_id: id(m.customer_id),
+            customer_key: m.customer_id,
+            role: WorkspaceRole::from_db(&m.role)?,
+            status: MemberStatus::from_db_opt(m.status.as_deref())?,
+            joined_at: ts_opt(m.joined_at),
+            created_at: ts_opt(m.created_at),
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct WorkspaceMemberFilter {
+    pub id: Option<IdFilter>,
+    pub workspace_id: Option<IdFilter>,
+    pub customer_id: Option<IdFilter>,
+    pub role: Option<EnumFilter<WorkspaceRole>>,
+}
+
+impl FilterInput for WorkspaceMemberFilter {
+    type Entity = wm::Entity;
+    fn condition(self, _: DbBackend) -> AppResult<Condition> {
+        Ok(Condition::all()
+            .add_option(self.id.map(|f| f.on::<i64>(wm::Column::Id)))
+            .add_option(
+                self.workspace_id
+                    .map(|f| f.on::<i64>(wm::Column::WorkspaceId)),
+            )
+            .add_option(
+                self.customer_id
+                    .map(|f| f.on::<i64>(wm::Column::CustomerId)),
+            )
+            .add_option(self.role.map(|f| f.on(wm::Column::Role))))
+    }
+}
+
+order_input!(WorkspaceMemberOrder, WorkspaceMemberOrderField, wm::Entity, wm::Column {
+    Id => Id,
+    Role => Role,
+    JoinedAt => JoinedAt,
+    CreatedAt => CreatedAt,
+});
+
+#[derive(InputObject)]
+pub struct CreateWorkspaceMemberInput {
+    pub workspace_id: ID,
+    pub customer_id: ID,
+    pub role: WorkspaceRole,
+    /// `ACTIVE` members have joined now; `INVITED` ones have not yet.
+    #[graphql(default_with = "MemberStatus::Active")]
+    pub status: MemberStatus,
+}
+
+impl CreateInput for CreateWorkspaceMemberInput {
+    type Object = WorkspaceMember;
+    fn into_row(self) -> AppResult<wm::ActiveModel> {
+        let joined = (self.status == MemberStatus::Active).then(|| Utc::now().naive_utc());
+        Ok(wm::ActiveModel {
+            workspace_id: Set(fk("workspaceId", &self.workspace_id)?),
+            customer_id: Set(fk("customerId", &self.customer_id)?),
+            role: Set(self.role.as_db().into()),
+            status: Set(Some(self.status.as_db().into())),
+            joined_at: Set(joined),
+            ..Default::default()
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct UpdateWorkspaceMemberInput {
+    pub role: Option<WorkspaceRole>,
+    pub status: Option<MemberStatus>,
+}
+
+impl UpdateInput for UpdateWorkspaceMemberInput {
+    type Object = WorkspaceMember;
+    fn apply(self, row: &mut wm::ActiveModel) -> AppResult<()> {
+        patch(&mut row.role, self.role.map(|v| v.as_db().into()));
+        if let Some(status) = self.status {
+            if status == MemberStatus::Active && row.joined_at.as_ref().is_none() {
+                row.joined_at = Set(Some(Utc::now().naive_utc()));
+            }
+            row.status = Set(Some(status.as_db().into()));
+        }
+        Ok(())
+    }
+}
+
+crud_query!(
+    WorkspaceMemberQuery,
+    WorkspaceMember,
+    workspace_member,
+    workspace_members,
+    WorkspaceMemberFilter,
+    WorkspaceMemberOrder
+);
+crud_mutation!(
+    WorkspaceMemberMutation,
+    WorkspaceMember,
+    create_workspace_member(CreateWorkspaceMemberInput),
+    update_workspace_member(UpdateWorkspaceMemberInput),
+    delete_workspace_member
+);

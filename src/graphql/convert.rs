@@ -1,0 +1,84 @@
+//! Small conversions from column values to API values.
+
+use async_graphql::ID;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use rust_decimal::Decimal;
+
+use super::scalars::BigInt;
+use crate::domain::{BoundedText, ByteSize, Count, Port};
+use crate::error::{AppError, AppResult};
+
+/// Columns are `TIMESTAMP` (no zone) holding UTC.
+pub fn ts(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+pub fn ts_opt(t: Option<NaiveDateTime>) -> Option<DateTime<Utc>> {
+    t.map(ts)
+}
+
+pub fn big_opt(v: Option<i64>) -> Option<BigInt> {
+    v.map(BigInt)
+}
+
+pub fn id(v: impl Into<ID>) -> ID {
+    v.into()
+}
+
+/// Money columns are `DECIMAL(10,4)`; SQLite keeps them as REAL, so normalise the scale.
+pub fn money(d: Decimal) -> Decimal {
+    let mut d = d.round_dp(4);
+    d.rescale(4);
+    d
+}
+
+// Input side: parse an input field into a column value (BAD_USER_INPUT naming the field).
+
+pub fn text(field: &str, raw: String, max: usize) -> AppResult<String> {
+    Ok(BoundedText::parse(field, &raw, max)?.into_string())
+}
+
+pub fn opt_text(field: &str, v: Option<String>, max: usize) -> AppResult<Option<String>> {
+    v.map(|v| text(field, v, max)).transpose()
+}
+
+pub fn port(field: &str, raw: i32) -> AppResult<i32> {
+    Ok(Port::parse(field, raw)?.get())
+}
+
+pub fn count(field: &str, raw: i32) -> AppResult<i32> {
+    Ok(Count::parse(field, raw)?.get())
+}
+
+pub fn opt_count(field: &str, v: Option<i32>) -> AppResult<Option<i32>> {
+    v.map(|v| count(field, v)).transpose()
+}
+
+pub fn bytes(field: &str, v: BigInt) -> AppResult<i64> {
+    Ok(ByteSize::parse(field, v.0)?.get())
+}
+
+pub fn opt_bytes(field: &str, v: Option<BigInt>) -> AppResult<Option<i64>> {
+    v.map(|v| bytes(field, v)).transpose()
+}
+
+/// A foreign key given as an `ID` to a table with numeric ids.
+pub fn fk(field: &str, id: &ID) -> AppResult<i64> {
+    id.parse::<i64>().map_err(|_| {
+        AppError::bad_input(format!(
+            "{field}: '{}' is not an id of the referenced table",
+            id.as_str()
+        ))
+    })
+}
+
+/// A storage location: non-empty, at most 512 characters, no `..` segment.
+pub fn storage_path(field: &str, raw: String) -> AppResult<String> {
+    let path = text(field, raw, 512)?;
+    if path.split(['/', '\\']).any(|seg| seg == "..") {
+        return Err(AppError::bad_input(format!(
+            "{field}: must not contain '..'"
+        )));
+    }
+    Ok(path)
+}

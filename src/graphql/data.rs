@@ -1,0 +1,860 @@
+//! Datasets and models (each with versions), dataset usage by environments, and the image
+//! catalogue.
+
+use async_graphql::{ComplexObject, Context, InputObject, Json, MaybeUndefined, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entity::{
+    dataset_usage as du, dataset_versions as dv, datasets as ds, images, model_versions as mv,
+    models,
+};
+use sea_orm::sea_query::Condition;
+use sea_orm::{DbBackend, Set};
+
+use super::accounts::Customer;
+use super::convert::{
+    big_opt, bytes, fk, id, opt_bytes, opt_count, opt_text, storage_path, text, ts_opt,
+};
+use super::crud::{
+    crud_mutation, crud_query, load_many, load_opt, load_parent, parse_nullable, patch,
+    patch_nullable, ApiObject, CreateInput, UpdateInput,
+};
+use super::enums::*;
+use super::environments::Environment;
+use super::filter::{order_input, BooleanFilter, EnumFilter, FilterInput, IdFilter, StringFilter};
+use super::relations::*;
+use super::scalars::BigInt;
+use crate::error::AppResult;
+use crate::error::GqlResult;
+
+/// A customer's dataset; its files live at `storagePath`.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Dataset {
+    pub id: ID,
+    #[graphql(skip)]
+    pub key: i64,
+    pub uuid: String,
+    pub customer_id: ID,
+    #[graphql(skip)]
+    pub customer_key: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub storage_path: String,
+    /// Bytes.
+    pub total_size: Option<BigInt>,
+    pub status: Option<UploadStatus>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+#[ComplexObject]
+impl Dataset {
+    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
+        load_parent::<CustomerById, _>(ctx, self.customer_key)
+            .await
+            .gql()
+    }
+    async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DatasetVersion>> {
+        load_many::<VersionsOfDataset, _>(ctx, self.key).await.gql()
+    }
+    /// Where this dataset is (or was) mounted.
+    async fn usage(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DatasetUsage>> {
+        load_many::<UsageOfDataset, _>(ctx, self.key).await.gql()
+    }
+}
+
+impl ApiObject for Dataset {
+    type Entity = ds::Entity;
+    const LABEL: &'static str = "dataset";
+    fn from_model(m: ds::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: id(m.id),
+            key: m.id,
+            uuid: m.uuid,
+            customer_id: id(m.customer_id),
+            customer_key: m.customer_id,
+            name: m.name,
+            description: m.description,
+            storage_path: m.storage_path,
+            total_size: big_opt(m.total_size),
+            status: UploadStatus::from_db_opt(m.status.as_deref())?,
+            created_at: ts_opt(m.created_at),
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct DatasetFilter {
+    pub id: Option<IdFilter>,
+    pub customer_id: Option<IdFilter>,
+    pub status: Option<EnumFilter<UploadStatus>>,
+    pub name: Option<StringFilter>,
+}
+
+impl FilterInput for DatasetFilter {
+    type Entity = ds::Entity;
+    fn condition(self, _: DbBackend) -> AppResult<Condition> {
+        Ok(Condition::all()
+            .add_option(self.id.map(|f| f.on::<i64>(ds::Column::Id)))
+            .add_option(
+                self.customer_id
+                    .map(|f| f.on::<i64>(ds::Column::CustomerId)),
+            )
+            .add_option(self.status.map(|f| f.on(ds::Column::Status)))
+            .add_option(self.name.map(|f| f.on(ds::Column::Name))))
+    }
+}
+
+order_input!(DatasetOrder, DatasetOrderField, ds::Entity, ds::Column {
+    Id => Id,
+    Name => Name,
+    TotalSize => TotalSize,
+    CreatedAt => CreatedAt,
+});
+
+#[derive(InputObject)]
+pub struct CreateDatasetInput {
+    pub customer_id: ID,
+    pub name: String,
+    pub description: Option<String>,
+    pub storage_path: String,
+    #[graphql(default_with = "BigInt(0)")]
+    pub total_size: BigInt,
+    #[graphql(default_with = "UploadStatus::Uploading")]
+    pub status: UploadStatus,
+}
+
+impl CreateInput for CreateDatasetInput {
+    type Object = Dataset;
+    fn into_row(self) -> AppResult<ds::ActiveModel> {
+        Ok(ds::ActiveModel {
+            uuid: Set(format!("dataset-{}", uuid::Uuid::new_v4().simple())),
+            customer_id: Set(fk("customerId", &self.customer_id)?),
+            name: Set(text("name", self.name, 256)?),
+            description: Set(self.description),
+            storage_path: Set(storage_path("storagePath", self.storage_path)?),
+            total_size: Set(Some(bytes("totalSize", self.total_size)?)),
+            status: Set(Some(self.status.as_db().into())),
+            ..Default::default()
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct UpdateDatasetInput {
+    pub name: Option<String>,
+    pub description: MaybeUndefined<String>,
+    pub storage_path: Option<String>,
+    pub total_size: Option<BigInt>,
+    pub status: Option<UploadStatus>,
+}
+
+impl UpdateInput for UpdateDatasetInput {
+    type Object = Dataset;
+    fn apply(self, row: &mut ds::ActiveModel) -> AppResult<()> {
+        patch(
+            &mut row.name,
+            self.name.map(|v| text("name", v, 256)).transpose()?,
+        );
+        patch_nullable(&mut row.description, self.description);
+        patch(
+            &mut row.storage_path,
+            self.storage_path
+                .map(|v| storage_path("storagePath", v))
+                .transpose()?,
+        );
+        patch(
+            &mut row.total_size,
+            self.total_size
+                .map(|v| bytes("totalSize", v).map(Some))
+                .transpose()?,
+        );
+        patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
+        Ok(())
+    }
+}
+
+crud_query!(
+    DatasetQuery,
+    Dataset,
+    dataset,
+    datasets,
+    DatasetFilter,
+    DatasetOrder
+);
+crud_mutation!(
+    DatasetMutation,
+    Dataset,
+    create_dataset(CreateDatasetInput),
+    update_dataset(UpdateDatasetInput),
+    delete_dataset
+);
+
+/// One immutable version of a dataset.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct DatasetVersion {
+    pub id: ID,
+    pub dataset_id: ID,
+    #[graphql(skip)]
+    pub dataset_key: i64,
+    pub version: String,
+    pub description: Option<String>,
+    pub storage_path: String,
+    /// Bytes.
+    pub size: Option<BigInt>,
+    pub file_count: Option<i32>,
+    pub checksum: Option<String>,
+    pub status: Option<UploadStatus>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+#[ComplexObject]
+impl DatasetVersion {
+    async fn dataset(&self, ctx: &Context<'_>) -> async_graphql::Result<Dataset> {
+        load_parent::<DatasetById, _>(ctx, self.dataset_key)
+            .await
+            .gql()
+    }
+}
+
+impl ApiObject for DatasetVersion {
+    type Entity = dv::Entity;
+    const LABEL: &'static str = "dataset version";
+    fn from_model(m: dv::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: id(m.id),
+            dataset_id: id(m.dataset_id),
+            dataset_key: m.dataset_id,
+            version: m.version,
+            description: m.description,
+            storage_path: m.storage_path,
+            size: big_opt(m.size),
+            file_count: m.file_count,
+            checksum: m.checksum,
+            status: UploadStatus::from_db_opt(m.status.as_deref())?,
+            created_at: ts_opt(m.created_at),
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct DatasetVersionFilter {
+    pub id: Option<IdFilter>,
+    pub dataset_id: Option<IdFilter>,
+    pub version: Option<StringFilter>,
+    pub status: Option<EnumFilter<UploadStatus>>,
+}
+
+impl FilterInput for DatasetVersionFilter {
+    type Entity = dv::Entity;
+    fn condition(self, _: DbBackend) -> AppResult<Condition> {
+        Ok(Condition::all()
+            .add_option(self.id.map(|f| f.on::<i64>(dv::Column::Id)))
+            .add_option(self.dataset_id.map(|f| f.on::<i64>(dv::Column::DatasetId)))
+            .add_option(self.version.map(|f| f.on(dv::Column::Version)))
+            .add_option(self.status.map(|f| f.on(dv::Column::Status))))
+    }
+}
+
+order_input!(DatasetVersionOrder, DatasetVersionOrderField, dv::Entity, dv::Column {
+    Id => Id,
+    Version => Version,
+    CreatedAt => CreatedAt,
+});
+
+#[derive(InputObject)]
+pub struct CreateDatasetVersionInput {
+    pub dataset_id: ID,
+    pub version: String,
+    pub description: Option<String>,
+    pub storage_path: String,
+    #[graphql(default_with = "BigInt(0)")]
+    pub size: BigInt,
+    pub file_count: Option<i32>,
+    pub checksum: Option<String>,
+    #[graphql(default_with = "UploadStatus::Uploading")]
+    pub status: UploadStatus,
+}
+
+impl CreateInput for CreateDatasetVersionInput {
+    type Object = DatasetVersion;
+    fn into_row(self) -> AppResult<dv::ActiveModel> {
+        Ok(dv::ActiveModel {
+            dataset_id: Set(fk("datasetId", &self.dataset_id)?),
+            version: Set(text("version", self.version, 64)?),
+            description: Set(self.description),
+            storage_path: Set(storage_path("storagePath", self.storage_path)?),
+            size: Set(Some(bytes("size", self.size)?)),
+            file_count: Set(Some(opt_count("fileCount", self.file_count)?.unwrap_or(0))),
+            checksum: Set(opt_text("checksum", self.checksum, 128)?),
+            status: Set(Some(self.status.as_db().into())),
+            ..Default::default()
+        })
+    }
+}
+
+/// The version label and dataset of a version are fixed once created.
+#[derive(InputObject, Default)]
+pub struct UpdateDatasetVersionInput {
+    pub description: MaybeUndefined<String>,
+    pub storage_path: Option<String>,
+    pub size: Option<BigInt>,
+    pub file_count: Option<i32>,
+    pub checksum: MaybeUndefined<String>,
+    pub status: Option<UploadStatus>,
+}
+
+impl UpdateInput for UpdateDatasetVersionInput {
+    type Object = DatasetVersion;
+    fn apply(self, row: &mut dv::ActiveModel) -> AppResult<()> {
+        patch_nullable(&mut row.description, self.description);
+        patch(
+            &mut row.storage_path,
+            self.storage_path
+                .map(|v| storage_path("storagePath", v))
+                .transpose()?,
+        );
+        patch(
+            &mut row.size,
+            self.size.map(|v| bytes("size", v).map(Some)).transpose()?,
+        );
+        patch(
+            &mut row.file_count,
+            opt_count("fileCount", self.file_count)?.map(Some),
+        );
+        patch_nullable(
+            &mut row.checksum,
+            parse_nullable(self.checksum, |v| text("checksum", v, 128))?,
+        );
+        patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
+        Ok(())
+    }
+}
+
+crud_query!(
+    DatasetVersionQuery,
+    DatasetVersion,
+    dataset_version,
+    dataset_versions,
+    DatasetVersionFilter,
+    DatasetVersionOrder
+);
+crud_mutation!(
+    DatasetVersionMutation,
+    DatasetVersion,
+    create_dataset_version(CreateDatasetVersionInput),
+    update_dataset_version(UpdateDatasetVersionInput),
+    delete_dataset_version
+);
+
+/// A dataset mounted into an environment (written by the environment lifecycle).
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct DatasetUsage {
+    pub id: ID,
+    pub dataset_id: ID,
+    #[graphql(skip)]
+    pub dataset_key: i64,
+    pub dataset_version_id: Option<ID>,
+    #[graphql(skip)]
+    pub dataset_version_key: Option<i64>,
+    pub env_id: ID,
+    pub mount_path: String,
+    pub access_mode: Option<AccessMode>,
+    pub mounted_at: Option<DateTime<Utc>>,
+    pub unmounted_at: Option<DateTime<Utc>>,
+}
+
+#[ComplexObject]
+impl DatasetUsage {
+    async fn dataset(&self, ctx: &Context<'_>) -> async_graphql::Result<Dataset> {
+        load_parent::<DatasetById, _>(ctx, self.dataset_key)
+            .await
+            .gql()
+    }
+    async fn dataset_version(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<DatasetVersion>> {
+        load_opt::<DatasetVersionById, _>(ctx, self.dataset_version_key)
+            .await
+            .gql()
+    }
+    async fn environment(&self, ctx: &Context<'_>) -> async_graphql::Result<Environment> {
+        load_parent::<EnvironmentById, _>(ctx, self.env_id.to_string())
+            .await
+            .gql()
+    }
+}
+
+impl ApiObject for DatasetUsage {
+    type Entity = du::Entity;
+    const LABEL: &'static str = "dataset usage";
+    fn from_model(m: du::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: id(m.id),
+            dataset_id: id(m.dataset_id),
+            dataset_key: m.dataset_id,
+            dataset_version_id: m.dataset_version_id.map(id),
+            dataset_version_key: m.dataset_version_id,
+            env_id: id(m.env_id),
+            mount_path: m.mount_path,
+            access_mode: AccessMode::from_db_opt(m.access_mode.as_deref())?,
+            mounted_at: ts_opt(m.mounted_at),
+            unmounted_at: ts_opt(m.unmounted_at),
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct DatasetUsageFilter {
+    pub id: Option<IdFilter>,
+    pub dataset_id: Option<IdFilter>,
+    pub env_id: Option<IdFilter>,
+}
+
+impl FilterInput for DatasetUsageFilter {
+    type Entity = du::Entity;
+    fn condition(self, _: DbBackend) -> AppResult<Condition> {
+        Ok(Condition::all()
+            .add_option(self.id.map(|f| f.on::<i64>(du::Column::Id)))
+            .add_option(self.dataset_id.map(|f| f.on::<i64>(du::Column::DatasetId)))
+            .add_option(self.env_id.map(|f| f.on::<String>(du::Column::EnvId))))
+    }
+}
+
+order_input!(DatasetUsageOrder, DatasetUsageOrderField, du::Entity, du::Column {
+    Id => Id,
+    MountedAt => MountedAt,
+});
+
+crud_query!(
+    DatasetUsageQuery,
+    DatasetUsage,
+    dataset_usage,
+    dataset_usages,
+    DatasetUsageFilter,
+    DatasetUsageOrder
+);
+
+/// A customer's model; its files live at `storagePath`.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Model {
+    pub id: ID,
+    #[graphql(skip)]
+    pub key: i64,
+    pub uuid: String,
+    pub customer_id: ID,
+    #[graphql(skip)]
+    pub customer_key: i64,
+    pub name: String,
+    /// e.g. `pytorch`, `tensorflow`.
+    pub framework: Option<String>,
+    pub storage_path: String,
+    /// Bytes.
+    pub total_size: Option<BigInt>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+#[ComplexObject]
+impl Model {
+    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
+        load_parent::<CustomerById, _>(ctx, self.customer_key)
+            .await
+            .gql()
+    }
+    async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ModelVersion>> {
+        load_many::<VersionsOfModel, _>(ctx, self.key).await.gql()
+    }
+}
+
+impl ApiObject for Model {
+    type Entity = models::Entity;
+    const LABEL: &'static str = "model";
+    fn from_model(m: models::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: id(m.id),
+            key: m.id,
+            uuid: m.uuid,
+            customer_id: id(m.customer_id),
+            customer_key: m.customer_id,
+            name: m.name,
+            framework: m.framework,
+            storage_path: m.storage_path,
+            total_size: big_opt(m.total_size),
+            created_at: ts_opt(m.created_at),
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct ModelFilter {
+    pub id: Option<IdFilter>,
+    pub customer_id: Option<IdFilter>,
+    pub name: Option<StringFilter>,
+    pub framework: Option<StringFilter>,
+}
+
+impl FilterInput for ModelFilter {
+    type Entity = models::Entity;
+    fn condition(self, _: DbBackend) -> AppResult<Condition> {
+        Ok(Condition::all()
+            .add_option(self.id.map(|f| f.on::<i64>(models::Column::Id)))
+            .add_option(
+                self.customer_id
+                    .map(|f| f.on::<i64>(models::Column::CustomerId)),
+            )
+            .add_option(self.name.map(|f| f.on(models::Column::Name)))
+            .add_option(self.framework.map(|f| f.on(models::Column::Framework))))
+    }
+}
+
+order_input!(ModelOrder, ModelOrderField, models::Entity, models::Column {
+    Id => Id,
+    Name => Name,
+    TotalSize => TotalSize,
+    CreatedAt => CreatedAt,
+});
+
+#[derive(InputObject)]
+pub struct CreateModelInput {
+    pub customer_id: ID,
+    pub name: String,
+    pub framework: Option<String>,
+    pub storage_path: String,
+    #[graphql(default_with = "BigInt(0)")]
+    pub total_size: BigInt,
+}
+
+impl CreateInput for CreateModelInput {
+    type Object = Model;
+    fn into_row(self) -> AppResult<models::ActiveModel> {
+        Ok(models::ActiveModel {
+            uuid: Set(format!("model-{}", uuid::Uuid::new_v4().simple())),
+            customer_id: Set(fk("customerId", &self.customer_id)?),
+            name: Set(text("name", self.name, 256)?),
+            framework: Set(opt_text("framework", self.framework, 64)?),
+            storage_path: Set(storage_path("storagePath", self.storage_path)?),
+            total_size: Set(Some(bytes("totalSize", self.total_size)?)),
+            ..Default::default()
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct UpdateModelInput {
+    pub name: Option<String>,
+    pub framework: MaybeUndefined<String>,
+    pub storage_path: Option<String>,
+    pub total_size: Option<BigInt>,
+}
+
+impl UpdateInput for UpdateModelInput {
+    type Object = Model;
+    fn apply(self, row: &mut models::ActiveModel) -> AppResult<()> {
+        patch(
+            &mut row.name,
+            self.name.map(|v| text("name", v, 256)).transpose()?,
+        );
+        patch_nullable(
+            &mut row.framework,
+            parse_nullable(self.framework, |v| text("framework", v, 64))?,
+        );
+        patch(
+            &mut row.storage_path,
+            self.storage_path
+                .map(|v| storage_path("storagePath", v))
+                .transpose()?,
+        );
+        patch(
+            &mut row.total_size,
+            self.total_size
+                .map(|v| bytes("totalSize", v).map(Some))
+                .transpose()?,
+        );
+        Ok(())
+    }
+}
+
+crud_query!(ModelQuery, Model, model, models, ModelFilter, ModelOrder);
+crud_mutation!(
+    ModelMutation,
+    Model,
+    create_model(CreateModelInput),
+    update_model(UpdateModelInput),
+    delete_model
+);
+
+/// One version of a model, with optional evaluation metrics.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct ModelVersion {
+    pub id: ID,
+    pub model_id: ID,
+    #[graphql(skip)]
+    pub model_key: i64,
+    pub version: String,
+    pub description: Option<String>,
+    pub storage_path: String,
+    /// Bytes.
+    pub size: Option<BigInt>,
+    /// e.g. `safetensors`, `onnx`.
+    pub format: Option<String>,
+    /// Evaluation results, e.g. `{"top1": 0.76}`.
+    pub metrics: Option<Json<serde_json::Value>>,
+    pub status: Option<UploadStatus>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+#[ComplexObject]
+impl ModelVersion {
+    async fn model(&self, ctx: &Context<'_>) -> async_graphql::Result<Model> {
+        load_parent::<ModelById, _>(ctx, self.model_key).await.gql()
+    }
+}
+
+impl ApiObject for ModelVersion {
+    type Entity = mv::Entity;
+    const LABEL: &'static str = "model version";
+    fn from_model(m: mv::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: id(m.id),
+            model_id: id(m.model_id),
+            model_key: m.model_id,
+            version: m.version,
+            description: m.description,
+            storage_path: m.storage_path,
+            size: big_opt(m.size),
+            format: m.format,
+            metrics: m.metrics.map(Json),
+            status: UploadStatus::from_db_opt(m.status.as_deref())?,
+            created_at: ts_opt(m.created_at),
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct ModelVersionFilter {
+    pub id: Option<IdFilter>,
+    pub model_id: Option<IdFilter>,
+    pub version: Option<StringFilter>,
+    pub status: Option<EnumFilter<UploadStatus>>,
+}
+
+impl FilterInput for ModelVersionFilter {
+    type Entity = mv::Entity;
+    fn condition(self, _: DbBackend) -> AppResult<Condition> {
+        Ok(Condition::all()
+            .add_option(self.id.map(|f| f.on::<i64>(mv::Column::Id)))
+            .add_option(self.model_id.map(|f| f.on::<i64>(mv::Column::ModelId)))
+            .add_option(self.version.map(|f| f.on(mv::Column::Version)))
+            .add_option(self.status.map(|f| f.on(mv::Column::Status))))
+    }
+}
+
+order_input!(ModelVersionOrder, ModelVersionOrderField, mv::Entity, mv::Column {
+    Id => Id,
+    Version => Version,
+    CreatedAt => CreatedAt,
+});
+
+#[derive(InputObject)]
+pub struct CreateModelVersionInput {
+    pub model_id: ID,
+    pub version: String,
+    pub description: Option<String>,
+    pub storage_path: String,
+    #[graphql(default_with = "BigInt(0)")]
+    pub size: BigInt,
+    pub format: Option<String>,
+    pub metrics: Option<Json<serde_json::Value>>,
+    #[graphql(default_with = "UploadStatus::Uploading")]
+    pub status: UploadStatus,
+}
+
+impl CreateInput for CreateModelVersionInput {
+    type Object = ModelVersion;
+    fn into_row(self) -> AppResult<mv::ActiveModel> {
+        Ok(mv::ActiveModel {
+            model_id: Set(fk("modelId", &self.model_id)?),
+            version: Set(text("version", self.version, 64)?),
+            description: Set(self.description),
+            storage_path: Set(storage_path("storagePath", self.storage_path)?),
+            size: Set(Some(bytes("size", self.size)?)),
+            format: Set(opt_text("format", self.format, 32)?),
+            metrics: Set(self.metrics.map(|m| m.0)),
+            status: Set(Some(self.status.as_db().into())),
+            ..Default::default()
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct UpdateModelVersionInput {
+    pub description: MaybeUndefined<String>,
+    pub storage_path: Option<String>,
+    pub size: Option<BigInt>,
+    pub format: MaybeUndefined<String>,
+    pub metrics: MaybeUndefined<Json<serde_json::Value>>,
+    pub status: Option<UploadStatus>,
+}
+
+impl UpdateInput for UpdateModelVersionInput {
+    type Object = ModelVersion;
+    fn apply(self, row: &mut mv::ActiveModel) -> AppResult<()> {
+        patch_nullable(&mut row.description, self.description);
+        patch(
+            &mut row.storage_path,
+            self.storage_path
+                .map(|v| storage_path("storagePath", v))
+                .transpose()?,
+        );
+        patch(
+            &mut row.size,
+            self.size.map(|v| bytes("size", v).map(Some)).transpose()?,
+        );
+        patch_nullable(
+            &mut row.format,
+            parse_nullable(self.format, |v| text("format", v, 32))?,
+        );
+        patch_nullable(&mut row.metrics, parse_nullable(self.metrics, |m| Ok(m.0))?);
+        patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
+        Ok(())
+    }
+}
+
+crud_query!(
+    ModelVersionQuery,
+    ModelVersion,
+    model_version,
+    model_versions,
+    ModelVersionFilter,
+    ModelVersionOrder
+);
+crud_mutation!(
+    ModelVersionMutation,
+    ModelVersion,
+    create_model_version(CreateModelVersionInput),
+    update_model_version(UpdateModelVersionInput),
+    delete_model_version
+);
+
+/// A container image environments can be created from.
+#[derive(SimpleObject)]
+pub struct Image {
+    pub id: ID,
+    /// Unique, e.g. `ubuntu20-pytorch:2.0`.
+    pub name: String,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    pub is_official: Option<bool>,
+    /// Bytes.
+    pub size: Option<BigInt>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+impl ApiObject for Image {
+    type Entity = images::Entity;
+    const LABEL: &'static str = "image";
+    fn from_model(m: images::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: id(m.id),
+            name: m.name,
+            description: m.description,
+            category: m.category,
+            is_official: m.is_official,
+            size: big_opt(m.size),
+            created_at: ts_opt(m.created_at),
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct ImageFilter {
+    pub id: Option<IdFilter>,
+    pub name: Option<StringFilter>,
+    pub category: Option<StringFilter>,
+    pub is_official: Option<BooleanFilter>,
+}
+
+impl FilterInput for ImageFilter {
+    type Entity = images::Entity;
+    fn condition(self, _: DbBackend) -> AppResult<Condition> {
+        Ok(Condition::all()
+            .add_option(self.id.map(|f| f.on::<i64>(images::Column::Id)))
+            .add_option(self.name.map(|f| f.on(images::Column::Name)))
+            .add_option(self.category.map(|f| f.on(images::Column::Category)))
+            .add_option(self.is_official.map(|f| f.on(images::Column::IsOfficial))))
+    }
+}
+
+order_input!(ImageOrder, ImageOrderField, images::Entity, images::Column {
+    Id => Id,
+    Name => Name,
+    Size => Size,
+    CreatedAt => CreatedAt,
+});
+
+#[derive(InputObject)]
+pub struct CreateImageInput {
+    pub name: String,
+    pub description: Option<String>,
+    pub category: Option<String>,
+    #[graphql(default)]
+    pub is_official: bool,
+    pub size: Option<BigInt>,
+}
+
+impl CreateInput for CreateImageInput {
+    type Object = Image;
+    fn into_row(self) -> AppResult<images::ActiveModel> {
+        Ok(images::ActiveModel {
+            name: Set(text("name", self.name, 256)?),
+            description: Set(self.description),
+            category: Set(opt_text("category", self.category, 64)?),
+            is_official: Set(Some(self.is_official)),
+            size: Set(opt_bytes("size", self.size)?),
+            ..Default::default()
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct UpdateImageInput {
+    pub name: Option<String>,
+    pub description: MaybeUndefined<String>,
+    pub category: MaybeUndefined<String>,
+    pub is_official: Option<bool>,
+    pub size: MaybeUndefined<BigInt>,
+}
+
+impl UpdateInput for UpdateImageInput {
+    type Object = Image;
+    fn apply(self, row: &mut images::ActiveModel) -> AppResult<()> {
+        patch(
+            &mut row.name,
+            self.name.map(|v| text("name", v, 256)).transpose()?,
+        );
+        patch_nullable(&mut row.description, self.description);
+        patch_nullable(
+            &mut row.category,
+            parse_nullable(self.category, |v| text("category", v, 64))?,
+        );
+        patch(&mut row.is_official, self.is_official.map(Some));
+        patch_nullable(
+            &mut row.size,
+            parse_nullable(self.size, |v| bytes("size", v))?,
+        );
+        Ok(())
+    }
+}
+
+crud_query!(ImageQuery, Image, image, images, ImageFilter, ImageOrder);
+crud_mutation!(
+    ImageMutation,
+    Image,
+    create_image(CreateImageInput),
+    update_image(UpdateImageInput),
+    delete_image
+);

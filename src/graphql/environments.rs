@@ -1,0 +1,285 @@
+//! Development environments and their port mappings. Environments are created by the
+//! environment lifecycle (a later process); here they are read. Port mappings can be
+//! maintained by hand.
+
+use async_graphql::{ComplexObject, Context, InputObject, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entity::{environments as env, port_mappings as pm};
+use sea_orm::sea_query::Condition;
+use sea_orm::{DbBackend, Set};
+
+use super::accounts::{Customer, Workspace};
+use super::convert::{id, port, ts_opt};
+use super::crud::{
+    crud_mutation, crud_query, load_latest, load_many, load_opt, load_parent, patch, ApiObject,
+    CreateInput, UpdateInput,
+};
+use super::data::DatasetUsage;
+use super::enums::*;
+use super::filter::{order_input, EnumFilter, FilterInput, IdFilter, IntFilter};
+use super::hosts::Host;
+use super::metrics::EnvironmentMetric;
+use super::relations::*;
+use super::scalars::BigInt;
+use crate::error::AppResult;
+use crate::error::GqlResult;
+
+/// A customer's container on a host, with CPU, memory (bytes) and GPUs.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Environment {
+    pub id: ID,
+    pub customer_id: ID,
+    #[graphql(skip)]
+    pub customer_key: i64,
+    pub workspace_id: Option<ID>,
+    #[graphql(skip)]
+    pub workspace_key: Option<i64>,
+    pub host_id: ID,
+    pub name: String,
+    pub image: String,
+    pub status: Option<EnvironmentStatus>,
+    pub cpu: i32,
+    /// Bytes.
+    pub memory: BigInt,
+    pub gpu: Option<i32>,
+    pub ssh_port: Option<i32>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+#[ComplexObject]
+impl Environment {
+    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
+        load_parent::<CustomerById, _>(ctx, self.customer_key)
+            .await
+            .gql()
+    }
+    async fn workspace(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Workspace>> {
+        load_opt::<WorkspaceById, _>(ctx, self.workspace_key)
+            .await
+            .gql()
+    }
+    async fn host(&self, ctx: &Context<'_>) -> async_graphql::Result<Host> {
+        load_parent::<HostById, _>(ctx, self.host_id.to_string())
+            .await
+            .gql()
+    }
+    async fn port_mappings(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<PortMapping>> {
+        load_many::<PortMappingsOfEnvironment, _>(ctx, self.id.to_string())
+            .await
+            .gql()
+    }
+    /// Datasets mounted into this environment.
+    async fn dataset_usage(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DatasetUsage>> {
+        load_many::<DatasetUsageOfEnvironment, _>(ctx, self.id.to_string())
+            .await
+            .gql()
+    }
+    async fn latest_metric(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<EnvironmentMetric>> {
+        load_latest::<LatestEnvironmentMetric, _>(ctx, self.id.to_string())
+            .await
+            .gql()
+    }
+}
+
+impl ApiObject for Environment {
+    type Entity = env::Entity;
+    const LABEL: &'static str = "environment";
+    fn from_model(m: env::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: id(m.id),
+            customer_id: id(m.customer_id),
+            customer_key: m.customer_id,
+            workspace_id: m.workspace_id.map(id),
+            workspace_key: m.workspace_id,
+            host_id: id(m.host_id),
+            name: m.name,
+            image: m.image,
+            status: EnvironmentStatus::from_db_opt(m.status.as_deref())?,
+            cpu: m.cpu,
+            memory: BigInt(m.memory),
+            gpu: m.gpu,
+            ssh_port: m.ssh_port,
+            created_at: ts_opt(m.created_at),
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct EnvironmentFilter {
+    pub id: Option<IdFilter>,
+    pub customer_id: Option<IdFilter>,
+    pub workspace_id: Option<IdFilter>,
+    pub host_id: Option<IdFilter>,
+    pub status: Option<EnumFilter<EnvironmentStatus>>,
+}
+
+impl FilterInput for EnvironmentFilter {
+    type Entity = env::Entity;
+    fn condition(self, _: DbBackend) -> AppResult<Condition> {
+        Ok(Condition::all()
+            .add_option(self.id.map(|f| f.on::<String>(env::Column::Id)))
+            .add_option(
+                self.customer_id
+                    .map(|f| f.on::<i64>(env::Column::CustomerId)),
+            )
+            .add_option(
+                self.workspace_id
+                    .map(|f| f.on::<i64>(env::Column::WorkspaceId)),
+            )
+            .add_option(self.host_id.map(|f| f.on::<String>(env::Column::HostId)))
+            .add_option(self.status.map(|f| f.on(env::Column::Status))))
+    }
+}
+
+order_input!(EnvironmentOrder, EnvironmentOrderField, env::Entity, env::Column {
+    Id => Id,
+    Name => Name,
+    Status => Status,
+    CreatedAt => CreatedAt,
+});
+
+crud_query!(
+    EnvironmentQuery,
+    Environment,
+    environment,
+    environments,
+    EnvironmentFilter,
+    EnvironmentOrder
+);
+
+/// A host port forwarded to a service inside an environment.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct PortMapping {
+    pub id: ID,
+    pub env_id: ID,
+    pub service_type: ServiceType,
+    /// Unique across the platform.
+    pub external_port: i32,
+    pub internal_port: i32,
+    pub status: Option<PortMappingStatus>,
+    pub allocated_at: Option<DateTime<Utc>>,
+}
+
+#[ComplexObject]
+impl PortMapping {
+    async fn environment(&self, ctx: &Context<'_>) -> async_graphql::Result<Environment> {
+        load_parent::<EnvironmentById, _>(ctx, self.env_id.to_string())
+            .await
+            .gql()
+    }
+}
+
+impl ApiObject for PortMapping {
+    type Entity = pm::Entity;
+    const LABEL: &'static str = "port mapping";
+    fn from_model(m: pm::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: id(m.id),
+            env_id: id(m.env_id),
+            service_type: ServiceType::from_db(&m.service_type)?,
+            external_port: m.external_port,
+            internal_port: m.internal_port,
+            status: PortMappingStatus::from_db_opt(m.status.as_deref())?,
+            allocated_at: ts_opt(m.allocated_at),
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct PortMappingFilter {
+    pub id: Option<IdFilter>,
+    pub env_id: Option<IdFilter>,
+    pub external_port: Option<IntFilter>,
+    pub service_type: Option<EnumFilter<ServiceType>>,
+}
+
+impl FilterInput for PortMappingFilter {
+    type Entity = pm::Entity;
+    fn condition(self, _: DbBackend) -> AppResult<Condition> {
+        Ok(Condition::all()
+            .add_option(self.id.map(|f| f.on::<i64>(pm::Column::Id)))
+            .add_option(self.env_id.map(|f| f.on::<String>(pm::Column::EnvId)))
+            .add_option(self.external_port.map(|f| f.on(pm::Column::ExternalPort)))
+            .add_option(self.service_type.map(|f| f.on(pm::Column::ServiceType))))
+    }
+}
+
+order_input!(PortMappingOrder, PortMappingOrderField, pm::Entity, pm::Column {
+    Id => Id,
+    ExternalPort => ExternalPort,
+    AllocatedAt => AllocatedAt,
+});
+
+#[derive(InputObject)]
+pub struct CreatePortMappingInput {
+    pub env_id: ID,
+    pub service_type: ServiceType,
+    pub external_port: i32,
+    pub internal_port: i32,
+}
+
+impl CreateInput for CreatePortMappingInput {
+    type Object = PortMapping;
+    fn into_row(self) -> AppResult<pm::ActiveModel> {
+        Ok(pm::ActiveModel {
+            env_id: Set(self.env_id.to_string()),
+            service_type: Set(self.service_type.as_db().into()),
+            external_port: Set(port("externalPort", self.external_port)?),
+            internal_port: Set(port("internalPort", self.internal_port)?),
+            ..Default::default()
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct UpdatePortMappingInput {
+    pub service_type: Option<ServiceType>,
+    pub external_port: Option<i32>,
+    pub internal_port: Option<i32>,
+    pub status: Option<PortMappingStatus>,
+}
+
+impl UpdateInput for UpdatePortMappingInput {
+    type Object = PortMapping;
+    fn apply(self, row: &mut pm::ActiveModel) -> AppResult<()> {
+        patch(
+            &mut row.service_type,
+            self.service_type.map(|v| v.as_db().into()),
+        );
+        patch(
+            &mut row.external_port,
+            self.external_port
+                .map(|p| port("externalPort", p))
+                .transpose()?,
+        );
+        patch(
+            &mut row.internal_port,
+            self.internal_port
+                .map(|p| port("internalPort", p))
+                .transpose()?,
+        );
+        patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
+        Ok(())
+    }
+}
+
+crud_query!(
+    PortMappingQuery,
+    PortMapping,
+    port_mapping,
+    port_mappings,
+    PortMappingFilter,
+    PortMappingOrder
+);
+crud_mutation!(
+    PortMappingMutation,
+    PortMapping,
+    create_port_mapping(CreatePortMappingInput),
+    update_port_mapping(UpdatePortMappingInput),
+    delete_port_mapping
+);

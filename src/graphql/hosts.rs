@@ -1,0 +1,607 @@
+//! Hosts (the seed-003 "nodes") and their GPUs, maintained by operators and, later, by the
+//! node agent.
+
+use async_graphql::{ComplexObject, Context, InputObject, Json, MaybeUndefined, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entity::{gpus, hosts};
+use sea_orm::sea_query::Condition;
+use sea_orm::{DbBackend, Set};
+
+use super::convert::{
+    big_opt, bytes, count, id, opt_bytes, opt_count, opt_text, port, text, ts, ts_opt,
+};
+use super::crud::{
+    crud_mutation, crud_query, load_latest, load_many, load_parent, parse_nullable, patch,
+    patch_nullable, ApiObject, CreateInput, UpdateInput,
+};
+use super::enums::*;
+use super::environments::Environment;
+use super::filter::{order_input, EnumFilter, FilterInput, IdFilter, StringFilter};
+use super::metrics::{GpuMetric, HostMetric};
+use super::relations::*;
+use super::scalars::BigInt;
+use crate::domain::{BoundedText, IpAddress};
+use crate::error::GqlResult;
+use crate::error::{AppError, AppResult};
+use crate::services::db::json_contains;
+
+/// A physical or virtual machine with GPUs, running the node agent.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Host {
+    pub id: ID,
+    pub name: String,
+    pub hostname: Option<String>,
+    pub ip_address: String,
+    pub public_ip: Option<String>,
+    pub os_type: OsType,
+    pub os_version: Option<String>,
+    pub arch: Option<String>,
+    pub deployment_mode: DeploymentMode,
+    #[graphql(name = "k8sNodeName")]
+    pub k8s_node_name: Option<String>,
+    pub status: Option<HostStatus>,
+    pub health_status: Option<HostHealth>,
+    pub total_cpu: i32,
+    /// Bytes.
+    pub total_memory: BigInt,
+    /// Bytes.
+    pub total_disk: Option<BigInt>,
+    pub total_gpu: Option<i32>,
+    pub used_cpu: Option<i32>,
+    pub used_memory: Option<BigInt>,
+    pub used_disk: Option<BigInt>,
+    pub used_gpu: Option<i32>,
+    pub ssh_port: Option<i32>,
+    pub winrm_port: Option<i32>,
+    pub agent_port: Option<i32>,
+    /// A JSON object of string values, e.g. `{"region": "us-west", "zone": "a"}`.
+    pub labels: Option<Json<serde_json::Value>>,
+    pub tags: Vec<String>,
+    pub last_heartbeat: Option<DateTime<Utc>>,
+    pub registered_at: Option<DateTime<Utc>>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[ComplexObject]
+impl Host {
+    async fn gpus(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Gpu>> {
+        load_many::<GpusOfHost, _>(ctx, self.id.to_string())
+            .await
+            .gql()
+    }
+    async fn environments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Environment>> {
+        load_many::<EnvironmentsOfHost, _>(ctx, self.id.to_string())
+            .await
+            .gql()
+    }
+    /// The newest metric sample of this host.
+    async fn latest_metric(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<HostMetric>> {
+        load_latest::<LatestHostMetric, _>(ctx, self.id.to_string())
+            .await
+            .gql()
+    }
+}
+
+fn tags_from_json(v: Option<serde_json::Value>) -> Vec<String> {
+    match v {
+        Some(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .filter_map(|i| i.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl ApiObject for Host {
+    type Entity = hosts::Entity;
+    const LABEL: &'static str = "host";
+    fn from_model(m: hosts::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: id(m.id),
+            name: m.name,
+            hostname: m.hostname,
+            ip_address: m.ip_address,
+            public_ip: m.public_ip,
+            os_type: OsType::from_db(&m.os_type)?,
+            os_version: m.os_version,
+            arch: m.arch,
+            deployment_mode: DeploymentMode::from_db(&m.deployment_mode)?,
+            k8s_node_name: m.k8s_node_name,
+            status: HostStatus::from_db_opt(m.status.as_deref())?,
+            health_status: HostHealth::from_db_opt(m.health_status.as_deref())?,
+            total_cpu: m.total_cpu,
+            total_memory: BigInt(m.total_memory),
+            total_disk: big_opt(m.total_disk),
+            total_gpu: m.total_gpu,
+            used_cpu: m.used_cpu,
+            used_memory: big_opt(m.used_memory),
+            used_disk: big_opt(m.used_disk),
+            used_gpu: m.used_gpu,
+            ssh_port: m.ssh_port,
+            winrm_port: m.winrm_port,
+            agent_port: m.agent_port,
+            labels: m.labels.map(Json),
+            tags: tags_from_json(m.tags),
+            last_heartbeat: ts_opt(m.last_heartbeat),
+            registered_at: ts_opt(m.registered_at),
+            created_at: ts_opt(m.created_at),
+            updated_at: ts_opt(m.updated_at),
+        })
+    }
+}
+
+/// Labels are a flat JSON object of short string values, so selectors stay simple.
+fn parse_labels(raw: serde_json::Value) -> AppResult<serde_json::Map<String, serde_json::Value>> {
+    let serde_json::Value::Object(map) = raw else {
+        return Err(AppError::bad_input("labels: must be a JSON object"));
+    };
+    for (k, v) in &map {
+        BoundedText::parse("labels key", k, 63)?;
+        if !v.is_string() {
+            return Err(AppError::bad_input(format!(
+                "labels.{k}: values must be strings"
+            )));
+        }
+    }
+    Ok(map)
+}
+
+fn parse_tags(tags: Vec<String>) -> AppResult<serde_json::Value> {
+    let parsed = tags
+        .iter()
+        .map(|t| {
+            BoundedText::parse("tags", t, 64).map(|t| serde_json::Value::String(t.into_string()))
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    Ok(serde_json::Value::Array(parsed))
+}
+
+#[derive(InputObject, Default)]
+pub struct HostFilter {
+    pub id: Option<IdFilter>,
+    pub name: Option<StringFilter>,
+    pub os_type: Option<EnumFilter<OsType>>,
+    pub status: Option<EnumFilter<HostStatus>>,
+    pub deployment_mode: Option<EnumFilter<DeploymentMode>>,
+    /// Hosts whose labels contain every key/value pair of this object.
+    pub labels: Option<Json<serde_json::Value>>,
+}
+
+impl FilterInput for HostFilter {
+    type Entity = hosts::Entity;
+    fn condition(self, backend: DbBackend) -> AppResult<Condition> {
+        let labels = self.labels.map(|l| parse_labels(l.0)).transpose()?;
+        Ok(Condition::all()
+            .add_option(self.id.map(|f| f.on::<String>(hosts::Column::Id)))
+            .add_option(self.name.map(|f| f.on(hosts::Column::Name)))
+            .add_option(self.os_type.map(|f| f.on(hosts::Column::OsType)))
+            .add_option(self.status.map(|f| f.on(hosts::Column::Status)))
+            .add_option(
+                self.deployment_mode
+                    .map(|f| f.on(hosts::Column::DeploymentMode)),
+            )
+            .add_option(labels.map(|l| json_contains(backend, "hosts", "labels", &l))))
+    }
+}
+
+order_input!(HostOrder, HostOrderField, hosts::Entity, hosts::Column {
+    Id => Id,
+    Name => Name,
+    Status => Status,
+    TotalGpu => TotalGpu,
+    LastHeartbeat => LastHeartbeat,
+    CreatedAt => CreatedAt,
+});
+
+#[derive(InputObject)]
+pub struct CreateHostInput {
+    pub name: String,
+    pub hostname: Option<String>,
+    pub ip_address: String,
+    pub public_ip: Option<String>,
+    pub os_type: OsType,
+    pub os_version: Option<String>,
+    #[graphql(default_with = "\"x86_64\".to_string()")]
+    pub arch: String,
+    pub deployment_mode: DeploymentMode,
+    #[graphql(name = "k8sNodeName")]
+    pub k8s_node_name: Option<String>,
+    #[graphql(default_with = "HostStatus::Offline")]
+    pub status: HostStatus,
+    pub total_cpu: i32,
+    pub total_memory: BigInt,
+    pub total_disk: Option<BigInt>,
+    #[graphql(default)]
+    pub total_gpu: i32,
+    #[graphql(default = 22)]
+    pub ssh_port: i32,
+    pub winrm_port: Option<i32>,
+    #[graphql(default = 8080)]
+    pub agent_port: i32,
+    pub labels: Option<Json<serde_json::Value>>,
+    pub tags: Option<Vec<String>>,
+}
+
+impl CreateInput for CreateHostInput {
+    type Object = Host;
+    fn into_row(self) -> AppResult<hosts::ActiveModel> {
+        Ok(hosts::ActiveModel {
+            id: Set(format!("host-{}", uuid::Uuid::new_v4().simple())),
+            name: Set(text("name", self.name, 128)?),
+            hostname: Set(self
+                .hostname
+                .map(|h| text("hostname", h, 256))
+                .transpose()?),
+            ip_address: Set(IpAddress::parse("ipAddress", &self.ip_address)?.into_string()),
+            public_ip: Set(self
+                .public_ip
+                .map(|ip| IpAddress::parse("publicIp", &ip).map(IpAddress::into_string))
+                .transpose()?),
+            os_type: Set(self.os_type.as_db().into()),
+            os_version: Set(self
+                .os_version
+                .map(|v| text("osVersion", v, 64))
+                .transpose()?),
+            arch: Set(Some(text("arch", self.arch, 20)?)),
+            deployment_mode: Set(self.deployment_mode.as_db().into()),
+            k8s_node_name: Set(self
+                .k8s_node_name
+                .map(|v| text("k8sNodeName", v, 128))
+                .transpose()?),
+            status: Set(Some(self.status.as_db().into())),
+            total_cpu: Set(count("totalCpu", self.total_cpu)?),
+            total_memory: Set(bytes("totalMemory", self.total_memory)?),
+            total_disk: Set(opt_bytes("totalDisk", self.total_disk)?),
+            total_gpu: Set(Some(count("totalGpu", self.total_gpu)?)),
+            ssh_port: Set(Some(port("sshPort", self.ssh_port)?)),
+            winrm_port: Set(self.winrm_port.map(|p| port("winrmPort", p)).transpose()?),
+            agent_port: Set(Some(port("agentPort", self.agent_port)?)),
+            labels: Set(self
+                .labels
+                .map(|l| parse_labels(l.0).map(serde_json::Value::Object))
+                .transpose()?),
+            tags: Set(Some(parse_tags(self.tags.unwrap_or_default())?)),
+            ..Default::default()
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct UpdateHostInput {
+    pub name: Option<String>,
+    pub hostname: MaybeUndefined<String>,
+    pub ip_address: Option<String>,
+    pub public_ip: MaybeUndefined<String>,
+    pub os_type: Option<OsType>,
+    pub os_version: MaybeUndefined<String>,
+    pub arch: Option<String>,
+    pub deployment_mode: Option<DeploymentMode>,
+    #[graphql(name = "k8sNodeName")]
+    pub k8s_node_name: MaybeUndefined<String>,
+    /// Operators set `MAINTENANCE`; the agent's heartbeats drive online/offline.
+    pub status: Option<HostStatus>,
+    pub total_cpu: Option<i32>,
+    pub total_memory: Option<BigInt>,
+    pub total_disk: MaybeUndefined<BigInt>,
+    pub total_gpu: Option<i32>,
+    pub ssh_port: Option<i32>,
+    pub winrm_port: MaybeUndefined<i32>,
+    pub agent_port: Option<i32>,
+    pub labels: MaybeUndefined<Json<serde_json::Value>>,
+    pub tags: Option<Vec<String>>,
+}
+
+impl UpdateInput for UpdateHostInput {
+    type Object = Host;
+    fn apply(self, row: &mut hosts::ActiveModel) -> AppResult<()> {
+        patch(
+            &mut row.name,
+            self.name.map(|v| text("name", v, 128)).transpose()?,
+        );
+        patch_nullable(
+            &mut row.hostname,
+            parse_nullable(self.hostname, |v| text("hostname", v, 256))?,
+        );
+        patch(
+            &mut row.ip_address,
+            self.ip_address
+                .map(|ip| IpAddress::parse("ipAddress", &ip).map(IpAddress::into_string))
+                .transpose()?,
+        );
+        patch_nullable(
+            &mut row.public_ip,
+            parse_nullable(self.public_ip, |ip| {
+                IpAddress::parse("publicIp", &ip).map(IpAddress::into_string)
+            })?,
+        );
+        patch(&mut row.os_type, self.os_type.map(|v| v.as_db().into()));
+        patch_nullable(
+            &mut row.os_version,
+            parse_nullable(self.os_version, |v| text("osVersion", v, 64))?,
+        );
+        patch(
+            &mut row.arch,
+            self.arch
+                .map(|v| text("arch", v, 20).map(Some))
+                .transpose()?,
+        );
+        patch(
+            &mut row.deployment_mode,
+            self.deployment_mode.map(|v| v.as_db().into()),
+        );
+        patch_nullable(
+            &mut row.k8s_node_name,
+            parse_nullable(self.k8s_node_name, |v| text("k8sNodeName", v, 128))?,
+        );
+        patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
+        patch(
+            &mut row.total_cpu,
+            self.total_cpu.map(|v| count("totalCpu", v)).transpose()?,
+        );
+        patch(
+            &mut row.total_memory,
+            self.total_memory
+                .map(|v| bytes("totalMemory", v))
+                .transpose()?,
+        );
+        patch_nullable(
+            &mut row.total_disk,
+            parse_nullable(self.total_disk, |v| bytes("totalDisk", v))?,
+        );
+        patch(
+            &mut row.total_gpu,
+            self.total_gpu
+                .map(|v| count("totalGpu", v).map(Some))
+                .transpose()?,
+        );
+        patch(
+            &mut row.ssh_port,
+            self.ssh_port
+                .map(|p| port("sshPort", p).map(Some))
+                .transpose()?,
+        );
+        patch_nullable(
+            &mut row.winrm_port,
+            parse_nullable(self.winrm_port, |p| port("winrmPort", p))?,
+        );
+        patch(
+            &mut row.agent_port,
+            self.agent_port
+                .map(|p| port("agentPort", p).map(Some))
+                .transpose()?,
+        );
+        patch_nullable(
+            &mut row.labels,
+            parse_nullable(self.labels, |l| {
+                parse_labels(l.0).map(serde_json::Value::Object)
+            })?,
+        );
+        patch(
+            &mut row.tags,
+            self.tags.map(|t| parse_tags(t).map(Some)).transpose()?,
+        );
+        Ok(())
+    }
+}
+
+crud_query!(HostQuery, Host, host, hosts, HostFilter, HostOrder);
+crud_mutation!(
+    HostMutation,
+    Host,
+    create_host(CreateHostInput),
+    update_host(UpdateHostInput),
+    delete_host
+);
+
+/// One GPU of a host.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct Gpu {
+    pub id: ID,
+    #[graphql(skip)]
+    pub key: i64,
+    pub host_id: ID,
+    pub gpu_index: i32,
+    pub uuid: Option<String>,
+    pub name: Option<String>,
+    pub brand: Option<String>,
+    pub architecture: Option<String>,
+    /// Bytes.
+    pub memory_total: Option<BigInt>,
+    pub cuda_cores: Option<i32>,
+    pub compute_capability: Option<String>,
+    pub status: Option<GpuStatus>,
+    pub health_status: Option<GpuHealth>,
+    /// The environment the GPU is allocated to.
+    pub allocated_to: Option<String>,
+    pub allocated_at: Option<DateTime<Utc>>,
+    /// Watts.
+    pub power_limit: Option<i32>,
+    /// Degrees Celsius.
+    pub temperature_limit: Option<i32>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[ComplexObject]
+impl Gpu {
+    async fn host(&self, ctx: &Context<'_>) -> async_graphql::Result<Host> {
+        load_parent::<HostById, _>(ctx, self.host_id.to_string())
+            .await
+            .gql()
+    }
+    /// The newest metric sample of this GPU.
+    async fn latest_metric(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<GpuMetric>> {
+        let Ok(gpu_id) = self.id.parse::<i64>() else {
+            return Ok(None);
+        };
+        load_latest::<LatestGpuMetric, _>(ctx, gpu_id).await.gql()
+    }
+}
+
+impl ApiObject for Gpu {
+    type Entity = gpus::Entity;
+    const LABEL: &'static str = "gpu";
+    fn from_model(m: gpus::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: id(m.id),
+            key: m.id,
+            host_id: id(m.host_id),
+            gpu_index: m.gpu_index,
+            uuid: m.uuid,
+            name: m.name,
+            brand: m.brand,
+            architecture: m.architecture,
+            memory_total: big_opt(m.memory_total),
+            cuda_cores: m.cuda_cores,
+            compute_capability: m.compute_capability,
+            status: GpuStatus::from_db_opt(m.status.as_deref())?,
+            health_status: GpuHealth::from_db_opt(m.health_status.as_deref())?,
+            allocated_to: m.allocated_to,
+            allocated_at: ts_opt(m.allocated_at),
+            power_limit: m.power_limit,
+            temperature_limit: m.temperature_limit,
+            created_at: m.created_at.map(ts),
+            updated_at: ts_opt(m.updated_at),
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct GpuFilter {
+    pub id: Option<IdFilter>,
+    pub host_id: Option<IdFilter>,
+    pub status: Option<EnumFilter<GpuStatus>>,
+    pub allocated_to: Option<StringFilter>,
+    pub name: Option<StringFilter>,
+}
+
+impl FilterInput for GpuFilter {
+    type Entity = gpus::Entity;
+    fn condition(self, _: DbBackend) -> AppResult<Condition> {
+        Ok(Condition::all()
+            .add_option(self.id.map(|f| f.on::<i64>(gpus::Column::Id)))
+            .add_option(self.host_id.map(|f| f.on::<String>(gpus::Column::HostId)))
+            .add_option(self.status.map(|f| f.on(gpus::Column::Status)))
+            .add_option(self.allocated_to.map(|f| f.on(gpus::Column::AllocatedTo)))
+            .add_option(self.name.map(|f| f.on(gpus::Column::Name))))
+    }
+}
+
+order_input!(GpuOrder, GpuOrderField, gpus::Entity, gpus::Column {
+    Id => Id,
+    HostId => HostId,
+    GpuIndex => GpuIndex,
+    Name => Name,
+    MemoryTotal => MemoryTotal,
+    CreatedAt => CreatedAt,
+});
+
+#[derive(InputObject)]
+pub struct CreateGpuInput {
+    pub host_id: ID,
+    pub gpu_index: i32,
+    pub uuid: Option<String>,
+    pub name: Option<String>,
+    pub brand: Option<String>,
+    pub architecture: Option<String>,
+    pub memory_total: Option<BigInt>,
+    pub cuda_cores: Option<i32>,
+    pub compute_capability: Option<String>,
+    #[graphql(default_with = "GpuStatus::Available")]
+    pub status: GpuStatus,
+    pub power_limit: Option<i32>,
+    pub temperature_limit: Option<i32>,
+}
+
+impl CreateInput for CreateGpuInput {
+    type Object = Gpu;
+    fn into_row(self) -> AppResult<gpus::ActiveModel> {
+        Ok(gpus::ActiveModel {
+            host_id: Set(self.host_id.to_string()),
+            gpu_index: Set(count("gpuIndex", self.gpu_index)?),
+            uuid: Set(opt_text("uuid", self.uuid, 128)?),
+            name: Set(opt_text("name", self.name, 128)?),
+            brand: Set(opt_text("brand", self.brand, 64)?),
+            architecture: Set(opt_text("architecture", self.architecture, 64)?),
+            memory_total: Set(opt_bytes("memoryTotal", self.memory_total)?),
+            cuda_cores: Set(opt_count("cudaCores", self.cuda_cores)?),
+            compute_capability: Set(opt_text("computeCapability", self.compute_capability, 32)?),
+            status: Set(Some(self.status.as_db().into())),
+            power_limit: Set(opt_count("powerLimit", self.power_limit)?),
+            temperature_limit: Set(opt_count("temperatureLimit", self.temperature_limit)?),
+            ..Default::default()
+        })
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct UpdateGpuInput {
+    pub name: MaybeUndefined<String>,
+    pub brand: MaybeUndefined<String>,
+    pub architecture: MaybeUndefined<String>,
+    pub memory_total: MaybeUndefined<BigInt>,
+    pub cuda_cores: MaybeUndefined<i32>,
+    pub compute_capability: MaybeUndefined<String>,
+    pub status: Option<GpuStatus>,
+    pub health_status: Option<GpuHealth>,
+    pub power_limit: MaybeUndefined<i32>,
+    pub temperature_limit: MaybeUndefined<i32>,
+}
+
+impl UpdateInput for UpdateGpuInput {
+    type Object = Gpu;
+    fn apply(self, row: &mut gpus::ActiveModel) -> AppResult<()> {
+        patch_nullable(
+            &mut row.name,
+            parse_nullable(self.name, |v| text("name", v, 128))?,
+        );
+        patch_nullable(
+            &mut row.brand,
+            parse_nullable(self.brand, |v| text("brand", v, 64))?,
+        );
+        patch_nullable(
+            &mut row.architecture,
+            parse_nullable(self.architecture, |v| text("architecture", v, 64))?,
+        );
+        patch_nullable(
+            &mut row.memory_total,
+            parse_nullable(self.memory_total, |v| bytes("memoryTotal", v))?,
+        );
+        patch_nullable(
+            &mut row.cuda_cores,
+            parse_nullable(self.cuda_cores, |v| count("cudaCores", v))?,
+        );
+        patch_nullable(
+            &mut row.compute_capability,
+            parse_nullable(self.compute_capability, |v| {
+                text("computeCapability", v, 32)
+            })?,
+        );
+        patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
+        patch(
+            &mut row.health_status,
+            self.health_status.map(|v| Some(v.as_db().into())),
+        );
+        patch_nullable(
+            &mut row.power_limit,
+            parse_nullable(self.power_limit, |v| count("powerLimit", v))?,
+        );
+        patch_nullable(
+            &mut row.temperature_limit,
+            parse_nullable(self.temperature_limit, |v| count("temperatureLimit", v))?,
+        );
+        Ok(())
+    }
+}
+
+crud_query!(GpuQuery, Gpu, gpu, gpus, GpuFilter, GpuOrder);
+crud_mutation!(
+    GpuMutation,
+    Gpu,
+    create_gpu(CreateGpuInput),
+    update_gpu(UpdateGpuInput),
+    delete_gpu
+);

@@ -1,0 +1,181 @@
+//! Relay cursor pagination (`first/after/last/before`) over offset cursors.
+//!
+//! A cursor is the opaque base64 of a row's position in the ordered, filtered list. That
+//! keeps every ordering pageable with one query; a row inserted before the cursor between
+//! two page requests shifts the window by one, which consoles tolerate. Page sizes are
+//! 1..=100; without `first` or `last` a page has 20 rows.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use crate::error::{AppError, AppResult};
+
+pub const MAX_PAGE_SIZE: i32 = 100;
+pub const DEFAULT_PAGE_SIZE: i32 = 20;
+
+#[derive(Debug, Default, Clone)]
+pub struct PageArgs {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
+}
+
+/// The rows to fetch: `limit` rows from `offset`, plus one more to learn whether a next
+/// page exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub offset: u64,
+    pub limit: u64,
+}
+
+pub fn encode_cursor(position: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("pos:{position}"))
+}
+
+pub fn decode_cursor(cursor: &str) -> AppResult<u64> {
+    let invalid = || AppError::bad_input(format!("'{cursor}' is not a cursor from this list"));
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    text.strip_prefix("pos:")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(invalid)
+}
+
+fn page_size(name: &str, value: Option<i32>) -> AppResult<Option<u64>> {
+    match value {
+        None => Ok(None),
+        Some(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(Some(n as u64)),
+        Some(n) => Err(AppError::bad_input(format!(
+            "{name} must be between 1 and {MAX_PAGE_SIZE}, got {n}"
+        ))),
+    }
+}
+
+impl PageArgs {
+    /// Checks the arguments; `None` for `last` without `before` means the window depends on
+    /// the total, which the caller then counts and passes to [`PageArgs::window`].
+    pub fn needs_total(&self) -> bool {
+        self.last.is_some() && self.before.is_none()
+    }
+
+    pub fn window(&self, total: Option<u64>) -> AppResult<Window> {
+        let mut first = page_size("first", self.first)?;
+        let last = page_size("last", self.last)?;
+        if first.is_none() && last.is_none() {
+            first = Some(DEFAULT_PAGE_SIZE as u64);
+        }
+        let mut start = match &self.after {
+            Some(c) => decode_cursor(c)? + 1,
+            None => 0,
+        };
+        let mut end = match &self.before {
+            Some(c) => Some(decode_cursor(c)?),
+            None => None,
+        };
+        if let Some(f) = first {
+            end = Some(end.map_or(start + f, |e| e.min(start + f)));
+        }
+        if let Some(l) = last {
+            let e = match end {
+                Some(e) => e,
+                None => total.unwrap_or(0),
+            };
+            start = start.max(e.saturating_sub(l));
+            end = Some(e);
+        }
+        let end = end.unwrap_or(start).max(start);
+        Ok(Window {
+            offset: start,
+            limit: end - start,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(
+        first: Option<i32>,
+        after: Option<u64>,
+        last: Option<i32>,
+        before: Option<u64>,
+    ) -> PageArgs {
+        PageArgs {
+            first,
+            after: after.map(encode_cursor),
+            last,
+            before: before.map(encode_cursor),
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        assert_eq!(decode_cursor(&encode_cursor(42)).unwrap(), 42);
+        assert!(decode_cursor("not-a-cursor!").is_err());
+        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("pos:x")).is_err());
+    }
+
+    #[test]
+    fn forward_pages() {
+        assert_eq!(
+            args(None, None, None, None).window(None).unwrap(),
+            Window {
+                offset: 0,
+                limit: 20
+            }
+        );
+        assert_eq!(
+            args(Some(5), Some(4), None, None).window(None).unwrap(),
+            Window {
+                offset: 5,
+                limit: 5
+            }
+        );
+        assert_eq!(
+            args(Some(5), Some(0), None, Some(3)).window(None).unwrap(),
+            Window {
+                offset: 1,
+                limit: 2
+            }
+        );
+    }
+
+    #[test]
+    fn backward_pages() {
+        let a = args(None, None, Some(3), None);
+        assert!(a.needs_total());
+        assert_eq!(
+            a.window(Some(10)).unwrap(),
+            Window {
+                offset: 7,
+                limit: 3
+            }
+        );
+        assert_eq!(
+            args(None, None, Some(3), Some(2)).window(None).unwrap(),
+            Window {
+                offset: 0,
+                limit: 2
+            }
+        );
+        assert_eq!(
+            args(None, None, Some(3), None).window(Some(1)).unwrap(),
+            Window {
+                offset: 0,
+                limit: 1
+            }
+        );
+    }
+
+    #[test]
+    fn page_size_bounds() {
+        for bad in [0, -1, 101] {
+            let err = args(Some(bad), None, None, None).window(None).unwrap_err();
+            assert_eq!(err.code().as_str(), "BAD_USER_INPUT");
+            assert!(args(None, None, Some(bad), None).window(Some(5)).is_err());
+        }
+        assert!(args(Some(100), None, None, None).window(None).is_ok());
+    }
+}

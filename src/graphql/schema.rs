@@ -1,0 +1,122 @@
+//! Builds the schema: the per-domain query and mutation objects merged into one, the
+//! limits, and the extension that gives every error an `extensions.code`.
+
+use std::sync::Arc;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest};
+use async_graphql::{EmptySubscription, MergedObject, Response, Schema, SchemaBuilder};
+
+use super::loaders::DbLoader;
+use super::{accounts, billing, commands, data, environments, hosts, metrics, system};
+use crate::config::GraphqlSettings;
+use crate::error::ErrorCode;
+use crate::state::AppState;
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(
+    system::SystemConfigQuery,
+    hosts::HostQuery,
+    hosts::GpuQuery,
+    metrics::HostMetricQuery,
+    metrics::GpuMetricQuery,
+    metrics::EnvironmentMetricQuery,
+    accounts::CustomerQuery,
+    accounts::WorkspaceQuery,
+    accounts::WorkspaceMemberQuery,
+    environments::EnvironmentQuery,
+    environments::PortMappingQuery,
+    data::DatasetQuery,
+    data::DatasetVersionQuery,
+    data::DatasetUsageQuery,
+    data::ModelQuery,
+    data::ModelVersionQuery,
+    data::ImageQuery,
+    billing::BillingRecordQuery,
+    billing::InvoiceQuery,
+    commands::CommandQuery,
+    commands::CommandResultQuery,
+);
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(
+    system::SystemConfigMutation,
+    hosts::HostMutation,
+    hosts::GpuMutation,
+    accounts::CustomerMutation,
+    accounts::WorkspaceMutation,
+    accounts::WorkspaceMemberMutation,
+    environments::PortMappingMutation,
+    data::DatasetMutation,
+    data::DatasetVersionMutation,
+    data::ModelMutation,
+    data::ModelVersionMutation,
+    data::ImageMutation,
+);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+fn builder(
+    settings: &GraphqlSettings,
+) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    let mut builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(settings.max_depth)
+    .limit_complexity(settings.max_complexity)
+    .extension(ErrorCodes);
+    if !settings.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder
+}
+
+/// The schema with its runtime data (database, loaders).
+pub fn build_schema(state: AppState) -> AppSchema {
+    let delay = std::time::Duration::from_millis(state.settings.graphql.loader_delay_ms);
+    let loader = DataLoader::new(DbLoader::new(state.db.clone()), tokio::spawn).delay(delay);
+    builder(&state.settings.graphql)
+        .data(state)
+        .data(loader)
+        .finish()
+}
+
+/// The schema without data, for printing the SDL.
+pub fn build_schema_bare() -> AppSchema {
+    let settings = crate::config::Settings::default();
+    builder(&settings.graphql).finish()
+}
+
+/// The SDL as checked in at `schema.graphql`.
+pub fn sdl() -> String {
+    build_schema_bare().sdl()
+}
+
+/// Errors raised by our resolvers carry a code already. Those raised by the GraphQL engine
+/// itself (syntax, validation, a value that does not coerce to its type, an unknown enum
+/// value) are the client's to fix: they get BAD_USER_INPUT.
+struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodesExtension)
+    }
+}
+
+struct ErrorCodesExtension;
+
+#[async_trait::async_trait]
+impl Extension for ErrorCodesExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        for error in &mut response.errors {
+            let extensions = error.extensions.get_or_insert_with(Default::default);
+            if extensions.get("code").is_none() {
+                extensions.set("code", ErrorCode::BadUserInput.as_str());
+            }
+        }
+        response
+    }
+}

@@ -1,0 +1,18 @@
+//! RemoteGPU: the control plane of a GPU cloud.
+//!
+//! `startup::Application` wires the pieces: `config` (layered settings), `services` (business
+//! rules and persistence, no GraphQL types), `graphql` (the API: objects, inputs, thin
+//! resolvers), `http` (axum routes). `domain` holds parsed input types and `error` the one
+//! error type with its stable client codes.
+
+#![recursion_limit = "512"]
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod services;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,98 @@
+//! `remotegpu`: run the server, apply migrations, or print the GraphQL schema.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use remotegpu::config::Settings;
+use remotegpu::startup::{migrate, Application};
+use remotegpu::{graphql, services, telemetry};
+
+#[derive(Parser)]
+#[command(name = "remotegpu", version, about = "RemoteGPU control plane")]
+struct Cli {
+    /// TOML settings file (default: ./remotegpu.toml when present).
+    #[arg(long, global = true, env = "REMOTEGPU_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Write the GraphQL SDL to a file, or check that the file is current.
+    Schema {
+        #[arg(long, default_value = "schema.graphql")]
+        output: PathBuf,
+        /// Exit non-zero if the file differs from the schema the code defines.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Schema { output, check }) = &cli.command {
+        return schema_command(output, *check);
+    }
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    telemetry::init(&settings.log);
+    let result = match cli.command {
+        Some(Command::Migrate) => run_migrations(&settings).await,
+        _ => serve(settings).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %err, "fatal");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let app = Application::build(settings).await?;
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn run_migrations(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
+    let metrics = std::sync::Arc::default();
+    let db = services::db::connect(&settings.database_url(), 1, metrics).await?;
+    migrate(&db).await?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+fn schema_command(output: &PathBuf, check: bool) -> ExitCode {
+    let sdl = graphql::schema::sdl();
+    if check {
+        let current = std::fs::read_to_string(output).unwrap_or_default();
+        if current == sdl {
+            return ExitCode::SUCCESS;
+        }
+        eprintln!(
+            "{} is stale: run `cargo run -- schema` and commit the result",
+            output.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    match std::fs::write(output, sdl) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("cannot write {}: {err}", output.display());
+            ExitCode::FAILURE
+        }
+    }
+}

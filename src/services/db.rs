@@ -1,0 +1,171 @@
+//! Connecting to the database, and the few places where PostgreSQL and SQLite differ.
+//!
+//! Everything else in the server is backend-neutral sea-orm. Each backend difference is one
+//! small function here, so a reader can see all of them at once.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
+    SqlErr, Statement,
+};
+
+use crate::config::Secret;
+
+/// Counters about the statements the server sent, exported on `/metrics`. Tests read
+/// `statements` to prove that nested queries cost a fixed number of round trips.
+#[derive(Debug, Default)]
+pub struct DbMetrics {
+    statements: AtomicU64,
+    failed: AtomicU64,
+    micros: AtomicU64,
+}
+
+impl DbMetrics {
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
+    }
+    pub fn seconds(&self) -> f64 {
+        self.micros.load(Ordering::Relaxed) as f64 / 1_000_000.0
+    }
+}
+
+/// A constraint violation the client can fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Violation {
+    Unique,
+    ForeignKey,
+}
+
+/// Classifies a database error. sea-orm recognises most codes; SQLite reports an
+/// `ON DELETE RESTRICT` violation with the extended code SQLITE_CONSTRAINT_TRIGGER (1811),
+/// which it does not.
+pub fn violation(err: &DbErr) -> Option<Violation> {
+    match err.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => return Some(Violation::Unique),
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => return Some(Violation::ForeignKey),
+        _ => {}
+    }
+    if let DbErr::Exec(RuntimeErr::SqlxError(sqlx_err))
+    | DbErr::Query(RuntimeErr::SqlxError(sqlx_err)) = err
+    {
+        if let Some(db_err) = sqlx_err.as_database_error() {
+            if db_err.code().as_deref() == Some("1811") && db_err.message().contains("FOREIGN KEY")
+            {
+                return Some(Violation::ForeignKey);
+            }
+        }
+    }
+    None
+}
+
+/// Opens a pool for `url`. A SQLite file's directory is created first, and the file is put
+/// in WAL mode so readers do not block the writer.
+pub async fn connect(
+    url: &Secret,
+    max_connections: u32,
+    metrics: Arc<DbMetrics>,
+) -> Result<DatabaseConnection, DbErr> {
+    let raw = url.expose();
+    if let Some(path) = sqlite_file_path(raw) {
+        if let Some(dir) = std::path::Path::new(&path).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    DbErr::Custom(format!(
+                        "cannot create data directory {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+            }
+        }
+    }
+    let mut options = ConnectOptions::new(raw.to_owned());
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    let mut db = Database::connect(options).await?;
+    db.set_metric_callback(move |info| {
+        metrics.statements.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(info.elapsed.as_micros()).unwrap_or(u64::MAX);
+        metrics.micros.fetch_add(micros, Ordering::Relaxed);
+        if info.failed {
+            metrics.failed.fetch_add(1, Ordering::Relaxed);
+        }
+    });
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared("PRAGMA journal_mode = WAL").await?;
+    }
+    Ok(db)
+}
+
+/// The file behind a `sqlite://` URL, if it names a file (not `:memory:`).
+fn sqlite_file_path(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.starts_with(":memory:")).then(|| path.to_owned())
+}
+
+/// `column` (a JSON object) contains every key/value pair of `object`.
+/// PostgreSQL uses `@>` (served by the GIN index on `hosts.labels`); SQLite compares each
+/// key with `json_extract`.
+pub fn json_contains(
+    backend: DbBackend,
+    table: &str,
+    column: &str,
+    object: &serde_json::Map<String, serde_json::Value>,
+) -> SimpleExpr {
+    let qualified = format!("\"{table}\".\"{column}\"");
+    match backend {
+        DbBackend::Postgres => Expr::cust_with_values(
+            format!("{qualified} @> $1::jsonb"),
+            [serde_json::Value::Object(object.clone()).to_string()],
+        ),
+        _ => {
+            let mut all = Expr::value(true);
+            for (key, value) in object {
+                let path = format!("$.\"{}\"", key.replace('"', "\\\""));
+                let expected = serde_json::json!({ "v": value }).to_string();
+                all = all.and(Expr::cust_with_values(
+                    format!("json_extract({qualified}, ?) = json_extract(?, '$.v')"),
+                    [path, expected],
+                ));
+            }
+            all
+        }
+    }
+}
+
+/// Round-trip check used by `/readyz`.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    db.query_one(Statement::from_string(backend, "SELECT 1"))
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_paths() {
+        assert_eq!(
+            sqlite_file_path("sqlite://data/x.db?mode=rwc").as_deref(),
+            Some("data/x.db")
+        );
+        assert_eq!(sqlite_file_path("sqlite:x.db").as_deref(), Some("x.db"));
+        assert_eq!(sqlite_file_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_file_path("postgres://h/db"), None);
+    }
+}

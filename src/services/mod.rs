@@ -1,0 +1,7 @@
+//! Business rules and persistence. Functions take `&impl ConnectionTrait` (or a pool where
+//! they open a transaction) and know nothing of GraphQL.
+
+pub mod accounts;
+pub mod crud;
+pub mod db;
+pub mod password;

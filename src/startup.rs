@@ -1,0 +1,123 @@
+//! Builds the application from settings: connects, migrates, binds the port (0 picks a free
+//! one, which `port()` reports) and serves until SIGINT/SIGTERM.
+
+use std::sync::Arc;
+
+use migration::MigratorTrait;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::graphql::schema::build_schema;
+use crate::http;
+use crate::services::db::{self, DbMetrics};
+use crate::state::AppState;
+
+pub struct Application {
+    port: u16,
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let db_metrics = Arc::new(DbMetrics::default());
+        let db = db::connect(
+            &settings.database_url(),
+            settings.database.max_connections,
+            db_metrics.clone(),
+        )
+        .await?;
+        if settings.database.migrate_on_start {
+            migrate(&db).await?;
+        }
+        let addr = std::net::SocketAddr::new(settings.server.host, settings.server.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?
+            .port();
+        let state = AppState {
+            db,
+            db_metrics,
+            settings: Arc::new(settings),
+        };
+        let schema = build_schema(state.clone());
+        let router = http::router(state.clone(), schema);
+        Ok(Self {
+            port,
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(port = self.port, "listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+/// Applies pending migrations (start-up and `remotegpu migrate`).
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    migration::Migrator::up(db, None).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

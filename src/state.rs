@@ -1,0 +1,15 @@
+//! What every request handler and resolver shares.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::config::Settings;
+use crate::services::db::DbMetrics;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub db_metrics: Arc<DbMetrics>,
+    pub settings: Arc<Settings>,
+}
