@@ -1,0 +1,76 @@
+//! Rows that tests need as parents: created through the API where the API creates them, or
+//! inserted directly where a process (not a person) writes them.
+
+use sea_orm::{ActiveModelTrait, Set};
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+pub async fn create_host(app: &TestApp, name: &str) -> String {
+    let data = app
+        .gql_ok(
+            "mutation($input: CreateHostInput!) { createHost(input: $input) { id } }",
+            json!({ "input": {
+                "name": name, "ipAddress": "10.0.0.7", "osType": "LINUX",
+                "deploymentMode": "TRADITIONAL", "totalCpu": 32, "totalMemory": "137438953472",
+                "labels": { "region": "us-west", "zone": "a" }, "tags": ["gpu-server"]
+            }}),
+        )
+        .await;
+    data["createHost"]["id"].as_str().unwrap().to_owned()
+}
+
+pub async fn create_gpu(app: &TestApp, host_id: &str, index: i32) -> String {
+    let data = app
+        .gql_ok(
+            "mutation($input: CreateGpuInput!) { createGpu(input: $input) { id } }",
+            json!({ "input": {
+                "hostId": host_id, "gpuIndex": index, "uuid": format!("GPU-{host_id}-{index}"),
+                "name": "NVIDIA H100 80GB HBM3", "memoryTotal": "85899345920"
+            }}),
+        )
+        .await;
+    data["createGpu"]["id"].as_str().unwrap().to_owned()
+}
+
+pub async fn create_customer(app: &TestApp, username: &str) -> String {
+    let data = app
+        .gql_ok(
+            "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }",
+            json!({ "input": {
+                "username": username, "email": format!("{username}@example.com"),
+                "password": "correct horse battery"
+            }}),
+        )
+        .await;
+    data["createCustomer"]["id"].as_str().unwrap().to_owned()
+}
+
+/// Environments are created by the environment lifecycle, not by hand: insert one.
+pub async fn insert_environment(
+    app: &TestApp,
+    customer_id: &str,
+    host_id: &str,
+    id: &str,
+) -> String {
+    entity::environments::ActiveModel {
+        id: Set(id.to_owned()),
+        customer_id: Set(customer_id.parse().unwrap()),
+        host_id: Set(host_id.to_owned()),
+        name: Set("PyTorch Training".into()),
+        image: Set("ubuntu20-pytorch:2.0".into()),
+        status: Set(Some("running".into())),
+        cpu: Set(4),
+        memory: Set(17_179_869_184),
+        gpu: Set(Some(1)),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    id.to_owned()
+}
+
+pub fn at(s: &str) -> chrono::NaiveDateTime {
+    chrono::DateTime::parse_from_rfc3339(s).unwrap().naive_utc()
+}

@@ -1,0 +1,226 @@
+//! `spawn_app()`: a real server on 127.0.0.1:0 over a fresh database, and a client that
+//! speaks GraphQL over HTTP and WebSocket.
+//!
+//! Every test runs once per backend: on a new SQLite file, and on a new, uniquely named
+//! PostgreSQL database (dropped afterwards) when PostgreSQL is reachable at
+//! `REMOTEGPU_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+//! Without PostgreSQL the PostgreSQL half is skipped, except under `CI`, where it fails.
+
+use std::sync::Arc;
+
+use remotegpu::config::{Secret, Settings};
+use remotegpu::services::db::DbMetrics;
+use remotegpu::startup::Application;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub metrics: Arc<DbMetrics>,
+    _database: TestDatabase,
+}
+
+/// Owns the test database and removes it when the test ends.
+enum TestDatabase {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let TestDatabase::Postgres { admin_url, name } = self {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // The test's runtime is shutting down; drop the database from a runtime of our own.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async {
+                    if let Ok(admin) = Database::connect(&admin_url).await {
+                        let _ = admin
+                            .execute_unprepared(&format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            ))
+                            .await;
+                        let _ = admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+fn postgres_admin_url() -> String {
+    std::env::var("REMOTEGPU_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// Creates a fresh PostgreSQL database; `None` when PostgreSQL is not reachable outside CI.
+async fn create_postgres_database() -> Option<(String, TestDatabase)> {
+    let admin_url = postgres_admin_url();
+    let admin = match Database::connect(&admin_url).await {
+        Ok(db) => db,
+        Err(err) => {
+            if std::env::var_os("CI").is_some() {
+                panic!("PostgreSQL is required under CI but unreachable at {admin_url}: {err}");
+            }
+            eprintln!("skipping the PostgreSQL run: {err}");
+            return None;
+        }
+    };
+    let name = format!("remotegpu_test_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("create test database");
+    admin.close().await.ok();
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(b, _)| b)
+        .unwrap_or(&admin_url);
+    let url = format!("{base}/{name}");
+    Some((url, TestDatabase::Postgres { admin_url, name }))
+}
+
+/// Server logs go to the test's captured output; `RUST_LOG` picks the level (default: errors).
+fn init_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Like [`spawn_app`], with a chance to change the settings first.
+pub async fn spawn_app_with(
+    backend: Backend,
+    customize: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
+    init_logging();
+    let (url, database) = match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+            (url, TestDatabase::Sqlite(dir))
+        }
+        Backend::Postgres => create_postgres_database().await?,
+    };
+    let mut settings = Settings::default();
+    settings.server.port = 0;
+    settings.database.url = Some(Secret::new(url));
+    settings.database.max_connections = 5;
+    customize(&mut settings);
+    let app = Application::build(settings)
+        .await
+        .expect("application starts");
+    let port = app.port();
+    let db = app.state().db.clone();
+    let metrics = app.state().db_metrics.clone();
+    tokio::spawn(app.run_until_stopped());
+    Some(TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: reqwest::Client::new(),
+        db,
+        metrics,
+        _database: database,
+    })
+}
+
+impl TestApp {
+    /// POSTs a GraphQL request and returns the whole JSON response.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        let response = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent");
+        response.json().await.expect("JSON response")
+    }
+
+    /// Like [`TestApp::gql`], asserting success and returning `data`.
+    pub async fn gql_ok(&self, query: &str, variables: Value) -> Value {
+        let response = self.gql(query, variables).await;
+        assert!(
+            response.get("errors").is_none(),
+            "unexpected errors: {response:#}"
+        );
+        response["data"].clone()
+    }
+
+    /// Asserts the response failed with `code` and returns its first error message.
+    pub async fn gql_err(&self, query: &str, variables: Value, code: &str) -> String {
+        let response = self.gql(query, variables).await;
+        let error = &response["errors"][0];
+        assert_eq!(error["extensions"]["code"], code, "response: {response:#}");
+        error["message"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Rows of `table` matching `where_sql` (a trusted literal in tests).
+    pub async fn count_rows(&self, table: &str, where_sql: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE {where_sql}");
+        let row = self
+            .db
+            .query_one(Statement::from_string(self.db.get_database_backend(), sql))
+            .await
+            .expect("count query")
+            .expect("a row");
+        row.try_get::<i64>("", "n").expect("count")
+    }
+
+    /// One column of one row, as text (NULL is `None`).
+    pub async fn column_text(&self, table: &str, column: &str, where_sql: &str) -> Option<String> {
+        let sql = format!("SELECT CAST({column} AS TEXT) AS v FROM {table} WHERE {where_sql}");
+        let row = self
+            .db
+            .query_one(Statement::from_string(self.db.get_database_backend(), sql))
+            .await
+            .expect("select")?;
+        row.try_get::<Option<String>>("", "v").expect("text value")
+    }
+
+    pub fn statements(&self) -> u64 {
+        self.metrics.statements()
+    }
+}
+
+/// Runs each listed `async fn name(backend: Backend)` once on SQLite and once on PostgreSQL,
+/// as tests `name::sqlite` and `name::postgres`.
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            }
+        )+
+    };
+}
+pub(crate) use on_both_backends;
