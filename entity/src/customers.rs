@@ -23,6 +23,7 @@ pub struct Model {
     pub phone_verified: Option<bool>,
     pub created_at: Option<DateTime>,
     pub updated_at: Option<DateTime>,
+    pub role: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -37,6 +38,8 @@ pub enum Relation {
     Invoices,
     #[sea_orm(has_many = "super::models::Entity")]
     Models,
+    #[sea_orm(has_many = "super::refresh_tokens::Entity")]
+    RefreshTokens,
     #[sea_orm(has_many = "super::workspace_members::Entity")]
     WorkspaceMembers,
     #[sea_orm(has_many = "super::workspaces::Entity")]
@@ -70,6 +73,12 @@ impl Related<super::invoices::Entity> for Entity {
 impl Related<super::models::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Models.def()
+    }
+}
+
+impl Related<super::refresh_tokens::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::RefreshTokens.def()
     }
 }
 

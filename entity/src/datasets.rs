@@ -17,6 +17,7 @@ pub struct Model {
     pub total_size: Option<i64>,
     pub status: Option<String>,
     pub created_at: Option<DateTime>,
+    pub workspace_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -33,6 +34,14 @@ pub enum Relation {
     DatasetUsage,
     #[sea_orm(has_many = "super::dataset_versions::Entity")]
     DatasetVersions,
+    #[sea_orm(
+        belongs_to = "super::workspaces::Entity",
+        from = "Column::WorkspaceId",
+        to = "super::workspaces::Column::Id",
+        on_update = "NoAction",
+        on_delete = "SetNull"
+    )]
+    Workspaces,
 }
 
 impl Related<super::customers::Entity> for Entity {
@@ -50,6 +59,12 @@ impl Related<super::dataset_usage::Entity> for Entity {
 impl Related<super::dataset_versions::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::DatasetVersions.def()
+    }
+}
+
+impl Related<super::workspaces::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Workspaces.def()
     }
 }
 

@@ -37,6 +37,8 @@ pub struct Model {
     pub registered_at: Option<DateTime>,
     pub created_at: Option<DateTime>,
     pub updated_at: Option<DateTime>,
+    #[sea_orm(unique)]
+    pub agent_token_hash: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

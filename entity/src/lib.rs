@@ -20,6 +20,7 @@ pub mod invoices;
 pub mod model_versions;
 pub mod models;
 pub mod port_mappings;
+pub mod refresh_tokens;
 pub mod system_configs;
 pub mod workspace_members;
 pub mod workspaces;

@@ -15,6 +15,7 @@ pub struct Model {
     pub storage_path: String,
     pub total_size: Option<i64>,
     pub created_at: Option<DateTime>,
+    pub workspace_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -29,6 +30,14 @@ pub enum Relation {
     Customers,
     #[sea_orm(has_many = "super::model_versions::Entity")]
     ModelVersions,
+    #[sea_orm(
+        belongs_to = "super::workspaces::Entity",
+        from = "Column::WorkspaceId",
+        to = "super::workspaces::Column::Id",
+        on_update = "NoAction",
+        on_delete = "SetNull"
+    )]
+    Workspaces,
 }
 
 impl Related<super::customers::Entity> for Entity {
@@ -40,6 +49,12 @@ impl Related<super::customers::Entity> for Entity {
 impl Related<super::model_versions::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::ModelVersions.def()
+    }
+}
+
+impl Related<super::workspaces::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Workspaces.def()
     }
 }
 

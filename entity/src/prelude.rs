@@ -18,6 +18,7 @@ pub use super::invoices::Entity as Invoices;
 pub use super::model_versions::Entity as ModelVersions;
 pub use super::models::Entity as Models;
 pub use super::port_mappings::Entity as PortMappings;
+pub use super::refresh_tokens::Entity as RefreshTokens;
 pub use super::system_configs::Entity as SystemConfigs;
 pub use super::workspace_members::Entity as WorkspaceMembers;
 pub use super::workspaces::Entity as Workspaces;

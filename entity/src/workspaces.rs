@@ -30,8 +30,12 @@ pub enum Relation {
         on_delete = "Cascade"
     )]
     Customers,
+    #[sea_orm(has_many = "super::datasets::Entity")]
+    Datasets,
     #[sea_orm(has_many = "super::environments::Entity")]
     Environments,
+    #[sea_orm(has_many = "super::models::Entity")]
+    Models,
     #[sea_orm(has_many = "super::workspace_members::Entity")]
     WorkspaceMembers,
 }
@@ -42,9 +46,21 @@ impl Related<super::customers::Entity> for Entity {
     }
 }
 
+impl Related<super::datasets::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Datasets.def()
+    }
+}
+
 impl Related<super::environments::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Environments.def()
+    }
+}
+
+impl Related<super::models::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Models.def()
     }
 }
 

@@ -3,7 +3,9 @@
 //!
 //! Steps `000001`..`000021` create the tables of seed 000 (plus the four tables its diagram
 //! names: `dataset_versions`, `model_versions`, `dataset_usage`, `invoices`) and seed 003's
-//! `commands` / `command_results`, one table per file, in foreign-key order. Column helpers and
+//! `commands` / `command_results`, one table per file, in foreign-key order. Steps
+//! `20260201_*` add what accounts and agents need (roles, agent token hashes, refresh tokens,
+//! workspace ownership of datasets and models). Column helpers and
 //! naming rules are in [`schema`]. Later changes are new steps appended to [`Migrator`].
 
 pub use sea_orm_migration::prelude::*;
@@ -31,6 +33,10 @@ mod m20260101_000018_create_billing_records;
 mod m20260101_000019_create_environment_metrics;
 mod m20260101_000020_create_commands;
 mod m20260101_000021_create_command_results;
+mod m20260201_000001_add_customer_role;
+mod m20260201_000002_add_host_agent_token;
+mod m20260201_000003_create_refresh_tokens;
+mod m20260201_000004_add_workspace_to_datasets_models;
 
 use schema::create_table;
 
@@ -65,6 +71,10 @@ impl MigratorTrait for Migrator {
             create_table(m20260101_000019_create_environment_metrics::Migration),
             create_table(m20260101_000020_create_commands::Migration),
             create_table(m20260101_000021_create_command_results::Migration),
+            Box::new(m20260201_000001_add_customer_role::Migration),
+            Box::new(m20260201_000002_add_host_agent_token::Migration),
+            create_table(m20260201_000003_create_refresh_tokens::Migration),
+            Box::new(m20260201_000004_add_workspace_to_datasets_models::Migration),
         ]
     }
 }
