@@ -46,7 +46,44 @@ pub struct Settings {
     /// Where the embedded SQLite database (and later other local state) lives.
     pub data_dir: PathBuf,
     pub graphql: GraphqlSettings,
+    pub auth: AuthSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthSettings {
+    /// HS256 key for access tokens, at least 32 bytes. Without one, a random secret is
+    /// generated once and kept in `data_dir/jwt_secret` (development only).
+    pub jwt_secret: Option<Secret>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_secs: i64,
+    /// Clock skew tolerated when checking `exp`.
+    pub leeway_secs: u64,
+    /// Creates this admin at start-up when no customer has its username (idempotent).
+    pub bootstrap_admin: Option<BootstrapAdmin>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BootstrapAdmin {
+    pub username: String,
+    pub email: String,
+    pub password: Secret,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            issuer: "remotegpu".into(),
+            audience: "remotegpu-api".into(),
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_secs: 30 * 24 * 3600,
+            leeway_secs: 5,
+            bootstrap_admin: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -116,6 +153,7 @@ impl Default for Settings {
                 max_complexity: 5000,
                 loader_delay_ms: 2,
             },
+            auth: AuthSettings::default(),
             log: LogSettings {
                 filter: "info,sqlx=warn,sea_orm=warn".into(),
                 format: LogFormat::Text,

@@ -7,6 +7,7 @@
 
 #![recursion_limit = "512"]
 
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -24,6 +24,11 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage platform operators.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Write the GraphQL SDL to a file, or check that the file is current.
     Schema {
         #[arg(long, default_value = "schema.graphql")]
@@ -31,6 +36,18 @@ enum Command {
         /// Exit non-zero if the file differs from the schema the code defines.
         #[arg(long)]
         check: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin account. The password is read from REMOTEGPU_ADMIN_PASSWORD, or
+    /// from the first line of standard input.
+    Create {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -50,6 +67,9 @@ async fn main() -> ExitCode {
     telemetry::init(&settings.log);
     let result = match cli.command {
         Some(Command::Migrate) => run_migrations(&settings).await,
+        Some(Command::Admin {
+            command: AdminCommand::Create { username, email },
+        }) => create_admin(&settings, &username, &email).await,
         _ => serve(settings).await,
     };
     match result {
@@ -72,6 +92,34 @@ async fn run_migrations(settings: &Settings) -> Result<(), Box<dyn std::error::E
     let db = services::db::connect(&settings.database_url(), 1, metrics).await?;
     migrate(&db).await?;
     tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn create_admin(
+    settings: &Settings,
+    username: &str,
+    email: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let password = match std::env::var("REMOTEGPU_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => p,
+        _ => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let metrics = std::sync::Arc::default();
+    let db = services::db::connect(&settings.database_url(), 1, metrics).await?;
+    migrate(&db).await?;
+    let account = services::accounts::auth::NewAccount {
+        username,
+        email,
+        password: &password,
+        full_name: None,
+        company: None,
+    };
+    let admin = services::accounts::auth::register(&db, account, true).await?;
+    println!("admin {} created (id {})", admin.username, admin.id);
     Ok(())
 }
 

@@ -7,9 +7,11 @@ use migration::MigratorTrait;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 
+use crate::auth::jwt::{self, JwtKeys};
 use crate::config::Settings;
 use crate::graphql::schema::build_schema;
 use crate::http;
+use crate::services::accounts;
 use crate::services::db::{self, DbMetrics};
 use crate::state::AppState;
 
@@ -24,6 +26,10 @@ pub struct Application {
 pub enum StartupError {
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
+    #[error("auth: {0}")]
+    Auth(#[from] jwt::SecretError),
+    #[error("bootstrap admin: {0}")]
+    Bootstrap(#[from] crate::error::AppError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -33,6 +39,9 @@ pub enum StartupError {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let secret =
+            jwt::load_or_create_secret(settings.auth.jwt_secret.as_ref(), &settings.data_dir)?;
+        let jwt = Arc::new(JwtKeys::new(&secret, &settings.auth)?);
         let db_metrics = Arc::new(DbMetrics::default());
         let db = db::connect(
             &settings.database_url(),
@@ -42,6 +51,15 @@ impl Application {
         .await?;
         if settings.database.migrate_on_start {
             migrate(&db).await?;
+        }
+        if let Some(admin) = &settings.auth.bootstrap_admin {
+            accounts::auth::ensure_admin(
+                &db,
+                &admin.username,
+                &admin.email,
+                admin.password.expose(),
+            )
+            .await?;
         }
         let addr = std::net::SocketAddr::new(settings.server.host, settings.server.port);
         let listener = TcpListener::bind(addr)
@@ -61,6 +79,7 @@ impl Application {
             db,
             db_metrics,
             settings: Arc::new(settings),
+            jwt,
         };
         let schema = build_schema(state.clone());
         let router = http::router(state.clone(), schema);

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use crate::auth::jwt::JwtKeys;
 use crate::config::Settings;
 use crate::services::db::DbMetrics;
 
@@ -12,4 +13,5 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub db_metrics: Arc<DbMetrics>,
     pub settings: Arc<Settings>,
+    pub jwt: Arc<JwtKeys>,
 }

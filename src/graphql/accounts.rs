@@ -35,6 +35,8 @@ pub struct Customer {
     pub full_name: Option<String>,
     pub company: Option<String>,
     pub account_type: Option<AccountType>,
+    /// `ADMIN` for platform operators.
+    pub role: CustomerRole,
     pub status: Option<CustomerStatus>,
     pub email_verified: Option<bool>,
     pub phone_verified: Option<bool>,
@@ -83,6 +85,7 @@ impl ApiObject for Customer {
             full_name: m.full_name,
             company: m.company,
             account_type: AccountType::from_db_opt(m.account_type.as_deref())?,
+            role: CustomerRole::from_db(&m.role)?,
             status: CustomerStatus::from_db_opt(m.status.as_deref())?,
             email_verified: m.email_verified,
             phone_verified: m.phone_verified,
@@ -215,10 +218,19 @@ crud_query!(
 crud_mutation!(
     CustomerMutation,
     Customer,
-    create_customer(CreateCustomerInput),
-    update_customer(UpdateCustomerInput),
-    delete_customer
+    create: create_customer(CreateCustomerInput),
+    update: update_customer(UpdateCustomerInput),
+    delete: delete_customer
 );
+
+/// An owner column from an optional input: unset means "the caller" (filled in by the
+/// table's policy).
+pub(crate) fn owner(id: Option<&ID>) -> AppResult<sea_orm::ActiveValue<i64>> {
+    Ok(match id {
+        Some(id) => Set(fk("ownerId", id)?),
+        None => sea_orm::ActiveValue::NotSet,
+    })
+}
 
 /// A team space; its members share environments, datasets and models by role.
 #[derive(SimpleObject)]
@@ -311,8 +323,9 @@ order_input!(WorkspaceOrder, WorkspaceOrderField, workspaces::Entity, workspaces
 
 #[derive(InputObject)]
 pub struct CreateWorkspaceInput {
-    /// Becomes the workspace's first member, with role `OWNER`.
-    pub owner_id: ID,
+    /// Becomes the workspace's first member, with role `OWNER`. Defaults to the caller;
+    /// only operators may name someone else.
+    pub owner_id: Option<ID>,
     pub name: String,
     pub description: Option<String>,
     #[graphql(name = "type", default_with = "WorkspaceType::Team")]
@@ -324,7 +337,7 @@ impl CreateInput for CreateWorkspaceInput {
     fn into_row(self) -> AppResult<workspaces::ActiveModel> {
         Ok(workspaces::ActiveModel {
             uuid: Set(format!("ws-{}", uuid::Uuid::new_v4().simple())),
-            owner_id: Set(fk("ownerId", &self.owner_id)?),
+            owner_id: owner(self.owner_id.as_ref())?,
             name: Set(text("name", self.name, 128)?),
             description: Set(self.description),
             r#type: Set(Some(self.workspace_type.as_db().into())),
@@ -370,9 +383,9 @@ crud_query!(
 crud_mutation!(
     WorkspaceMutation,
     Workspace,
-    create_workspace(CreateWorkspaceInput),
-    update_workspace(UpdateWorkspaceInput),
-    delete_workspace
+    create: create_workspace(CreateWorkspaceInput),
+    update: update_workspace(UpdateWorkspaceInput),
+    delete: delete_workspace
 );
 
 /// A customer's membership of a workspace.
@@ -512,7 +525,7 @@ crud_query!(
 crud_mutation!(
     WorkspaceMemberMutation,
     WorkspaceMember,
-    create_workspace_member(CreateWorkspaceMemberInput),
-    update_workspace_member(UpdateWorkspaceMemberInput),
-    delete_workspace_member
+    create: create_workspace_member(CreateWorkspaceMemberInput),
+    update: update_workspace_member(UpdateWorkspaceMemberInput),
+    delete: delete_workspace_member
 );

@@ -16,13 +16,16 @@ use sea_orm::{
 use super::filter::{FilterInput, IdKey, OrderInput};
 use super::loaders::{DbLoader, Latest, LatestOf, Rel, Relation};
 use super::pagination::{encode_cursor, PageArgs};
+use crate::auth::policy::Policy;
+use crate::auth::{Principal, User};
 use crate::error::{AppError, AppResult};
-use crate::services::crud::{self, Lifecycle, Pk};
+use crate::services::crud::{self, Access, Lifecycle, Pk};
 use crate::state::AppState;
 
 /// A GraphQL object backed by one table row.
 pub trait ApiObject: OutputType + Sized + Send + Sync + 'static {
-    type Entity: EntityTrait;
+    /// The table, with its access rules: no object without a policy.
+    type Entity: Policy;
     /// How the kind is named in messages (`"host"` in "host not found").
     const LABEL: &'static str;
     fn from_model(model: <Self::Entity as EntityTrait>::Model) -> AppResult<Self>;
@@ -58,6 +61,21 @@ pub fn state<'a>(ctx: &'a Context<'_>) -> &'a AppState {
     ctx.data_unchecked::<AppState>()
 }
 
+/// The request's principal (anonymous when none was attached).
+pub fn principal(ctx: &Context<'_>) -> Principal {
+    ctx.data_opt::<Principal>()
+        .cloned()
+        .unwrap_or(Principal::Anonymous)
+}
+
+/// The signed-in user's access to `E`.
+fn access<E: Policy>(user: User) -> Access {
+    Access {
+        read: E::readable(user).condition(),
+        write: E::writable(user).condition(),
+    }
+}
+
 fn parse_pk<O: ApiObject>(id: &ID) -> AppResult<Pk<O::Entity>>
 where
     Pk<O::Entity>: IdKey,
@@ -70,8 +88,10 @@ where
     O: ApiObject,
     Pk<O::Entity>: IdKey,
 {
+    let user = principal(ctx).user()?;
     let key = parse_pk::<O>(&id)?;
-    O::from_model(crud::get::<O::Entity>(&state(ctx).db, key, O::LABEL).await?)
+    let scope = O::Entity::readable(user).condition();
+    O::from_model(crud::get::<O::Entity>(&state(ctx).db, key, O::LABEL, scope).await?)
 }
 
 pub async fn resolve_list<O, F, R>(
@@ -86,11 +106,13 @@ where
     F: FilterInput<Entity = O::Entity>,
     R: OrderInput<Entity = O::Entity>,
 {
+    let user = principal(ctx).user()?;
     let db = &state(ctx).db;
-    let condition = match filter {
-        Some(f) => f.condition(db.get_database_backend())?,
-        None => sea_orm::Condition::all(),
-    };
+    // AND-ed as two conditions: a policy may be an OR of its own.
+    let mut condition = sea_orm::Condition::all().add(O::Entity::readable(user).condition());
+    if let Some(f) = filter {
+        condition = condition.add(f.condition(db.get_database_backend())?);
+    }
     let order: Vec<_> = order_by
         .unwrap_or_default()
         .iter()
@@ -131,8 +153,11 @@ where
     <<I::Object as ApiObject>::Entity as EntityTrait>::ActiveModel:
         ActiveModelTrait<Entity = <I::Object as ApiObject>::Entity> + ActiveModelBehavior + Send,
 {
-    let row = input.into_row()?;
-    let model = crud::create::<<I::Object as ApiObject>::Entity>(&state(ctx).db, row).await?;
+    let user = principal(ctx).user()?;
+    let db = &state(ctx).db;
+    let mut row = input.into_row()?;
+    <I::Object as ApiObject>::Entity::authorize_insert(user, &mut row, db).await?;
+    let model = crud::create::<<I::Object as ApiObject>::Entity>(db, row).await?;
     I::Object::from_model(model)
 }
 
@@ -146,11 +171,13 @@ where
         ActiveModelTrait<Entity = <I::Object as ApiObject>::Entity> + ActiveModelBehavior + Send,
     Pk<<I::Object as ApiObject>::Entity>: IdKey,
 {
+    let user = principal(ctx).user()?;
     let key = parse_pk::<I::Object>(&id)?;
     let model = crud::update::<<I::Object as ApiObject>::Entity, _>(
         &state(ctx).db,
         key,
         I::Object::LABEL,
+        access::<<I::Object as ApiObject>::Entity>(user),
         move |row| input.apply(row),
     )
     .await?;
@@ -164,8 +191,10 @@ where
     <O::Entity as EntityTrait>::Model: Sync,
     Pk<O::Entity>: IdKey,
 {
+    let user = principal(ctx).user()?;
     let key = parse_pk::<O>(&id)?;
-    O::from_model(crud::delete::<O::Entity>(&state(ctx).db, key, O::LABEL).await?)
+    let access = access::<O::Entity>(user);
+    O::from_model(crud::delete::<O::Entity>(&state(ctx).db, key, O::LABEL, access).await?)
 }
 
 /// Generates a table's query object: `one(id)` and the `many(...)` connection.
@@ -215,23 +244,24 @@ macro_rules! crud_query {
 pub(crate) use crud_query;
 
 /// Generates a hand-maintained table's mutations: `createX`, `updateX` (partial), `deleteX`.
+/// Leave out `createX(...)` for a table whose create is written by hand.
 macro_rules! crud_mutation {
-    ($mutation:ident, $object:ty, $create:ident($create_input:ty), $update:ident($update_input:ty), $delete:ident) => {
+    ($mutation:ident, $object:ty, $(create: $create:ident($create_input:ty),)? update: $update:ident($update_input:ty), delete: $delete:ident) => {
         #[derive(Default)]
         pub struct $mutation;
 
         #[async_graphql::Object]
         impl $mutation {
-            async fn $create(
-                &self,
-                ctx: &async_graphql::Context<'_>,
-                input: $create_input,
-            ) -> async_graphql::Result<$object> {
-                use $crate::error::GqlResult;
-                $crate::graphql::crud::resolve_create(ctx, input)
-                    .await
-                    .gql()
-            }
+            $(
+                async fn $create(
+                    &self,
+                    ctx: &async_graphql::Context<'_>,
+                    input: $create_input,
+                ) -> async_graphql::Result<$object> {
+                    use $crate::error::GqlResult;
+                    $crate::graphql::crud::resolve_create(ctx, input).await.gql()
+                }
+            )?
 
             async fn $update(
                 &self,
@@ -240,9 +270,7 @@ macro_rules! crud_mutation {
                 input: $update_input,
             ) -> async_graphql::Result<$object> {
                 use $crate::error::GqlResult;
-                $crate::graphql::crud::resolve_update(ctx, id, input)
-                    .await
-                    .gql()
+                $crate::graphql::crud::resolve_update(ctx, id, input).await.gql()
             }
 
             /// Deletes the row and returns it as it was.
@@ -252,9 +280,7 @@ macro_rules! crud_mutation {
                 id: async_graphql::ID,
             ) -> async_graphql::Result<$object> {
                 use $crate::error::GqlResult;
-                $crate::graphql::crud::resolve_delete::<$object>(ctx, id)
-                    .await
-                    .gql()
+                $crate::graphql::crud::resolve_delete::<$object>(ctx, id).await.gql()
             }
         }
     };

@@ -10,7 +10,7 @@ use entity::{
 use sea_orm::sea_query::Condition;
 use sea_orm::{DbBackend, Set};
 
-use super::accounts::Customer;
+use super::accounts::{owner, Customer, Workspace};
 use super::convert::{
     big_opt, bytes, fk, id, opt_bytes, opt_count, opt_text, storage_path, text, ts_opt,
 };
@@ -37,6 +37,10 @@ pub struct Dataset {
     pub customer_id: ID,
     #[graphql(skip)]
     pub customer_key: i64,
+    /// The workspace it is shared in, if any.
+    pub workspace_id: Option<ID>,
+    #[graphql(skip)]
+    pub workspace_key: Option<i64>,
     pub name: String,
     pub description: Option<String>,
     pub storage_path: String,
@@ -50,6 +54,11 @@ pub struct Dataset {
 impl Dataset {
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
         load_parent::<CustomerById, _>(ctx, self.customer_key)
+            .await
+            .gql()
+    }
+    async fn workspace(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Workspace>> {
+        load_opt::<WorkspaceById, _>(ctx, self.workspace_key)
             .await
             .gql()
     }
@@ -72,6 +81,8 @@ impl ApiObject for Dataset {
             uuid: m.uuid,
             customer_id: id(m.customer_id),
             customer_key: m.customer_id,
+            workspace_id: m.workspace_id.map(id),
+            workspace_key: m.workspace_id,
             name: m.name,
             description: m.description,
             storage_path: m.storage_path,
@@ -86,6 +97,7 @@ impl ApiObject for Dataset {
 pub struct DatasetFilter {
     pub id: Option<IdFilter>,
     pub customer_id: Option<IdFilter>,
+    pub workspace_id: Option<IdFilter>,
     pub status: Option<EnumFilter<UploadStatus>>,
     pub name: Option<StringFilter>,
 }
@@ -95,6 +107,10 @@ impl FilterInput for DatasetFilter {
     fn condition(self, _: DbBackend) -> AppResult<Condition> {
         Ok(Condition::all()
             .add_option(self.id.map(|f| f.on::<i64>(ds::Column::Id)))
+            .add_option(
+                self.workspace_id
+                    .map(|f| f.on::<i64>(ds::Column::WorkspaceId)),
+            )
             .add_option(
                 self.customer_id
                     .map(|f| f.on::<i64>(ds::Column::CustomerId)),
@@ -113,7 +129,10 @@ order_input!(DatasetOrder, DatasetOrderField, ds::Entity, ds::Column {
 
 #[derive(InputObject)]
 pub struct CreateDatasetInput {
-    pub customer_id: ID,
+    /// Defaults to the caller; only operators may name someone else.
+    pub customer_id: Option<ID>,
+    /// Share it in this workspace (needs role OWNER, ADMIN or MEMBER there).
+    pub workspace_id: Option<ID>,
     pub name: String,
     pub description: Option<String>,
     pub storage_path: String,
@@ -128,7 +147,12 @@ impl CreateInput for CreateDatasetInput {
     fn into_row(self) -> AppResult<ds::ActiveModel> {
         Ok(ds::ActiveModel {
             uuid: Set(format!("dataset-{}", uuid::Uuid::new_v4().simple())),
-            customer_id: Set(fk("customerId", &self.customer_id)?),
+            customer_id: owner(self.customer_id.as_ref())?,
+            workspace_id: Set(self
+                .workspace_id
+                .as_ref()
+                .map(|w| fk("workspaceId", w))
+                .transpose()?),
             name: Set(text("name", self.name, 256)?),
             description: Set(self.description),
             storage_path: Set(storage_path("storagePath", self.storage_path)?),
@@ -184,9 +208,9 @@ crud_query!(
 crud_mutation!(
     DatasetMutation,
     Dataset,
-    create_dataset(CreateDatasetInput),
-    update_dataset(UpdateDatasetInput),
-    delete_dataset
+    create: create_dataset(CreateDatasetInput),
+    update: update_dataset(UpdateDatasetInput),
+    delete: delete_dataset
 );
 
 /// One immutable version of a dataset.
@@ -342,9 +366,9 @@ crud_query!(
 crud_mutation!(
     DatasetVersionMutation,
     DatasetVersion,
-    create_dataset_version(CreateDatasetVersionInput),
-    update_dataset_version(UpdateDatasetVersionInput),
-    delete_dataset_version
+    create: create_dataset_version(CreateDatasetVersionInput),
+    update: update_dataset_version(UpdateDatasetVersionInput),
+    delete: delete_dataset_version
 );
 
 /// A dataset mounted into an environment (written by the environment lifecycle).
@@ -448,6 +472,10 @@ pub struct Model {
     pub customer_id: ID,
     #[graphql(skip)]
     pub customer_key: i64,
+    /// The workspace it is shared in, if any.
+    pub workspace_id: Option<ID>,
+    #[graphql(skip)]
+    pub workspace_key: Option<i64>,
     pub name: String,
     /// e.g. `pytorch`, `tensorflow`.
     pub framework: Option<String>,
@@ -461,6 +489,11 @@ pub struct Model {
 impl Model {
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
         load_parent::<CustomerById, _>(ctx, self.customer_key)
+            .await
+            .gql()
+    }
+    async fn workspace(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Workspace>> {
+        load_opt::<WorkspaceById, _>(ctx, self.workspace_key)
             .await
             .gql()
     }
@@ -479,6 +512,8 @@ impl ApiObject for Model {
             uuid: m.uuid,
             customer_id: id(m.customer_id),
             customer_key: m.customer_id,
+            workspace_id: m.workspace_id.map(id),
+            workspace_key: m.workspace_id,
             name: m.name,
             framework: m.framework,
             storage_path: m.storage_path,
@@ -492,6 +527,7 @@ impl ApiObject for Model {
 pub struct ModelFilter {
     pub id: Option<IdFilter>,
     pub customer_id: Option<IdFilter>,
+    pub workspace_id: Option<IdFilter>,
     pub name: Option<StringFilter>,
     pub framework: Option<StringFilter>,
 }
@@ -501,6 +537,10 @@ impl FilterInput for ModelFilter {
     fn condition(self, _: DbBackend) -> AppResult<Condition> {
         Ok(Condition::all()
             .add_option(self.id.map(|f| f.on::<i64>(models::Column::Id)))
+            .add_option(
+                self.workspace_id
+                    .map(|f| f.on::<i64>(models::Column::WorkspaceId)),
+            )
             .add_option(
                 self.customer_id
                     .map(|f| f.on::<i64>(models::Column::CustomerId)),
@@ -519,7 +559,10 @@ order_input!(ModelOrder, ModelOrderField, models::Entity, models::Column {
 
 #[derive(InputObject)]
 pub struct CreateModelInput {
-    pub customer_id: ID,
+    /// Defaults to the caller; only operators may name someone else.
+    pub customer_id: Option<ID>,
+    /// Share it in this workspace (needs role OWNER, ADMIN or MEMBER there).
+    pub workspace_id: Option<ID>,
     pub name: String,
     pub framework: Option<String>,
     pub storage_path: String,
@@ -532,7 +575,12 @@ impl CreateInput for CreateModelInput {
     fn into_row(self) -> AppResult<models::ActiveModel> {
         Ok(models::ActiveModel {
             uuid: Set(format!("model-{}", uuid::Uuid::new_v4().simple())),
-            customer_id: Set(fk("customerId", &self.customer_id)?),
+            customer_id: owner(self.customer_id.as_ref())?,
+            workspace_id: Set(self
+                .workspace_id
+                .as_ref()
+                .map(|w| fk("workspaceId", w))
+                .transpose()?),
             name: Set(text("name", self.name, 256)?),
             framework: Set(opt_text("framework", self.framework, 64)?),
             storage_path: Set(storage_path("storagePath", self.storage_path)?),
@@ -581,9 +629,9 @@ crud_query!(ModelQuery, Model, model, models, ModelFilter, ModelOrder);
 crud_mutation!(
     ModelMutation,
     Model,
-    create_model(CreateModelInput),
-    update_model(UpdateModelInput),
-    delete_model
+    create: create_model(CreateModelInput),
+    update: update_model(UpdateModelInput),
+    delete: delete_model
 );
 
 /// One version of a model, with optional evaluation metrics.
@@ -735,9 +783,9 @@ crud_query!(
 crud_mutation!(
     ModelVersionMutation,
     ModelVersion,
-    create_model_version(CreateModelVersionInput),
-    update_model_version(UpdateModelVersionInput),
-    delete_model_version
+    create: create_model_version(CreateModelVersionInput),
+    update: update_model_version(UpdateModelVersionInput),
+    delete: delete_model_version
 );
 
 /// A container image environments can be created from.
@@ -854,7 +902,7 @@ crud_query!(ImageQuery, Image, image, images, ImageFilter, ImageOrder);
 crud_mutation!(
     ImageMutation,
     Image,
-    create_image(CreateImageInput),
-    update_image(UpdateImageInput),
-    delete_image
+    create: create_image(CreateImageInput),
+    update: update_image(UpdateImageInput),
+    delete: delete_image
 );

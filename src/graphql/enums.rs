@@ -56,6 +56,7 @@ db_enum!(HostHealth { Healthy = "healthy", Degraded = "degraded", Unhealthy = "u
 db_enum!(GpuStatus { Available = "available", Allocated = "allocated", Maintenance = "maintenance", Error = "error" });
 db_enum!(GpuHealth { Healthy = "healthy", Degraded = "degraded", Error = "error" });
 db_enum!(AccountType { Individual = "individual", Enterprise = "enterprise" });
+db_enum!(CustomerRole { Customer = "customer", Admin = "admin" });
 db_enum!(CustomerStatus { Active = "active", Suspended = "suspended", Deleted = "deleted" });
 db_enum!(WorkspaceType { Personal = "personal", Team = "team", Enterprise = "enterprise" });
 db_enum!(WorkspaceStatus { Active = "active", Archived = "archived" });

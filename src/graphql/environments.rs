@@ -279,7 +279,7 @@ crud_query!(
 crud_mutation!(
     PortMappingMutation,
     PortMapping,
-    create_port_mapping(CreatePortMappingInput),
-    update_port_mapping(UpdatePortMappingInput),
-    delete_port_mapping
+    create: create_port_mapping(CreatePortMappingInput),
+    update: update_port_mapping(UpdatePortMappingInput),
+    delete: delete_port_mapping
 );

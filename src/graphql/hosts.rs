@@ -1,7 +1,9 @@
 //! Hosts (the seed-003 "nodes") and their GPUs, maintained by operators and, later, by the
 //! node agent.
 
-use async_graphql::{ComplexObject, Context, InputObject, Json, MaybeUndefined, SimpleObject, ID};
+use async_graphql::{
+    ComplexObject, Context, InputObject, Json, MaybeUndefined, Object, SimpleObject, ID,
+};
 use chrono::{DateTime, Utc};
 use entity::{gpus, hosts};
 use sea_orm::sea_query::Condition;
@@ -12,7 +14,7 @@ use super::convert::{
 };
 use super::crud::{
     crud_mutation, crud_query, load_latest, load_many, load_parent, parse_nullable, patch,
-    patch_nullable, ApiObject, CreateInput, UpdateInput,
+    patch_nullable, principal, state, ApiObject, CreateInput, UpdateInput,
 };
 use super::enums::*;
 use super::environments::Environment;
@@ -20,9 +22,12 @@ use super::filter::{order_input, EnumFilter, FilterInput, IdFilter, StringFilter
 use super::metrics::{GpuMetric, HostMetric};
 use super::relations::*;
 use super::scalars::BigInt;
+use crate::auth::policy::Policy;
+use crate::auth::tokens::{random_token, sha256_hex, AGENT_PREFIX};
 use crate::domain::{BoundedText, IpAddress};
 use crate::error::GqlResult;
 use crate::error::{AppError, AppResult};
+use crate::services::crud::{self, Access};
 use crate::services::db::json_contains;
 
 /// A physical or virtual machine with GPUs, running the node agent.
@@ -390,10 +395,98 @@ crud_query!(HostQuery, Host, host, hosts, HostFilter, HostOrder);
 crud_mutation!(
     HostMutation,
     Host,
-    create_host(CreateHostInput),
-    update_host(UpdateHostInput),
-    delete_host
+    update: update_host(UpdateHostInput),
+    delete: delete_host
 );
+
+/// A new host and the token its agent authenticates with. The token is shown only here.
+#[derive(SimpleObject)]
+pub struct CreateHostPayload {
+    pub host: Host,
+    /// `rgpu_agent_...`: give it to the host's agent; only its hash is stored.
+    pub agent_token: String,
+}
+
+#[derive(Default)]
+pub struct HostAdminMutation;
+
+#[Object]
+impl HostAdminMutation {
+    /// Registers a host (operators only) and issues its agent token.
+    async fn create_host(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateHostInput,
+    ) -> async_graphql::Result<CreateHostPayload> {
+        let user = principal(ctx).user().gql()?;
+        let db = &state(ctx).db;
+        let mut row = input.into_row().gql()?;
+        hosts::Entity::authorize_insert(user, &mut row, db)
+            .await
+            .gql()?;
+        let token = random_token(AGENT_PREFIX);
+        row.agent_token_hash = Set(Some(sha256_hex(&token)));
+        let model = crud::create::<hosts::Entity>(db, row).await.gql()?;
+        Ok(CreateHostPayload {
+            host: Host::from_model(model).gql()?,
+            agent_token: token,
+        })
+    }
+
+    /// Replaces a host's agent token (operators only); the old one stops working at once.
+    async fn rotate_agent_token(
+        &self,
+        ctx: &Context<'_>,
+        host_id: ID,
+    ) -> async_graphql::Result<String> {
+        let user = principal(ctx).user().gql()?;
+        let token = random_token(AGENT_PREFIX);
+        let hash = sha256_hex(&token);
+        let access = Access {
+            read: hosts::Entity::readable(user).condition(),
+            write: hosts::Entity::writable(user).condition(),
+        };
+        crud::update::<hosts::Entity, _>(
+            &state(ctx).db,
+            host_id.to_string(),
+            Host::LABEL,
+            access,
+            move |row| {
+                row.agent_token_hash = Set(Some(hash));
+                Ok(())
+            },
+        )
+        .await
+        .gql()?;
+        Ok(token)
+    }
+}
+
+#[derive(Default)]
+pub struct AgentMutation;
+
+#[Object]
+impl AgentMutation {
+    /// Called by a host's agent (agent token only): records that the host is alive.
+    async fn agent_heartbeat(&self, ctx: &Context<'_>) -> async_graphql::Result<DateTime<Utc>> {
+        let host_id = principal(ctx).agent_host().gql()?.to_owned();
+        let now = Utc::now();
+        crud::update::<hosts::Entity, _>(
+            &state(ctx).db,
+            host_id,
+            Host::LABEL,
+            Access::system(),
+            move |row| {
+                row.last_heartbeat = Set(Some(now.naive_utc()));
+                row.status = Set(Some(HostStatus::Online.as_db().into()));
+                Ok(())
+            },
+        )
+        .await
+        .gql()?;
+        Ok(now)
+    }
+}
 
 /// One GPU of a host.
 #[derive(SimpleObject)]
@@ -601,7 +694,45 @@ crud_query!(GpuQuery, Gpu, gpu, gpus, GpuFilter, GpuOrder);
 crud_mutation!(
     GpuMutation,
     Gpu,
-    create_gpu(CreateGpuInput),
-    update_gpu(UpdateGpuInput),
-    delete_gpu
+    create: create_gpu(CreateGpuInput),
+    update: update_gpu(UpdateGpuInput),
+    delete: delete_gpu
 );
+
+/// What customers may know about the fleet: GPU models and how many are free, without
+/// hosts, addresses or other tenants' allocations.
+#[derive(SimpleObject, Debug, PartialEq)]
+pub struct GpuAvailability {
+    pub name: Option<String>,
+    /// Bytes.
+    pub memory_total: Option<BigInt>,
+    pub total: i64,
+    /// `AVAILABLE` GPUs on `ONLINE` hosts.
+    pub available: i64,
+}
+
+#[derive(Default)]
+pub struct GpuAvailabilityQuery;
+
+#[Object]
+impl GpuAvailabilityQuery {
+    /// GPU models on offer, with counts; for every signed-in customer.
+    async fn gpu_availability(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<GpuAvailability>> {
+        principal(ctx).user().gql()?;
+        let rows = crate::services::fleet::gpu_availability(&state(ctx).db)
+            .await
+            .gql()?;
+        Ok(rows
+            .into_iter()
+            .map(|r| GpuAvailability {
+                name: r.name,
+                memory_total: big_opt(r.memory_total),
+                total: r.total,
+                available: r.available,
+            })
+            .collect())
+    }
+}

@@ -12,17 +12,19 @@ use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
 use async_graphql::dataloader::Loader;
-use sea_orm::sea_query::{Expr, Query, SimpleExpr};
+use sea_orm::sea_query::{Condition, Expr, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, Iterable, ModelTrait, PrimaryKeyToColumn,
     QueryFilter, QueryOrder,
 };
 
+use crate::auth::policy::{Policy, Scope};
+use crate::auth::User;
 use crate::error::AppError;
 use crate::services::crud;
 
 pub trait Relation: Send + Sync + 'static {
-    type Entity: EntityTrait<Model: Sync>;
+    type Entity: Policy<Model: Sync>;
     type Key: Clone
         + Eq
         + Hash
@@ -94,14 +96,23 @@ macro_rules! relation {
 }
 pub(crate) use relation;
 
-/// The loader behind every relation.
+/// The loader behind every relation; one per request, so it loads only what the request's
+/// user may read (nothing for anyone else).
 pub struct DbLoader {
     db: DatabaseConnection,
+    user: Option<User>,
 }
 
 impl DbLoader {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, user: Option<User>) -> Self {
+        Self { db, user }
+    }
+
+    fn scope<E: Policy>(&self) -> Condition {
+        match self.user {
+            Some(u) => E::readable(u).condition(),
+            None => Scope::Nothing.condition(),
+        }
     }
 }
 
@@ -115,7 +126,10 @@ impl<R: Relation> Loader<Rel<R>> for DbLoader {
 
     async fn load(&self, keys: &[Rel<R>]) -> Result<HashMap<Rel<R>, Self::Value>, Self::Error> {
         let wanted: Vec<R::Key> = keys.iter().map(|k| k.0.clone()).collect();
-        let rows = crud::load_in::<R::Entity, _>(&self.db, R::column(), wanted).await?;
+        let scope = self.scope::<R::Entity>();
+        let rows = crud::load_in::<R::Entity, _>(&self.db, R::column(), wanted, scope)
+            .await
+            .map_err(AppError::into_graphql)?;
         let mut out: HashMap<Rel<R>, Self::Value> = HashMap::new();
         for row in rows {
             if let Some(key) = key_of::<R>(&row) {
@@ -148,11 +162,15 @@ impl<R: Latest> Loader<LatestOf<R>> for DbLoader {
         ];
         let mut query = R::Entity::find()
             .filter(R::column().is_in(wanted))
-            .filter(Expr::tuple(pair).in_subquery(newest));
+            .filter(Expr::tuple(pair).in_subquery(newest))
+            .filter(self.scope::<R::Entity>());
         for pk in <R::Entity as EntityTrait>::PrimaryKey::iter() {
             query = query.order_by_asc(pk.into_column());
         }
-        let rows = query.all(&self.db).await.map_err(AppError::from)?;
+        let rows = query
+            .all(&self.db)
+            .await
+            .map_err(|e| AppError::from(e).into_graphql())?;
         // Ties on the timestamp: the row inserted last wins.
         let mut out = HashMap::new();
         for row in rows {

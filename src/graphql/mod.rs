@@ -11,6 +11,7 @@ pub mod scalars;
 pub mod schema;
 
 pub mod accounts;
+pub mod auth;
 pub mod billing;
 pub mod commands;
 mod convert;

@@ -8,16 +8,19 @@ use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, N
 use async_graphql::{EmptySubscription, MergedObject, Response, Schema, SchemaBuilder};
 
 use super::loaders::DbLoader;
-use super::{accounts, billing, commands, data, environments, hosts, metrics, system};
+use super::{accounts, auth, billing, commands, data, environments, hosts, metrics, system};
+use crate::auth::Principal;
 use crate::config::GraphqlSettings;
 use crate::error::ErrorCode;
 use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
+    auth::AuthQuery,
     system::SystemConfigQuery,
     hosts::HostQuery,
     hosts::GpuQuery,
+    hosts::GpuAvailabilityQuery,
     metrics::HostMetricQuery,
     metrics::GpuMetricQuery,
     metrics::EnvironmentMetricQuery,
@@ -40,8 +43,11 @@ pub struct QueryRoot(
 
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(
+    auth::AuthMutation,
     system::SystemConfigMutation,
+    hosts::HostAdminMutation,
     hosts::HostMutation,
+    hosts::AgentMutation,
     hosts::GpuMutation,
     accounts::CustomerMutation,
     accounts::WorkspaceMutation,
@@ -75,12 +81,19 @@ fn builder(
 
 /// The schema with its runtime data (database, loaders).
 pub fn build_schema(state: AppState) -> AppSchema {
+    builder(&state.settings.graphql).data(state).finish()
+}
+
+/// What one request (or one WebSocket connection) carries: its principal and a DataLoader
+/// that loads only what that principal may read.
+pub fn request_data(state: &AppState, principal: Principal) -> async_graphql::Data {
     let delay = std::time::Duration::from_millis(state.settings.graphql.loader_delay_ms);
-    let loader = DataLoader::new(DbLoader::new(state.db.clone()), tokio::spawn).delay(delay);
-    builder(&state.settings.graphql)
-        .data(state)
-        .data(loader)
-        .finish()
+    let user = principal.user().ok();
+    let loader = DataLoader::new(DbLoader::new(state.db.clone(), user), tokio::spawn).delay(delay);
+    let mut data = async_graphql::Data::default();
+    data.insert(principal);
+    data.insert(loader);
+    data
 }
 
 /// The schema without data, for printing the SDL.

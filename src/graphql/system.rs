@@ -153,9 +153,9 @@ crud_query!(
 crud_mutation!(
     SystemConfigMutation,
     SystemConfig,
-    create_system_config(CreateSystemConfigInput),
-    update_system_config(UpdateSystemConfigInput),
-    delete_system_config
+    create: create_system_config(CreateSystemConfigInput),
+    update: update_system_config(UpdateSystemConfigInput),
+    delete: delete_system_config
 );
 
 #[cfg(test)]

@@ -4,8 +4,11 @@
 //! (Prometheus text).
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::extract::WebSocketUpgrade;
 use axum::extract::{DefaultBodyLimit, State};
+use axum::http::HeaderMap;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -13,7 +16,9 @@ use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::graphql::schema::AppSchema;
+use crate::auth::{self, Principal};
+use crate::error::AppError;
+use crate::graphql::schema::{request_data, AppSchema};
 use crate::services::db;
 use crate::state::AppState;
 
@@ -31,7 +36,7 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
     };
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
-        .route_service("/graphql/ws", GraphQLSubscription::new(schema))
+        .route("/graphql/ws", get(graphql_ws))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -41,8 +46,62 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
         .with_state(state)
 }
 
-async fn graphql(State(state): State<HttpState>, request: GraphQLRequest) -> GraphQLResponse {
-    state.schema.execute(request.into_inner()).await.into()
+async fn graphql(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> GraphQLResponse {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let principal = match auth::authenticate(&state.app.db, &state.app.jwt, header).await {
+        Ok(p) => p,
+        Err(err) => {
+            return async_graphql::Response::from_errors(vec![err
+                .into_graphql()
+                .into_server_error(Default::default())])
+            .into();
+        }
+    };
+    let mut request = request.into_inner();
+    request.data = request_data(&state.app, principal);
+    state.schema.execute(request).await.into()
+}
+
+/// `/graphql/ws`: both subprotocols; the token comes in `connection_init`'s payload as
+/// `{"authorization": "Bearer <token>"}` (or `{"token": "<token>"}`).
+async fn graphql_ws(
+    State(state): State<HttpState>,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| {
+            let app = state.app.clone();
+            GraphQLWebSocket::new(socket, state.schema.clone(), protocol)
+                .on_connection_init(move |payload| async move {
+                    let token = payload
+                        .get("authorization")
+                        .or_else(|| payload.get("Authorization"))
+                        .and_then(|v| v.as_str())
+                        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).to_owned())
+                        .or_else(|| {
+                            payload
+                                .get("token")
+                                .and_then(|v| v.as_str())
+                                .map(str::to_owned)
+                        });
+                    let principal = match token {
+                        Some(t) => auth::authenticate_token(&app.db, &app.jwt, &t)
+                            .await
+                            .map_err(AppError::into_graphql)?,
+                        None => Principal::Anonymous,
+                    };
+                    Ok(request_data(&app, principal))
+                })
+                .serve()
+        })
 }
 
 async fn graphiql(State(state): State<HttpState>) -> Response {

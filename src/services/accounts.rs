@@ -5,9 +5,12 @@
 use entity::{workspace_members, workspaces};
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    Set,
+};
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::services::crud::Lifecycle;
 
 async fn add_to_member_count(
@@ -53,7 +56,34 @@ impl Lifecycle for workspaces::Entity {
     }
 }
 
+/// A workspace keeps at least one owner: removing or demoting the last one is a CONFLICT
+/// (and the transaction rolls back).
+async fn keep_an_owner(txn: &DatabaseTransaction, workspace_id: i64) -> AppResult<()> {
+    let workspace_exists = workspaces::Entity::find_by_id(workspace_id)
+        .count(txn)
+        .await?
+        > 0;
+    let owners = workspace_members::Entity::find()
+        .filter(workspace_members::Column::WorkspaceId.eq(workspace_id))
+        .filter(workspace_members::Column::Role.eq("owner"))
+        .count(txn)
+        .await?;
+    if workspace_exists && owners == 0 {
+        return Err(AppError::Conflict(
+            "a workspace needs at least one owner".into(),
+        ));
+    }
+    Ok(())
+}
+
 impl Lifecycle for workspace_members::Entity {
+    fn after_update<'a>(
+        txn: &'a DatabaseTransaction,
+        row: &'a workspace_members::Model,
+    ) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(keep_an_owner(txn, row.workspace_id))
+    }
+
     fn after_insert<'a>(
         txn: &'a DatabaseTransaction,
         row: &'a workspace_members::Model,
@@ -65,7 +95,10 @@ impl Lifecycle for workspace_members::Entity {
         txn: &'a DatabaseTransaction,
         row: &'a workspace_members::Model,
     ) -> BoxFuture<'a, AppResult<()>> {
-        Box::pin(add_to_member_count(txn, row.workspace_id, -1))
+        Box::pin(async move {
+            add_to_member_count(txn, row.workspace_id, -1).await?;
+            keep_an_owner(txn, row.workspace_id).await
+        })
     }
 }
 
@@ -88,3 +121,270 @@ plain_lifecycle!(
     model_versions,
     images,
 );
+
+/// Sign-up, sign-in and tokens.
+pub mod auth {
+    use chrono::{Duration, Utc};
+    use entity::{customers, refresh_tokens};
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{
+        ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+        QueryFilter, Set, TransactionTrait,
+    };
+
+    use crate::auth::jwt::JwtKeys;
+    use crate::auth::tokens::{random_token, sha256_hex, REFRESH_PREFIX};
+    use crate::domain::{Email, Password, Username};
+    use crate::error::{AppError, AppResult};
+    use crate::services::password;
+
+    /// What sign-in returns.
+    #[derive(Debug)]
+    pub struct Session {
+        pub customer: customers::Model,
+        pub access_token: String,
+        /// Seconds since the epoch.
+        pub access_expires_at: i64,
+        pub refresh_token: String,
+    }
+
+    pub struct NewAccount<'a> {
+        pub username: &'a str,
+        pub email: &'a str,
+        pub password: &'a str,
+        pub full_name: Option<String>,
+        pub company: Option<String>,
+    }
+
+    fn invalid_credentials() -> AppError {
+        AppError::Unauthenticated
+    }
+
+    /// A customer (role `customer`). Username and e-mail uniqueness are the database's: a
+    /// taken one is CONFLICT.
+    pub async fn register(
+        db: &impl ConnectionTrait,
+        account: NewAccount<'_>,
+        admin: bool,
+    ) -> AppResult<customers::Model> {
+        let username = Username::parse("username", account.username)?;
+        let email = Email::parse("email", account.email)?;
+        let password = Password::parse("password", account.password)?;
+        let row = customers::ActiveModel {
+            uuid: Set(format!("cust-{}", uuid::Uuid::new_v4().simple())),
+            username: Set(username.into_string()),
+            email: Set(email.into_string()),
+            password_hash: Set(password::hash(&password)?),
+            full_name: Set(account.full_name),
+            company: Set(account.company),
+            role: Set(if admin { "admin" } else { "customer" }.into()),
+            ..Default::default()
+        };
+        Ok(row.insert(db).await?)
+    }
+
+    /// Creates the bootstrap admin unless a customer with that username exists.
+    pub async fn ensure_admin(
+        db: &DatabaseConnection,
+        username: &str,
+        email: &str,
+        password: &str,
+    ) -> AppResult<()> {
+        let exists = customers::Entity::find()
+            .filter(customers::Column::Username.eq(username))
+            .one(db)
+            .await?;
+        if exists.is_none() {
+            let account = NewAccount {
+                username,
+                email,
+                password,
+                full_name: None,
+                company: None,
+            };
+            let admin = register(db, account, true).await?;
+            tracing::info!(customer_id = admin.id, "bootstrap admin created");
+        }
+        Ok(())
+    }
+
+    async fn issue_session(
+        db: &impl ConnectionTrait,
+        keys: &JwtKeys,
+        refresh_ttl_secs: i64,
+        customer: customers::Model,
+        family: Option<String>,
+    ) -> AppResult<Session> {
+        let (access_token, access_expires_at) =
+            keys.issue(customer.id, customer.role == "admin")?;
+        let refresh_token = random_token(REFRESH_PREFIX);
+        refresh_tokens::ActiveModel {
+            customer_id: Set(customer.id),
+            token_hash: Set(sha256_hex(&refresh_token)),
+            family: Set(family.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())),
+            expires_at: Set((Utc::now() + Duration::seconds(refresh_ttl_secs)).naive_utc()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        Ok(Session {
+            customer,
+            access_token,
+            access_expires_at,
+            refresh_token,
+        })
+    }
+
+    fn check_active(customer: &customers::Model) -> AppResult<()> {
+        match customer.status.as_deref() {
+            None | Some("active") => Ok(()),
+            _ => Err(AppError::Forbidden),
+        }
+    }
+
+    /// Signs in by username or e-mail. A wrong password and an unknown account look the same
+    /// (and take the same time: the hash is checked either way); a suspended or deleted
+    /// account is FORBIDDEN.
+    pub async fn login(
+        db: &DatabaseConnection,
+        keys: &JwtKeys,
+        refresh_ttl_secs: i64,
+        login: &str,
+        password_text: &str,
+    ) -> AppResult<Session> {
+        let login = login.trim();
+        let customer = customers::Entity::find()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(customers::Column::Username.eq(login))
+                    .add(customers::Column::Email.eq(login.to_lowercase())),
+            )
+            .one(db)
+            .await?;
+        let Some(customer) = customer else {
+            password::verify(password_text, password::dummy_hash());
+            return Err(invalid_credentials());
+        };
+        if !password::verify(password_text, &customer.password_hash) {
+            return Err(invalid_credentials());
+        }
+        check_active(&customer)?;
+        issue_session(db, keys, refresh_ttl_secs, customer, None).await
+    }
+
+    /// Exchanges a refresh token for a new session. The presented token is rotated (it cannot
+    /// be used again); presenting an already rotated token means it leaked, so its whole
+    /// family is revoked.
+    pub async fn refresh(
+        db: &DatabaseConnection,
+        keys: &JwtKeys,
+        refresh_ttl_secs: i64,
+        token: &str,
+    ) -> AppResult<Session> {
+        let hash = sha256_hex(token);
+        let _writer = crate::services::db::write_guard(db).await;
+        let txn = db.begin().await?;
+        let row = refresh_tokens::Entity::find()
+            .filter(refresh_tokens::Column::TokenHash.eq(hash))
+            .one(&txn)
+            .await?
+            .ok_or_else(invalid_credentials)?;
+        let now = Utc::now().naive_utc();
+        if row.revoked_at.is_some() || row.expires_at <= now {
+            return Err(invalid_credentials());
+        }
+        if row.rotated_at.is_some() {
+            revoke_family(&txn, &row.family).await?;
+            txn.commit().await?;
+            tracing::warn!(
+                customer_id = row.customer_id,
+                "refresh token reused: session family revoked"
+            );
+            return Err(invalid_credentials());
+        }
+        let rotated = refresh_tokens::Entity::update_many()
+            .col_expr(refresh_tokens::Column::RotatedAt, Expr::value(now))
+            .filter(refresh_tokens::Column::Id.eq(row.id))
+            .filter(refresh_tokens::Column::RotatedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if rotated.rows_affected != 1 {
+            return Err(invalid_credentials());
+        }
+        let customer = customers::Entity::find_by_id(row.customer_id)
+            .one(&txn)
+            .await?
+            .ok_or_else(invalid_credentials)?;
+        check_active(&customer)?;
+        let session =
+            issue_session(&txn, keys, refresh_ttl_secs, customer, Some(row.family)).await?;
+        txn.commit().await?;
+        Ok(session)
+    }
+
+    async fn revoke_family(db: &impl ConnectionTrait, family: &str) -> AppResult<()> {
+        refresh_tokens::Entity::update_many()
+            .col_expr(
+                refresh_tokens::Column::RevokedAt,
+                Expr::value(Utc::now().naive_utc()),
+            )
+            .filter(refresh_tokens::Column::Family.eq(family))
+            .filter(refresh_tokens::Column::RevokedAt.is_null())
+            .exec(db)
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes the session the refresh token belongs to. Unknown tokens are ignored (logging
+    /// out twice is not an error), but only the owner's tokens are touched.
+    pub async fn logout(db: &DatabaseConnection, customer_id: i64, token: &str) -> AppResult<()> {
+        let row = refresh_tokens::Entity::find()
+            .filter(refresh_tokens::Column::TokenHash.eq(sha256_hex(token)))
+            .filter(refresh_tokens::Column::CustomerId.eq(customer_id))
+            .one(db)
+            .await?;
+        if let Some(row) = row {
+            revoke_family(db, &row.family).await?;
+        }
+        Ok(())
+    }
+
+    /// Changes the password after checking the current one, and signs out every session.
+    pub async fn change_password(
+        db: &DatabaseConnection,
+        customer_id: i64,
+        current: &str,
+        new: &str,
+    ) -> AppResult<()> {
+        let new = Password::parse("newPassword", new)?;
+        let customer = customers::Entity::find_by_id(customer_id)
+            .one(db)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        if !password::verify(current, &customer.password_hash) {
+            return Err(AppError::bad_input("currentPassword: incorrect"));
+        }
+        let hash = password::hash(&new)?;
+        let _writer = crate::services::db::write_guard(db).await;
+        let txn = db.begin().await?;
+        customers::ActiveModel {
+            id: Set(customer_id),
+            password_hash: Set(hash),
+            updated_at: Set(Some(Utc::now().naive_utc())),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await?;
+        refresh_tokens::Entity::update_many()
+            .col_expr(
+                refresh_tokens::Column::RevokedAt,
+                Expr::value(Utc::now().naive_utc()),
+            )
+            .filter(refresh_tokens::Column::CustomerId.eq(customer_id))
+            .filter(refresh_tokens::Column::RevokedAt.is_null())
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+}

@@ -16,6 +16,7 @@ use sea_orm::{
 };
 
 use crate::error::{AppError, AppResult};
+use crate::services::db;
 
 /// The primary-key value type of an entity.
 pub type Pk<E> = <<E as EntityTrait>::PrimaryKey as PrimaryKeyTrait>::ValueType;
@@ -23,6 +24,13 @@ pub type Pk<E> = <<E as EntityTrait>::PrimaryKey as PrimaryKeyTrait>::ValueType;
 /// Business rules that run in the same transaction as a row's insert or delete.
 pub trait Lifecycle: EntityTrait {
     fn after_insert<'a>(
+        _txn: &'a DatabaseTransaction,
+        _row: &'a Self::Model,
+    ) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn after_update<'a>(
         _txn: &'a DatabaseTransaction,
         _row: &'a Self::Model,
     ) -> BoxFuture<'a, AppResult<()>> {
@@ -37,18 +45,59 @@ pub trait Lifecycle: EntityTrait {
     }
 }
 
+/// What a caller may do with a table's rows: `read` and `write` are WHERE conditions
+/// (from `auth::policy`).
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub read: Condition,
+    pub write: Condition,
+}
+
+impl Access {
+    /// Unrestricted: for the server's own processes and agents acting on their host.
+    pub fn system() -> Self {
+        Self {
+            read: Condition::all(),
+            write: Condition::all(),
+        }
+    }
+}
+
+/// The row with this id among those `scope` admits, or NOT_FOUND.
 pub async fn get<E>(
     db: &impl ConnectionTrait,
     id: Pk<E>,
     label: &'static str,
+    scope: Condition,
 ) -> AppResult<E::Model>
 where
     E: EntityTrait,
 {
     E::find_by_id(id)
+        .filter(scope)
         .one(db)
         .await?
         .ok_or(AppError::NotFound(label))
+}
+
+/// The row to change: NOT_FOUND when the caller cannot see it, FORBIDDEN when it can see but
+/// not change it.
+async fn get_for_write<E>(
+    db: &impl ConnectionTrait,
+    id: Pk<E>,
+    label: &'static str,
+    access: Access,
+) -> AppResult<E::Model>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    Pk<E>: Clone,
+{
+    let current = get::<E>(db, id.clone(), label, access.read).await?;
+    if E::find_by_id(id).filter(access.write).count(db).await? == 0 {
+        return Err(AppError::Forbidden);
+    }
+    Ok(current)
 }
 
 pub async fn count<E>(db: &impl ConnectionTrait, condition: Condition) -> AppResult<u64>
@@ -86,6 +135,7 @@ where
     E::Model: IntoActiveModel<E::ActiveModel> + Sync,
     E::ActiveModel: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
 {
+    let _writer = db::write_guard(db).await;
     let model = db
         .transaction::<_, E::Model, AppError>(|txn| {
             Box::pin(async move {
@@ -104,6 +154,7 @@ pub async fn update<E, F>(
     db: &DatabaseConnection,
     id: Pk<E>,
     label: &'static str,
+    access: Access,
     patch: F,
 ) -> AppResult<E::Model>
 where
@@ -111,12 +162,13 @@ where
     E::Model: IntoActiveModel<E::ActiveModel> + Sync,
     E::ActiveModel: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
     F: FnOnce(&mut E::ActiveModel) -> AppResult<()> + Send + 'static,
-    Pk<E>: Send,
+    Pk<E>: Send + Clone,
 {
+    let _writer = db::write_guard(db).await;
     let model = db
         .transaction::<_, E::Model, AppError>(|txn| {
             Box::pin(async move {
-                let current = get::<E>(txn, id, label).await?;
+                let current = get_for_write::<E>(txn, id, label, access).await?;
                 let mut row = current.clone().into_active_model();
                 patch(&mut row)?;
                 if !row.is_changed() {
@@ -125,7 +177,9 @@ where
                 if let Ok(col) = E::Column::from_str("updated_at") {
                     row.set(col, chrono::Utc::now().naive_utc().into());
                 }
-                Ok(row.update(txn).await?)
+                let updated = row.update(txn).await?;
+                E::after_update(txn, &updated).await?;
+                Ok(updated)
             })
         })
         .await?;
@@ -138,16 +192,18 @@ pub async fn delete<E>(
     db: &DatabaseConnection,
     id: Pk<E>,
     label: &'static str,
+    access: Access,
 ) -> AppResult<E::Model>
 where
     E: Lifecycle,
     E::Model: Sync,
     Pk<E>: Send + Clone,
 {
+    let _writer = db::write_guard(db).await;
     let model = db
         .transaction::<_, E::Model, AppError>(|txn| {
             Box::pin(async move {
-                let current = get::<E>(txn, id.clone(), label).await?;
+                let current = get_for_write::<E>(txn, id.clone(), label, access).await?;
                 E::delete_by_id(id)
                     .exec(txn)
                     .await
@@ -165,15 +221,21 @@ where
     Ok(model)
 }
 
-/// Keys of `column` present in `keys`, loaded in one statement; used by the DataLoaders.
+/// Rows whose `column` is one of `keys`, among those `scope` admits, in one statement; used
+/// by the DataLoaders.
 pub async fn load_in<E, V>(
     db: &impl ConnectionTrait,
     column: E::Column,
     keys: Vec<V>,
+    scope: Condition,
 ) -> AppResult<Vec<E::Model>>
 where
     E: EntityTrait,
     V: Into<sea_orm::Value>,
 {
-    Ok(E::find().filter(column.is_in(keys)).all(db).await?)
+    Ok(E::find()
+        .filter(column.is_in(keys))
+        .filter(scope)
+        .all(db)
+        .await?)
 }

@@ -146,6 +146,19 @@ pub fn json_contains(
     }
 }
 
+/// SQLite allows one writer at a time, and a transaction that reads before it writes fails
+/// at once (`SQLITE_BUSY_SNAPSHOT`) when another writer committed in between. Write
+/// transactions on SQLite therefore take this process-wide lock first; PostgreSQL needs none.
+pub async fn write_guard(
+    db: &impl ConnectionTrait,
+) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    static SQLITE_WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    match db.get_database_backend() {
+        DbBackend::Sqlite => Some(SQLITE_WRITER.lock().await),
+        _ => None,
+    }
+}
+
 /// Round-trip check used by `/readyz`.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     let backend = db.get_database_backend();

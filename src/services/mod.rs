@@ -4,4 +4,5 @@
 pub mod accounts;
 pub mod crud;
 pub mod db;
+pub mod fleet;
 pub mod password;

@@ -13,6 +13,19 @@ fn argon2() -> AppResult<Argon2<'static>> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// A hash of a random password, verified against when an account does not exist, so that
+/// an unknown account and a wrong password both cost one Argon2 run.
+pub fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let random = crate::auth::tokens::random_token("");
+        Password::parse("password", &random)
+            .ok()
+            .and_then(|p| hash(&p).ok())
+            .unwrap_or_default()
+    })
+}
+
 pub fn hash(password: &Password) -> AppResult<String> {
     let salt = SaltString::generate(&mut OsRng);
     argon2()?

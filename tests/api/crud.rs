@@ -38,12 +38,24 @@ async fn roundtrip(app: &TestApp, case: Case<'_>) {
     let selection = format!("id {field} {kept_field}");
 
     // create
+    // createHost returns the host with its agent token; the others return the row.
+    let returned = match case.object {
+        "Host" => format!("host {{ {selection} }} agentToken"),
+        _ => selection.clone(),
+    };
     let q = format!(
-        "mutation($input: Create{o}Input!) {{ create{o}(input: $input) {{ {selection} }} }}",
+        "mutation($input: Create{o}Input!) {{ create{o}(input: $input) {{ {returned} }} }}",
         o = case.object
     );
     let created = app.gql_ok(&q, json!({ "input": case.create })).await;
-    let row = &created[format!("create{}", case.object)];
+    let mut row = &created[format!("create{}", case.object)];
+    if case.object == "Host" {
+        assert!(row["agentToken"]
+            .as_str()
+            .unwrap()
+            .starts_with("rgpu_agent_"));
+        row = &row["host"];
+    }
     let id = row["id"].as_str().expect("id").to_owned();
     assert_eq!(row[kept_field], kept_value, "{}: created value", case.table);
     let where_id = if id.parse::<i64>().is_ok() {

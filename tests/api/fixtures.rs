@@ -7,9 +7,14 @@ use serde_json::json;
 use crate::helpers::TestApp;
 
 pub async fn create_host(app: &TestApp, name: &str) -> String {
+    create_host_with_token(app, name).await.0
+}
+
+/// A host and its agent token.
+pub async fn create_host_with_token(app: &TestApp, name: &str) -> (String, String) {
     let data = app
         .gql_ok(
-            "mutation($input: CreateHostInput!) { createHost(input: $input) { id } }",
+            "mutation($input: CreateHostInput!) { createHost(input: $input) { host { id } agentToken } }",
             json!({ "input": {
                 "name": name, "ipAddress": "10.0.0.7", "osType": "LINUX",
                 "deploymentMode": "TRADITIONAL", "totalCpu": 32, "totalMemory": "137438953472",
@@ -17,7 +22,16 @@ pub async fn create_host(app: &TestApp, name: &str) -> String {
             }}),
         )
         .await;
-    data["createHost"]["id"].as_str().unwrap().to_owned()
+    (
+        data["createHost"]["host"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        data["createHost"]["agentToken"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    )
 }
 
 pub async fn create_gpu(app: &TestApp, host_id: &str, index: i32) -> String {

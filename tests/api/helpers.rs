@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use remotegpu::config::{Secret, Settings};
+use remotegpu::config::{BootstrapAdmin, Secret, Settings};
 use remotegpu::services::db::DbMetrics;
 use remotegpu::startup::Application;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
@@ -20,7 +20,13 @@ pub enum Backend {
     Postgres,
 }
 
+pub const ADMIN_USERNAME: &str = "root_admin";
+pub const ADMIN_PASSWORD: &str = "admin password 123";
+pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+
 pub struct TestApp {
+    /// The bootstrap admin's access token; `gql` sends it.
+    pub admin_token: String,
     pub address: String,
     pub port: u16,
     pub client: reqwest::Client,
@@ -128,6 +134,14 @@ pub async fn spawn_app_with(
     settings.server.port = 0;
     settings.database.url = Some(Secret::new(url));
     settings.database.max_connections = 5;
+    settings.data_dir =
+        std::env::temp_dir().join(format!("remotegpu-test-{}", uuid::Uuid::new_v4().simple()));
+    settings.auth.jwt_secret = Some(Secret::new(JWT_SECRET));
+    settings.auth.bootstrap_admin = Some(BootstrapAdmin {
+        username: ADMIN_USERNAME.into(),
+        email: "admin@example.com".into(),
+        password: Secret::new(ADMIN_PASSWORD),
+    });
     customize(&mut settings);
     let app = Application::build(settings)
         .await
@@ -136,27 +150,94 @@ pub async fn spawn_app_with(
     let db = app.state().db.clone();
     let metrics = app.state().db_metrics.clone();
     tokio::spawn(app.run_until_stopped());
-    Some(TestApp {
+    let mut test_app = TestApp {
+        admin_token: String::new(),
         address: format!("http://127.0.0.1:{port}"),
         port,
         client: reqwest::Client::new(),
         db,
         metrics,
         _database: database,
-    })
+    };
+    test_app.admin_token = test_app.login(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    Some(test_app)
 }
 
 impl TestApp {
-    /// POSTs a GraphQL request and returns the whole JSON response.
+    /// POSTs a GraphQL request as the admin and returns the whole JSON response.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
-        let response = self
+        self.gql_as(Some(&self.admin_token), query, variables).await
+    }
+
+    /// POSTs a GraphQL request with `token` (none: anonymous).
+    pub async fn gql_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut request = self
             .client
             .post(format!("{}/graphql", self.address))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("request sent");
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request sent");
         response.json().await.expect("JSON response")
+    }
+
+    /// Signs in and returns the access token.
+    pub async fn login(&self, login: &str, password: &str) -> String {
+        let response = self
+            .gql_as(
+                None,
+                "mutation($l: String!, $p: String!) { login(login: $l, password: $p) { accessToken } }",
+                json!({ "l": login, "p": password }),
+            )
+            .await;
+        response["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login failed: {response}"))
+            .to_owned()
+    }
+
+    /// Registers a customer; returns its access token and id.
+    pub async fn register(&self, username: &str) -> (String, String) {
+        let response = self
+            .gql_as(
+                None,
+                "mutation($u: String!, $e: String!) { register(input: { username: $u, email: $e, password: \"customer password\" }) { accessToken customer { id } } }",
+                json!({ "u": username, "e": format!("{username}@example.com") }),
+            )
+            .await;
+        let data = &response["data"]["register"];
+        (
+            data["accessToken"]
+                .as_str()
+                .unwrap_or_else(|| panic!("register failed: {response}"))
+                .to_owned(),
+            data["customer"]["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Like [`TestApp::gql_ok`], as `token`.
+    pub async fn gql_ok_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let response = self.gql_as(token, query, variables).await;
+        assert!(
+            response.get("errors").is_none(),
+            "unexpected errors: {response:#}"
+        );
+        response["data"].clone()
+    }
+
+    /// Like [`TestApp::gql_err`], as `token`.
+    pub async fn gql_err_as(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        code: &str,
+    ) -> String {
+        let response = self.gql_as(token, query, variables).await;
+        let error = &response["errors"][0];
+        assert_eq!(error["extensions"]["code"], code, "response: {response:#}");
+        error["message"].as_str().unwrap_or_default().to_owned()
     }
 
     /// Like [`TestApp::gql`], asserting success and returning `data`.

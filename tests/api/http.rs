@@ -131,7 +131,7 @@ async fn websocket_speaks_both_protocols(backend: Backend) {
 
     let mut ws = websocket(&app, "graphql-transport-ws").await;
     ws.send(Message::text(
-        json!({ "type": "connection_init", "payload": {} }).to_string(),
+        json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", app.admin_token) } }).to_string(),
     ))
     .await
     .unwrap();
@@ -152,7 +152,7 @@ async fn websocket_speaks_both_protocols(backend: Backend) {
 
     let mut ws = websocket(&app, "graphql-ws").await;
     ws.send(Message::text(
-        json!({ "type": "connection_init", "payload": {} }).to_string(),
+        json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {}", app.admin_token) } }).to_string(),
     ))
     .await
     .unwrap();

@@ -5,9 +5,11 @@ mod helpers;
 
 mod fixtures;
 
+mod auth;
 mod crud;
 mod errors;
 mod http;
 mod pagination;
 mod read_only;
 mod relations;
+mod tenancy;

@@ -1,0 +1,58 @@
+//! Who is asking: principals, credentials and the rules of what each may see and change.
+//!
+//! - [`principal`]: the request's [`Principal`] (anonymous, a customer or admin, an agent).
+//! - [`jwt`]: access tokens (HS256 pinned; `exp`, `iss`, `aud`, `sub` required).
+//! - [`tokens`]: opaque secrets (refresh and agent tokens), stored only as SHA-256 hashes.
+//! - [`policy`]: per table, which rows a user may read and write. Every generic resolver and
+//!   every relation loader applies it, so a new table cannot be exposed without one.
+
+pub mod jwt;
+pub mod policy;
+pub mod principal;
+pub mod tokens;
+
+pub use principal::{Principal, User};
+
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use crate::error::{AppError, AppResult};
+
+/// Resolves an `Authorization` header value to a principal. No header is anonymous; a
+/// header that does not verify is an error (never silently anonymous).
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    keys: &jwt::JwtKeys,
+    header: Option<&str>,
+) -> AppResult<Principal> {
+    let Some(header) = header else {
+        return Ok(Principal::Anonymous);
+    };
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .ok_or(AppError::Unauthenticated)?;
+    authenticate_token(db, keys, token).await
+}
+
+/// Resolves a bare token (from a header or a WebSocket `connection_init` payload).
+pub async fn authenticate_token(
+    db: &DatabaseConnection,
+    keys: &jwt::JwtKeys,
+    token: &str,
+) -> AppResult<Principal> {
+    if token.starts_with(tokens::AGENT_PREFIX) {
+        let hash = tokens::sha256_hex(token);
+        let host = entity::hosts::Entity::find()
+            .filter(entity::hosts::Column::AgentTokenHash.eq(hash))
+            .one(db)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        return Ok(Principal::Agent { host_id: host.id });
+    }
+    let claims = keys.verify(token)?;
+    Ok(Principal::User(User {
+        id: claims.customer_id()?,
+        admin: claims.role == "admin",
+    }))
+}

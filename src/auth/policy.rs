@@ -1,0 +1,541 @@
+//! Row-level access rules, one impl per table, all in this file.
+//!
+//! [`Policy::readable`] is the condition on rows a user may see; [`Policy::writable`] the
+//! rows they may change or delete (always a subset of the readable ones);
+//! [`Policy::authorize_insert`] checks a new row's owner and parents and fills the owner when
+//! the input left it out. The generic resolvers and the relation loaders apply these to every
+//! query, so another tenant's row behaves exactly like a row that does not exist: NOT_FOUND
+//! when looked up, absent from lists and relations, and "a referenced record does not exist"
+//! (BAD_USER_INPUT) when named as a parent.
+//!
+//! Admins (`customers.role = 'admin'`) see and change everything. Workspace roles: every
+//! active member reads the workspace's resources; `owner`, `admin` and `member` create their
+//! own resources in it; `owner` and `admin` manage the workspace, its members and everyone's
+//! resources in it; `viewer` only reads.
+
+use entity::*;
+use futures_util::future::BoxFuture;
+use sea_orm::sea_query::{Condition, Expr, Query, SelectStatement};
+use sea_orm::{
+    ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QuerySelect, QueryTrait, Value,
+};
+
+use super::User;
+use crate::error::{AppError, AppResult};
+
+/// Rows a rule admits.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    All,
+    Nothing,
+    Only(Condition),
+}
+
+impl Scope {
+    /// As a WHERE condition (`Nothing` is a condition no row meets).
+    pub fn condition(self) -> Condition {
+        match self {
+            Scope::All => Condition::all(),
+            Scope::Nothing => Condition::all().add(Expr::value(false)),
+            Scope::Only(c) => c,
+        }
+    }
+
+    fn for_user(u: User, rule: impl FnOnce() -> Scope) -> Scope {
+        if u.admin {
+            Scope::All
+        } else {
+            rule()
+        }
+    }
+}
+
+pub trait Policy: EntityTrait {
+    fn readable(u: User) -> Scope;
+    fn writable(u: User) -> Scope;
+    fn authorize_insert<'a>(
+        u: User,
+        row: &'a mut Self::ActiveModel,
+        db: &'a DatabaseConnection,
+    ) -> BoxFuture<'a, AppResult<()>>;
+}
+
+/// The message for a parent that does not exist or that the caller may not see.
+pub fn missing_reference() -> AppError {
+    AppError::bad_input("a referenced record does not exist")
+}
+
+const ANY_ROLE: &[&str] = &["owner", "admin", "member", "viewer"];
+const CONTRIBUTORS: &[&str] = &["owner", "admin", "member"];
+const MANAGERS: &[&str] = &["owner", "admin"];
+
+/// Ids of the workspaces where `u` is an active member with one of `roles`.
+fn my_workspaces(u: User, roles: &[&str]) -> SelectStatement {
+    Query::select()
+        .column(workspace_members::Column::WorkspaceId)
+        .from(workspace_members::Entity)
+        .and_where(workspace_members::Column::CustomerId.eq(u.id))
+        .and_where(workspace_members::Column::Status.eq("active"))
+        .and_where(workspace_members::Column::Role.is_in(roles.iter().copied()))
+        .to_owned()
+}
+
+/// `column` of the rows of `E` that `u` may read.
+fn readable_keys<E: Policy>(u: User, column: E::Column) -> SelectStatement {
+    E::find()
+        .select_only()
+        .column(column)
+        .filter(E::readable(u).condition())
+        .into_query()
+}
+
+fn writable_keys<E: Policy>(u: User, column: E::Column) -> SelectStatement {
+    E::find()
+        .select_only()
+        .column(column)
+        .filter(E::writable(u).condition())
+        .into_query()
+}
+
+fn admin_only(u: User) -> Scope {
+    Scope::for_user(u, || Scope::Nothing)
+}
+
+fn require_admin(u: User) -> BoxFuture<'static, AppResult<()>> {
+    Box::pin(async move {
+        if u.admin {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
+        }
+    })
+}
+
+/// The row of `E` whose `column` is `value` may be written by `u`: a parent the caller may
+/// only read is FORBIDDEN; one it cannot see is reported like one that does not exist.
+pub async fn require_writable<E: Policy>(
+    db: &impl ConnectionTrait,
+    u: User,
+    column: E::Column,
+    value: impl Into<Value> + Clone,
+) -> AppResult<()>
+where
+    E::Model: Sync,
+{
+    let count = |scope: Scope| {
+        E::find()
+            .filter(column.eq(value.clone()))
+            .filter(scope.condition())
+            .count(db)
+    };
+    if count(E::writable(u)).await? > 0 {
+        Ok(())
+    } else if count(E::readable(u)).await? > 0 {
+        Err(AppError::Forbidden)
+    } else {
+        Err(missing_reference())
+    }
+}
+
+/// Fills an owner column with the caller when unset; a customer naming someone else gets
+/// the missing-reference error, admins may name anyone.
+fn own(u: User, owner: &mut ActiveValue<i64>) -> AppResult<()> {
+    match owner {
+        ActiveValue::NotSet => {
+            *owner = ActiveValue::Set(u.id);
+            Ok(())
+        }
+        ActiveValue::Set(id) | ActiveValue::Unchanged(id) if *id == u.id || u.admin => Ok(()),
+        _ => Err(missing_reference()),
+    }
+}
+
+/// An optional workspace for a new resource: the caller must be allowed to create in it.
+async fn workspace_for_new(
+    db: &DatabaseConnection,
+    u: User,
+    workspace: &ActiveValue<Option<i64>>,
+) -> AppResult<()> {
+    let Some(Some(ws)) = workspace.try_as_ref() else {
+        return Ok(());
+    };
+    if u.admin {
+        return Ok(());
+    }
+    let roles_in = |roles: &'static [&'static str]| {
+        workspace_members::Entity::find()
+            .filter(workspace_members::Column::WorkspaceId.eq(*ws))
+            .filter(workspace_members::Column::CustomerId.eq(u.id))
+            .filter(workspace_members::Column::Status.eq("active"))
+            .filter(workspace_members::Column::Role.is_in(roles.iter().copied()))
+            .count(db)
+    };
+    if roles_in(CONTRIBUTORS).await? > 0 {
+        Ok(())
+    } else if roles_in(ANY_ROLE).await? > 0 {
+        Err(AppError::Forbidden)
+    } else {
+        Err(missing_reference())
+    }
+}
+
+/// Tables only platform operators read and write (infrastructure and remote commands).
+macro_rules! operators_only {
+    ($($module:ident),+ $(,)?) => {
+        $(
+            impl Policy for $module::Entity {
+                fn readable(u: User) -> Scope {
+                    admin_only(u)
+                }
+                fn writable(u: User) -> Scope {
+                    admin_only(u)
+                }
+                fn authorize_insert<'a>(
+                    u: User,
+                    _: &'a mut Self::ActiveModel,
+                    _: &'a DatabaseConnection,
+                ) -> BoxFuture<'a, AppResult<()>> {
+                    require_admin(u)
+                }
+            }
+        )+
+    };
+}
+
+operators_only!(
+    hosts,
+    gpus,
+    host_metrics,
+    gpu_metrics,
+    commands,
+    command_results,
+    refresh_tokens
+);
+
+/// Tables everyone signed in reads and operators write (`is_public` configs, the image catalogue).
+macro_rules! catalogue {
+    ($module:ident, $readable:expr) => {
+        impl Policy for $module::Entity {
+            fn readable(u: User) -> Scope {
+                Scope::for_user(u, || $readable)
+            }
+            fn writable(u: User) -> Scope {
+                admin_only(u)
+            }
+            fn authorize_insert<'a>(
+                u: User,
+                _: &'a mut Self::ActiveModel,
+                _: &'a DatabaseConnection,
+            ) -> BoxFuture<'a, AppResult<()>> {
+                require_admin(u)
+            }
+        }
+    };
+}
+
+catalogue!(
+    system_configs,
+    Scope::Only(Condition::all().add(system_configs::Column::IsPublic.eq(true)))
+);
+catalogue!(images, Scope::All);
+
+/// Rows of a customer's own that processes write (billing): the customer reads, operators write.
+macro_rules! customer_records {
+    ($($module:ident),+ $(,)?) => {
+        $(
+            impl Policy for $module::Entity {
+                fn readable(u: User) -> Scope {
+                    Scope::for_user(u, || Scope::Only(Condition::all().add($module::Column::CustomerId.eq(u.id))))
+                }
+                fn writable(u: User) -> Scope {
+                    admin_only(u)
+                }
+                fn authorize_insert<'a>(
+                    u: User,
+                    _: &'a mut Self::ActiveModel,
+                    _: &'a DatabaseConnection,
+                ) -> BoxFuture<'a, AppResult<()>> {
+                    require_admin(u)
+                }
+            }
+        )+
+    };
+}
+
+customer_records!(billing_records, invoices);
+
+impl Policy for customers::Entity {
+    /// Oneself, and the members of one's workspaces.
+    fn readable(u: User) -> Scope {
+        Scope::for_user(u, || {
+            let co_members = Query::select()
+                .column(workspace_members::Column::CustomerId)
+                .from(workspace_members::Entity)
+                .and_where(
+                    workspace_members::Column::WorkspaceId.in_subquery(my_workspaces(u, ANY_ROLE)),
+                )
+                .to_owned();
+            Scope::Only(
+                Condition::any()
+                    .add(customers::Column::Id.eq(u.id))
+                    .add(customers::Column::Id.in_subquery(co_members)),
+            )
+        })
+    }
+    /// Customers change their own profile through `updateMe`; these mutations are operators'.
+    fn writable(u: User) -> Scope {
+        admin_only(u)
+    }
+    fn authorize_insert<'a>(
+        u: User,
+        _: &'a mut Self::ActiveModel,
+        _: &'a DatabaseConnection,
+    ) -> BoxFuture<'a, AppResult<()>> {
+        require_admin(u)
+    }
+}
+
+impl Policy for workspaces::Entity {
+    fn readable(u: User) -> Scope {
+        Scope::for_user(u, || {
+            Scope::Only(
+                Condition::all()
+                    .add(workspaces::Column::Id.in_subquery(my_workspaces(u, ANY_ROLE))),
+            )
+        })
+    }
+    fn writable(u: User) -> Scope {
+        Scope::for_user(u, || {
+            Scope::Only(
+                Condition::all()
+                    .add(workspaces::Column::Id.in_subquery(my_workspaces(u, MANAGERS))),
+            )
+        })
+    }
+    fn authorize_insert<'a>(
+        u: User,
+        row: &'a mut Self::ActiveModel,
+        _: &'a DatabaseConnection,
+    ) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(async move { own(u, &mut row.owner_id) })
+    }
+}
+
+impl Policy for workspace_members::Entity {
+    fn readable(u: User) -> Scope {
+        Scope::for_user(u, || {
+            Scope::Only(Condition::all().add(
+                workspace_members::Column::WorkspaceId.in_subquery(my_workspaces(u, ANY_ROLE)),
+            ))
+        })
+    }
+    fn writable(u: User) -> Scope {
+        Scope::for_user(u, || {
+            Scope::Only(Condition::all().add(
+                workspace_members::Column::WorkspaceId.in_subquery(my_workspaces(u, MANAGERS)),
+            ))
+        })
+    }
+    fn authorize_insert<'a>(
+        u: User,
+        row: &'a mut Self::ActiveModel,
+        db: &'a DatabaseConnection,
+    ) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(async move {
+            let ws = *row
+                .workspace_id
+                .try_as_ref()
+                .ok_or_else(missing_reference)?;
+            require_writable::<workspaces::Entity>(db, u, workspaces::Column::Id, ws).await
+        })
+    }
+}
+
+impl Policy for environments::Entity {
+    fn readable(u: User) -> Scope {
+        Scope::for_user(u, || {
+            Scope::Only(
+                Condition::any()
+                    .add(environments::Column::CustomerId.eq(u.id))
+                    .add(environments::Column::WorkspaceId.in_subquery(my_workspaces(u, ANY_ROLE))),
+            )
+        })
+    }
+    fn writable(u: User) -> Scope {
+        Scope::for_user(u, || {
+            Scope::Only(
+                Condition::any()
+                    .add(
+                        Condition::all()
+                            .add(environments::Column::CustomerId.eq(u.id))
+                            .add(
+                                Condition::any()
+                                    .add(environments::Column::WorkspaceId.is_null())
+                                    .add(
+                                        environments::Column::WorkspaceId
+                                            .in_subquery(my_workspaces(u, CONTRIBUTORS)),
+                                    ),
+                            ),
+                    )
+                    .add(environments::Column::WorkspaceId.in_subquery(my_workspaces(u, MANAGERS))),
+            )
+        })
+    }
+    /// Environments are created by the environment lifecycle, on operators' hosts.
+    fn authorize_insert<'a>(
+        u: User,
+        _: &'a mut Self::ActiveModel,
+        _: &'a DatabaseConnection,
+    ) -> BoxFuture<'a, AppResult<()>> {
+        require_admin(u)
+    }
+}
+
+/// Rows that belong to an environment: visible with it, written by operators' processes.
+macro_rules! environment_rows {
+    ($($module:ident),+ $(,)?) => {
+        $(
+            impl Policy for $module::Entity {
+                fn readable(u: User) -> Scope {
+                    Scope::for_user(u, || {
+                        Scope::Only(Condition::all().add(
+                            $module::Column::EnvId
+                                .in_subquery(readable_keys::<environments::Entity>(u, environments::Column::Id)),
+                        ))
+                    })
+                }
+                fn writable(u: User) -> Scope {
+                    admin_only(u)
+                }
+                fn authorize_insert<'a>(
+                    u: User,
+                    _: &'a mut Self::ActiveModel,
+                    _: &'a DatabaseConnection,
+                ) -> BoxFuture<'a, AppResult<()>> {
+                    require_admin(u)
+                }
+            }
+        )+
+    };
+}
+
+environment_rows!(port_mappings, environment_metrics);
+
+/// Customer assets that may live in a workspace (datasets, models).
+macro_rules! workspace_assets {
+    ($($module:ident),+ $(,)?) => {
+        $(
+            impl Policy for $module::Entity {
+                fn readable(u: User) -> Scope {
+                    Scope::for_user(u, || {
+                        Scope::Only(
+                            Condition::any()
+                                .add($module::Column::CustomerId.eq(u.id))
+                                .add($module::Column::WorkspaceId.in_subquery(my_workspaces(u, ANY_ROLE))),
+                        )
+                    })
+                }
+                fn writable(u: User) -> Scope {
+                    Scope::for_user(u, || {
+                        Scope::Only(
+                            Condition::any()
+                                .add(
+                                    Condition::all().add($module::Column::CustomerId.eq(u.id)).add(
+                                        Condition::any()
+                                            .add($module::Column::WorkspaceId.is_null())
+                                            .add($module::Column::WorkspaceId.in_subquery(my_workspaces(u, CONTRIBUTORS))),
+                                    ),
+                                )
+                                .add($module::Column::WorkspaceId.in_subquery(my_workspaces(u, MANAGERS))),
+                        )
+                    })
+                }
+                fn authorize_insert<'a>(
+                    u: User,
+                    row: &'a mut Self::ActiveModel,
+                    db: &'a DatabaseConnection,
+                ) -> BoxFuture<'a, AppResult<()>> {
+                    Box::pin(async move {
+                        own(u, &mut row.customer_id)?;
+                        workspace_for_new(db, u, &row.workspace_id).await
+                    })
+                }
+            }
+        )+
+    };
+}
+
+workspace_assets!(datasets, models);
+
+/// Versions of an asset: visible and writable with their parent.
+macro_rules! asset_versions {
+    ($($module:ident => $parent:ident . $fk:ident / $field:ident),+ $(,)?) => {
+        $(
+            impl Policy for $module::Entity {
+                fn readable(u: User) -> Scope {
+                    Scope::for_user(u, || {
+                        Scope::Only(Condition::all().add(
+                            $module::Column::$fk.in_subquery(readable_keys::<$parent::Entity>(u, $parent::Column::Id)),
+                        ))
+                    })
+                }
+                fn writable(u: User) -> Scope {
+                    Scope::for_user(u, || {
+                        Scope::Only(Condition::all().add(
+                            $module::Column::$fk.in_subquery(writable_keys::<$parent::Entity>(u, $parent::Column::Id)),
+                        ))
+                    })
+                }
+                fn authorize_insert<'a>(
+                    u: User,
+                    row: &'a mut Self::ActiveModel,
+                    db: &'a DatabaseConnection,
+                ) -> BoxFuture<'a, AppResult<()>> {
+                    Box::pin(async move {
+                        let parent = *row.$field.try_as_ref().ok_or_else(missing_reference)?;
+                        require_writable::<$parent::Entity>(db, u, $parent::Column::Id, parent).await
+                    })
+                }
+            }
+        )+
+    };
+}
+
+asset_versions!(
+    dataset_versions => datasets.DatasetId / dataset_id,
+    model_versions => models.ModelId / model_id,
+);
+
+impl Policy for dataset_usage::Entity {
+    /// Visible to whoever sees the dataset or the environment it is mounted in.
+    fn readable(u: User) -> Scope {
+        Scope::for_user(u, || {
+            Scope::Only(
+                Condition::any()
+                    .add(
+                        dataset_usage::Column::DatasetId.in_subquery(readable_keys::<
+                            datasets::Entity,
+                        >(
+                            u, datasets::Column::Id
+                        )),
+                    )
+                    .add(dataset_usage::Column::EnvId.in_subquery(readable_keys::<
+                        environments::Entity,
+                    >(
+                        u, environments::Column::Id
+                    ))),
+            )
+        })
+    }
+    fn writable(u: User) -> Scope {
+        admin_only(u)
+    }
+    fn authorize_insert<'a>(
+        u: User,
+        _: &'a mut Self::ActiveModel,
+        _: &'a DatabaseConnection,
+    ) -> BoxFuture<'a, AppResult<()>> {
+        require_admin(u)
+    }
+}

@@ -1,0 +1,61 @@
+//! The identity a request acts as.
+
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Anonymous,
+    /// A customer; `admin` for platform operators (customers with role `admin`).
+    User(User),
+    /// A node agent, acting only for its own host.
+    Agent {
+        host_id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub admin: bool,
+}
+
+impl Principal {
+    /// The signed-in customer or admin. Anonymous callers are UNAUTHENTICATED; agents,
+    /// which may not call customer operations, are FORBIDDEN.
+    pub fn user(&self) -> AppResult<User> {
+        match self {
+            Principal::User(u) => Ok(*u),
+            Principal::Anonymous => Err(AppError::Unauthenticated),
+            Principal::Agent { .. } => Err(AppError::Forbidden),
+        }
+    }
+
+    /// An admin, or FORBIDDEN (UNAUTHENTICATED when anonymous).
+    pub fn admin(&self) -> AppResult<User> {
+        let user = self.user()?;
+        if user.admin {
+            Ok(user)
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+
+    /// The host of an agent token; anything else is FORBIDDEN (UNAUTHENTICATED when
+    /// anonymous).
+    pub fn agent_host(&self) -> AppResult<&str> {
+        match self {
+            Principal::Agent { host_id } => Ok(host_id),
+            Principal::Anonymous => Err(AppError::Unauthenticated),
+            Principal::User(_) => Err(AppError::Forbidden),
+        }
+    }
+
+    /// A short key for rate limiting.
+    pub fn rate_key(&self) -> Option<String> {
+        match self {
+            Principal::Anonymous => None,
+            Principal::User(u) => Some(format!("user:{}", u.id)),
+            Principal::Agent { host_id } => Some(format!("agent:{host_id}")),
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! Accounts: sign-up, sign-in, token refresh, sign-out, the signed-in customer.
+
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
+use chrono::{DateTime, TimeZone, Utc};
+use entity::{customers, workspace_members as wm};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::accounts::Customer;
+use super::convert::text;
+use super::crud::{parse_nullable, patch_nullable, principal, state, ApiObject};
+use crate::auth::policy::Policy;
+use crate::error::{AppError, AppResult, GqlResult};
+use crate::services::accounts::auth::{self as accounts, NewAccount, Session};
+use crate::services::crud::{self, Access};
+
+/// A signed-in session.
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    /// Bearer token for `Authorization: Bearer ...`; short-lived.
+    pub access_token: String,
+    pub access_token_expires_at: DateTime<Utc>,
+    /// Exchange it with `refreshToken` for a new session; each one works once.
+    pub refresh_token: String,
+    pub customer: Customer,
+}
+
+impl AuthPayload {
+    fn from_session(s: Session) -> AppResult<Self> {
+        Ok(Self {
+            access_token: s.access_token,
+            access_token_expires_at: Utc
+                .timestamp_opt(s.access_expires_at, 0)
+                .single()
+                .ok_or_else(|| AppError::internal("token expiry out of range"))?,
+            refresh_token: s.refresh_token,
+            customer: Customer::from_model(s.customer)?,
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct RegisterInput {
+    /// 3-64 letters, digits, `_`, `-`, `.`.
+    pub username: String,
+    pub email: String,
+    /// 8-128 characters.
+    pub password: String,
+    pub full_name: Option<String>,
+    pub company: Option<String>,
+}
+
+/// What customers may change about themselves.
+#[derive(InputObject, Default)]
+pub struct UpdateMeInput {
+    pub phone: MaybeUndefined<String>,
+    pub full_name: MaybeUndefined<String>,
+    pub company: MaybeUndefined<String>,
+}
+
+#[derive(Default)]
+pub struct AuthQuery;
+
+#[Object]
+impl AuthQuery {
+    /// The signed-in customer.
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
+        let user = principal(ctx).user().gql()?;
+        let model = crud::get::<customers::Entity>(
+            &state(ctx).db,
+            user.id,
+            "customer",
+            sea_orm::Condition::all(),
+        )
+        .await
+        .gql()?;
+        Customer::from_model(model).gql()
+    }
+}
+
+#[derive(Default)]
+pub struct AuthMutation;
+
+#[Object]
+impl AuthMutation {
+    /// Creates a customer account and signs it in.
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterInput,
+    ) -> async_graphql::Result<AuthPayload> {
+        let app = state(ctx);
+        let account = NewAccount {
+            username: &input.username,
+            email: &input.email,
+            password: &input.password,
+            full_name: input
+                .full_name
+                .map(|v| text("fullName", v, 256))
+                .transpose()
+                .gql()?,
+            company: input
+                .company
+                .map(|v| text("company", v, 256))
+                .transpose()
+                .gql()?,
+        };
+        let customer = accounts::register(&app.db, account, false).await.gql()?;
+        let session = accounts::login(
+            &app.db,
+            &app.jwt,
+            app.settings.auth.refresh_ttl_secs,
+            &customer.username,
+            &input.password,
+        )
+        .await
+        .gql()?;
+        AuthPayload::from_session(session).gql()
+    }
+
+    /// Signs in with a username or e-mail address. Wrong credentials are UNAUTHENTICATED;
+    /// a suspended account is FORBIDDEN.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        login: String,
+        password: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        let app = state(ctx);
+        let session = accounts::login(
+            &app.db,
+            &app.jwt,
+            app.settings.auth.refresh_ttl_secs,
+            &login,
+            &password,
+        )
+        .await
+        .gql()?;
+        AuthPayload::from_session(session).gql()
+    }
+
+    /// A new session for a refresh token; the token is used up. Reusing one revokes its session.
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        let app = state(ctx);
+        let session = accounts::refresh(
+            &app.db,
+            &app.jwt,
+            app.settings.auth.refresh_ttl_secs,
+            &refresh_token,
+        )
+        .await
+        .gql()?;
+        AuthPayload::from_session(session).gql()
+    }
+
+    /// Ends the session the refresh token belongs to.
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> async_graphql::Result<bool> {
+        let user = principal(ctx).user().gql()?;
+        accounts::logout(&state(ctx).db, user.id, &refresh_token)
+            .await
+            .gql()?;
+        Ok(true)
+    }
+
+    /// Changes the password and ends every session of the account.
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> async_graphql::Result<bool> {
+        let user = principal(ctx).user().gql()?;
+        accounts::change_password(&state(ctx).db, user.id, &current_password, &new_password)
+            .await
+            .gql()?;
+        Ok(true)
+    }
+
+    /// Updates the signed-in customer's profile.
+    async fn update_me(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateMeInput,
+    ) -> async_graphql::Result<Customer> {
+        let user = principal(ctx).user().gql()?;
+        let own = Access {
+            read: sea_orm::Condition::all().add(customers::Column::Id.eq(user.id)),
+            write: sea_orm::Condition::all().add(customers::Column::Id.eq(user.id)),
+        };
+        let model = crud::update::<customers::Entity, _>(
+            &state(ctx).db,
+            user.id,
+            "customer",
+            own,
+            move |row| {
+                patch_nullable(
+                    &mut row.phone,
+                    parse_nullable(input.phone, |v| text("phone", v, 32))?,
+                );
+                patch_nullable(
+                    &mut row.full_name,
+                    parse_nullable(input.full_name, |v| text("fullName", v, 256))?,
+                );
+                patch_nullable(
+                    &mut row.company,
+                    parse_nullable(input.company, |v| text("company", v, 256))?,
+                );
+                Ok(())
+            },
+        )
+        .await
+        .gql()?;
+        Customer::from_model(model).gql()
+    }
+
+    /// Leaves a workspace. The last owner cannot leave (CONFLICT).
+    async fn leave_workspace(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: ID,
+    ) -> async_graphql::Result<bool> {
+        let user = principal(ctx).user().gql()?;
+        let db = &state(ctx).db;
+        let ws: i64 = workspace_id
+            .parse()
+            .map_err(|_| AppError::NotFound("workspace"))
+            .gql()?;
+        let membership = wm::Entity::find()
+            .filter(wm::Column::WorkspaceId.eq(ws))
+            .filter(wm::Column::CustomerId.eq(user.id))
+            .filter(wm::Entity::readable(user).condition())
+            .one(db)
+            .await
+            .map_err(AppError::from)
+            .gql()?
+            .ok_or(AppError::NotFound("workspace"))
+            .gql()?;
+        let own = Access {
+            read: sea_orm::Condition::all().add(wm::Column::Id.eq(membership.id)),
+            write: sea_orm::Condition::all().add(wm::Column::Id.eq(membership.id)),
+        };
+        crud::delete::<wm::Entity>(db, membership.id, "workspace member", own)
+            .await
+            .gql()?;
+        Ok(true)
+    }
+}
