@@ -31,6 +31,10 @@ pub struct Model {
 pub enum Relation {
     #[sea_orm(has_many = "super::gpu_metrics::Entity")]
     GpuMetrics,
+    #[sea_orm(has_many = "super::gpu_metrics_daily::Entity")]
+    GpuMetricsDaily,
+    #[sea_orm(has_many = "super::gpu_metrics_hourly::Entity")]
+    GpuMetricsHourly,
     #[sea_orm(
         belongs_to = "super::hosts::Entity",
         from = "Column::HostId",
@@ -44,6 +48,18 @@ pub enum Relation {
 impl Related<super::gpu_metrics::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::GpuMetrics.def()
+    }
+}
+
+impl Related<super::gpu_metrics_daily::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::GpuMetricsDaily.def()
+    }
+}
+
+impl Related<super::gpu_metrics_hourly::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::GpuMetricsHourly.def()
     }
 }
 

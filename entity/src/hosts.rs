@@ -49,10 +49,20 @@ pub enum Relation {
     Environments,
     #[sea_orm(has_many = "super::gpu_metrics::Entity")]
     GpuMetrics,
+    #[sea_orm(has_many = "super::gpu_metrics_daily::Entity")]
+    GpuMetricsDaily,
+    #[sea_orm(has_many = "super::gpu_metrics_hourly::Entity")]
+    GpuMetricsHourly,
     #[sea_orm(has_many = "super::gpus::Entity")]
     Gpus,
     #[sea_orm(has_many = "super::host_metrics::Entity")]
     HostMetrics,
+    #[sea_orm(has_many = "super::host_metrics_daily::Entity")]
+    HostMetricsDaily,
+    #[sea_orm(has_many = "super::host_metrics_hourly::Entity")]
+    HostMetricsHourly,
+    #[sea_orm(has_many = "super::metric_batches::Entity")]
+    MetricBatches,
 }
 
 impl Related<super::commands::Entity> for Entity {
@@ -73,6 +83,18 @@ impl Related<super::gpu_metrics::Entity> for Entity {
     }
 }
 
+impl Related<super::gpu_metrics_daily::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::GpuMetricsDaily.def()
+    }
+}
+
+impl Related<super::gpu_metrics_hourly::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::GpuMetricsHourly.def()
+    }
+}
+
 impl Related<super::gpus::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Gpus.def()
@@ -82,6 +104,24 @@ impl Related<super::gpus::Entity> for Entity {
 impl Related<super::host_metrics::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::HostMetrics.def()
+    }
+}
+
+impl Related<super::host_metrics_daily::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::HostMetricsDaily.def()
+    }
+}
+
+impl Related<super::host_metrics_hourly::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::HostMetricsHourly.def()
+    }
+}
+
+impl Related<super::metric_batches::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::MetricBatches.def()
     }
 }
 

@@ -5,7 +5,9 @@
 //! names: `dataset_versions`, `model_versions`, `dataset_usage`, `invoices`) and seed 003's
 //! `commands` / `command_results`, one table per file, in foreign-key order. Steps
 //! `20260201_*` add what accounts and agents need (roles, agent token hashes, refresh tokens,
-//! workspace ownership of datasets and models). Column helpers and
+//! workspace ownership of datasets and models). Steps `20260301_*` add what live metrics need:
+//! `metric_batches` (a replayed agent batch is stored once), time indexes on the raw metric
+//! tables, and the hourly and daily rollup tables of the retention job. Column helpers and
 //! naming rules are in [`schema`]. Later changes are new steps appended to [`Migrator`].
 
 pub use sea_orm_migration::prelude::*;
@@ -37,6 +39,10 @@ mod m20260201_000001_add_customer_role;
 mod m20260201_000002_add_host_agent_token;
 mod m20260201_000003_create_refresh_tokens;
 mod m20260201_000004_add_workspace_to_datasets_models;
+mod m20260301_000001_create_metric_batches;
+mod m20260301_000002_add_metric_time_indexes;
+mod m20260301_000003_create_host_metric_rollups;
+mod m20260301_000004_create_gpu_metric_rollups;
 
 use schema::create_table;
 
@@ -75,6 +81,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20260201_000002_add_host_agent_token::Migration),
             create_table(m20260201_000003_create_refresh_tokens::Migration),
             Box::new(m20260201_000004_add_workspace_to_datasets_models::Migration),
+            create_table(m20260301_000001_create_metric_batches::Migration),
+            Box::new(m20260301_000002_add_metric_time_indexes::Migration),
+            Box::new(m20260301_000003_create_host_metric_rollups::Migration),
+            Box::new(m20260301_000004_create_gpu_metric_rollups::Migration),
         ]
     }
 }

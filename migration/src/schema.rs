@@ -10,7 +10,8 @@
 //! - [`TableStep`] + [`CreateTable`] turn "a table and its indexes" into a migration whose
 //!   `down()` drops that table (and with it its indexes).
 //!
-//! Backend differences live in one helper each: [`gin_index`] (PostgreSQL-only GIN index).
+//! Backend differences live in one helper each: [`gin_index`] (PostgreSQL-only GIN index),
+//! [`time_index`] (BRIN on PostgreSQL, B-tree on SQLite).
 //! Step files `use crate::schema::*;`, which also re-exports the sea-orm-migration prelude.
 
 pub use sea_orm_migration::prelude::*;
@@ -237,6 +238,20 @@ pub fn gin_index<T: IntoIden, C: IntoIden>(
             .index_type(IndexType::Custom(Alias::new("GIN").into_iden()))
             .take()
     })
+}
+
+/// Index `idx_<table>_<col>` on an append-mostly timestamp column: BRIN on PostgreSQL (tiny,
+/// nearly free to maintain when rows arrive in time order), a B-tree on SQLite (no BRIN).
+pub fn time_index<T: IntoIden, C: IntoIden>(
+    backend: DbBackend,
+    table: T,
+    col: C,
+) -> IndexCreateStatement {
+    let mut stmt = index(table, [col]);
+    if backend == DbBackend::Postgres {
+        stmt.index_type(IndexType::Custom(Alias::new("BRIN").into_iden()));
+    }
+    stmt
 }
 
 /// One migration step that creates one table and its indexes.

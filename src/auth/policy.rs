@@ -208,6 +208,11 @@ operators_only!(
     gpus,
     host_metrics,
     gpu_metrics,
+    host_metrics_hourly,
+    host_metrics_daily,
+    gpu_metrics_hourly,
+    gpu_metrics_daily,
+    metric_batches,
     commands,
     command_results,
     refresh_tokens
