@@ -39,6 +39,7 @@ pub struct Model {
     pub updated_at: Option<DateTime>,
     #[sea_orm(unique)]
     pub agent_token_hash: Option<String>,
+    pub agent_version: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

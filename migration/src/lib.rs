@@ -7,7 +7,8 @@
 //! `20260201_*` add what accounts and agents need (roles, agent token hashes, refresh tokens,
 //! workspace ownership of datasets and models). Steps `20260301_*` add what live metrics need:
 //! `metric_batches` (a replayed agent batch is stored once), time indexes on the raw metric
-//! tables, and the hourly and daily rollup tables of the retention job. Column helpers and
+//! tables, the hourly and daily rollup tables of the retention job, and the agent's version on
+//! its host. Column helpers and
 //! naming rules are in [`schema`]. Later changes are new steps appended to [`Migrator`].
 
 pub use sea_orm_migration::prelude::*;
@@ -43,6 +44,7 @@ mod m20260301_000001_create_metric_batches;
 mod m20260301_000002_add_metric_time_indexes;
 mod m20260301_000003_create_host_metric_rollups;
 mod m20260301_000004_create_gpu_metric_rollups;
+mod m20260301_000005_add_host_agent_version;
 
 use schema::create_table;
 
@@ -85,6 +87,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260301_000002_add_metric_time_indexes::Migration),
             Box::new(m20260301_000003_create_host_metric_rollups::Migration),
             Box::new(m20260301_000004_create_gpu_metric_rollups::Migration),
+            Box::new(m20260301_000005_add_host_agent_version::Migration),
         ]
     }
 }
