@@ -48,6 +48,30 @@ pub struct Settings {
     pub graphql: GraphqlSettings,
     pub auth: AuthSettings,
     pub log: LogSettings,
+    pub events: EventSettings,
+}
+
+/// Where live events (metrics, status changes) travel between publishers and subscribers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventSettings {
+    /// `auto` (PostgreSQL LISTEN/NOTIFY when the database is PostgreSQL, else in-process),
+    /// `memory` (this process only) or `postgres`.
+    pub backend: EventBackend,
+    /// Events buffered for the subscribers of one unfiltered stream (e.g. all GPU metrics).
+    /// A subscriber that falls further behind skips the oldest ones (counted as lagged).
+    pub buffer: usize,
+    /// The same for the stream of one host, GPU or environment.
+    pub topic_buffer: usize,
+    /// The PostgreSQL channel used by the `postgres` backend.
+    pub channel: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EventBackend {
+    Auto,
+    Memory,
+    Postgres,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -157,6 +181,12 @@ impl Default for Settings {
             log: LogSettings {
                 filter: "info,sqlx=warn,sea_orm=warn".into(),
                 format: LogFormat::Text,
+            },
+            events: EventSettings {
+                backend: EventBackend::Auto,
+                buffer: 4096,
+                topic_buffer: 256,
+                channel: "remotegpu_events".into(),
             },
         }
     }

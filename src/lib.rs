@@ -3,7 +3,8 @@
 //! `startup::Application` wires the pieces: `config` (layered settings), `services` (business
 //! rules and persistence, no GraphQL types), `graphql` (the API: objects, inputs, thin
 //! resolvers), `http` (axum routes). `domain` holds parsed input types and `error` the one
-//! error type with its stable client codes.
+//! error type with its stable client codes. `events` is the bus that carries live data to
+//! subscriptions.
 
 #![recursion_limit = "512"]
 
@@ -11,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod services;

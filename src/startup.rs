@@ -6,20 +6,23 @@ use std::sync::Arc;
 use migration::MigratorTrait;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::auth::jwt::{self, JwtKeys};
 use crate::config::Settings;
 use crate::graphql::schema::build_schema;
-use crate::http;
 use crate::services::accounts;
 use crate::services::db::{self, DbMetrics};
 use crate::state::AppState;
+use crate::{events, http};
 
 pub struct Application {
     port: u16,
     listener: TcpListener,
     router: axum::Router,
     state: AppState,
+    /// Turns true on shutdown: stops the event listener, ends subscriptions.
+    shutdown: watch::Sender<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,11 +78,15 @@ impl Application {
                 source,
             })?
             .port();
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let events =
+            events::build(&db, &settings.database_url(), &settings.events, shutdown_rx).await?;
         let state = AppState {
             db,
             db_metrics,
             settings: Arc::new(settings),
             jwt,
+            events,
         };
         let schema = build_schema(state.clone());
         let router = http::router(state.clone(), schema);
@@ -88,6 +95,7 @@ impl Application {
             listener,
             router,
             state,
+            shutdown,
         })
     }
 
@@ -99,11 +107,16 @@ impl Application {
         &self.state
     }
 
-    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+    /// Serves until SIGINT or SIGTERM; then ends the subscriptions and lets in-flight
+    /// requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(port = self.port, "listening");
+        let shutdown = self.shutdown;
         axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                let _ = shutdown.send(true);
+            })
             .await
     }
 }

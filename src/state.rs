@@ -6,6 +6,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::jwt::JwtKeys;
 use crate::config::Settings;
+use crate::events::EventBus;
 use crate::services::db::DbMetrics;
 
 #[derive(Clone)]
@@ -14,4 +15,6 @@ pub struct AppState {
     pub db_metrics: Arc<DbMetrics>,
     pub settings: Arc<Settings>,
     pub jwt: Arc<JwtKeys>,
+    /// Live events: services publish after they commit, subscriptions listen.
+    pub events: Arc<dyn EventBus>,
 }

@@ -138,7 +138,7 @@ async fn readyz(State(state): State<HttpState>) -> Response {
 
 async fn metrics(State(state): State<HttpState>) -> Response {
     let m = &state.app.db_metrics;
-    let body = format!(
+    let mut body = format!(
         "# HELP remotegpu_db_statements_total SQL statements sent to the database.\n\
          # TYPE remotegpu_db_statements_total counter\n\
          remotegpu_db_statements_total {}\n\
@@ -152,5 +152,6 @@ async fn metrics(State(state): State<HttpState>) -> Response {
         m.failed(),
         m.seconds()
     );
+    body.push_str(&crate::events::prometheus(state.app.events.as_ref()));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

@@ -159,6 +159,42 @@ pub async fn write_guard(
     }
 }
 
+/// Sends NOTIFY `channel` once per payload (PostgreSQL only), up to 100 per statement.
+pub async fn pg_notify(
+    db: &impl ConnectionTrait,
+    channel: &str,
+    payloads: &[String],
+) -> Result<(), DbErr> {
+    for chunk in payloads.chunks(100) {
+        let calls: Vec<String> = (0..chunk.len())
+            .map(|i| format!("pg_notify($1, ${})", i + 2))
+            .collect();
+        let mut values: Vec<sea_orm::Value> = vec![channel.into()];
+        values.extend(chunk.iter().map(|p| p.as_str().into()));
+        db.execute(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT {}", calls.join(", ")),
+            values,
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// A connection of its own (outside the pool) that LISTENs on `channel` (PostgreSQL only);
+/// it reconnects and listens again by itself when the connection drops.
+pub async fn pg_listen(
+    url: &Secret,
+    channel: &str,
+) -> Result<sea_orm::sqlx::postgres::PgListener, DbErr> {
+    let sqlx_err = |e| DbErr::Conn(RuntimeErr::SqlxError(e));
+    let mut listener = sea_orm::sqlx::postgres::PgListener::connect(url.expose())
+        .await
+        .map_err(sqlx_err)?;
+    listener.listen(channel).await.map_err(sqlx_err)?;
+    Ok(listener)
+}
+
 /// Round-trip check used by `/readyz`.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
