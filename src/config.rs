@@ -49,6 +49,7 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub log: LogSettings,
     pub events: EventSettings,
+    pub agents: AgentSettings,
 }
 
 /// Where live events (metrics, status changes) travel between publishers and subscribers.
@@ -72,6 +73,15 @@ pub enum EventBackend {
     Auto,
     Memory,
     Postgres,
+}
+
+/// What the server expects of node agents.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentSettings {
+    /// A host whose last heartbeat is older than this is marked offline (3 agent intervals).
+    pub offline_after_secs: u64,
+    /// Most samples (host + GPU) in one `reportMetrics` batch.
+    pub max_batch_samples: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -187,6 +197,10 @@ impl Default for Settings {
                 buffer: 4096,
                 topic_buffer: 256,
                 channel: "remotegpu_events".into(),
+            },
+            agents: AgentSettings {
+                offline_after_secs: 30,
+                max_batch_samples: 5000,
             },
         }
     }

@@ -1,5 +1,5 @@
-//! Hosts (the seed-003 "nodes") and their GPUs, maintained by operators and, later, by the
-//! node agent.
+//! Hosts (the seed-003 "nodes") and their GPUs, maintained by operators and by the node
+//! agent (`graphql::agent`).
 
 use async_graphql::{
     ComplexObject, Context, InputObject, Json, MaybeUndefined, Object, SimpleObject, ID,
@@ -64,6 +64,8 @@ pub struct Host {
     pub labels: Option<Json<serde_json::Value>>,
     pub tags: Vec<String>,
     pub last_heartbeat: Option<DateTime<Utc>>,
+    /// The node agent's version, as it last reported itself.
+    pub agent_version: Option<String>,
     pub registered_at: Option<DateTime<Utc>>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
@@ -130,6 +132,7 @@ impl ApiObject for Host {
             labels: m.labels.map(Json),
             tags: tags_from_json(m.tags),
             last_heartbeat: ts_opt(m.last_heartbeat),
+            agent_version: m.agent_version,
             registered_at: ts_opt(m.registered_at),
             created_at: ts_opt(m.created_at),
             updated_at: ts_opt(m.updated_at),
@@ -459,32 +462,6 @@ impl HostAdminMutation {
         .await
         .gql()?;
         Ok(token)
-    }
-}
-
-#[derive(Default)]
-pub struct AgentMutation;
-
-#[Object]
-impl AgentMutation {
-    /// Called by a host's agent (agent token only): records that the host is alive.
-    async fn agent_heartbeat(&self, ctx: &Context<'_>) -> async_graphql::Result<DateTime<Utc>> {
-        let host_id = principal(ctx).agent_host().gql()?.to_owned();
-        let now = Utc::now();
-        crud::update::<hosts::Entity, _>(
-            &state(ctx).db,
-            host_id,
-            Host::LABEL,
-            Access::system(),
-            move |row| {
-                row.last_heartbeat = Set(Some(now.naive_utc()));
-                row.status = Set(Some(HostStatus::Online.as_db().into()));
-                Ok(())
-            },
-        )
-        .await
-        .gql()?;
-        Ok(now)
     }
 }
 

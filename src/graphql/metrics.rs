@@ -24,8 +24,11 @@ pub struct HostMetric {
     pub id: ID,
     pub host_id: ID,
     pub cpu_usage_percent: Option<f64>,
+    #[graphql(name = "cpuLoad1m")]
     pub cpu_load_1m: Option<f64>,
+    #[graphql(name = "cpuLoad5m")]
     pub cpu_load_5m: Option<f64>,
+    #[graphql(name = "cpuLoad15m")]
     pub cpu_load_15m: Option<f64>,
     pub memory_used: Option<BigInt>,
     pub memory_available: Option<BigInt>,

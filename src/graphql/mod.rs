@@ -11,6 +11,7 @@ pub mod scalars;
 pub mod schema;
 
 pub mod accounts;
+pub mod agent;
 pub mod auth;
 pub mod billing;
 pub mod commands;
@@ -18,6 +19,7 @@ mod convert;
 pub mod data;
 pub mod environments;
 pub mod hosts;
+pub mod live;
 pub mod metrics;
 pub mod relations;
 pub mod system;

@@ -1,14 +1,16 @@
-//! Builds the schema: the per-domain query and mutation objects merged into one, the
+//! Builds the schema: the per-domain query, mutation and subscription objects merged into one, the
 //! limits, and the extension that gives every error an `extensions.code`.
 
 use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest};
-use async_graphql::{EmptySubscription, MergedObject, Response, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Response, Schema, SchemaBuilder};
 
 use super::loaders::DbLoader;
-use super::{accounts, auth, billing, commands, data, environments, hosts, metrics, system};
+use super::{
+    accounts, agent, auth, billing, commands, data, environments, hosts, live, metrics, system,
+};
 use crate::auth::Principal;
 use crate::config::GraphqlSettings;
 use crate::error::ErrorCode;
@@ -47,7 +49,7 @@ pub struct MutationRoot(
     system::SystemConfigMutation,
     hosts::HostAdminMutation,
     hosts::HostMutation,
-    hosts::AgentMutation,
+    agent::AgentMutation,
     hosts::GpuMutation,
     accounts::CustomerMutation,
     accounts::WorkspaceMutation,
@@ -60,15 +62,16 @@ pub struct MutationRoot(
     data::ImageMutation,
 );
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(live::LiveSubscription);
 
-fn builder(
-    settings: &GraphqlSettings,
-) -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+fn builder(settings: &GraphqlSettings) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot::default(),
     )
     .limit_depth(settings.max_depth)
     .limit_complexity(settings.max_complexity)

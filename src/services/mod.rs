@@ -2,7 +2,9 @@
 //! they open a transaction) and know nothing of GraphQL.
 
 pub mod accounts;
+pub mod agents;
 pub mod crud;
 pub mod db;
 pub mod fleet;
+pub mod host_status;
 pub mod password;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use remotegpu::config::{BootstrapAdmin, Secret, Settings};
 use remotegpu::services::db::DbMetrics;
 use remotegpu::startup::Application;
+use remotegpu::state::AppState;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{json, Value};
 
@@ -32,7 +33,11 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: DatabaseConnection,
     pub metrics: Arc<DbMetrics>,
-    _database: TestDatabase,
+    /// The server's shared state (jobs' `run_once` take it).
+    pub state: AppState,
+    /// The settings the server started with (a replica starts with the same).
+    pub settings: Settings,
+    _database: Option<TestDatabase>,
 }
 
 /// Owns the test database and removes it when the test ends.
@@ -143,27 +148,57 @@ pub async fn spawn_app_with(
         password: Secret::new(ADMIN_PASSWORD),
     });
     customize(&mut settings);
-    let app = Application::build(settings)
+    Some(start(settings, Some(database)).await)
+}
+
+async fn start(settings: Settings, database: Option<TestDatabase>) -> TestApp {
+    let app = Application::build(settings.clone())
         .await
         .expect("application starts");
     let port = app.port();
-    let db = app.state().db.clone();
-    let metrics = app.state().db_metrics.clone();
+    let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
     let mut test_app = TestApp {
         admin_token: String::new(),
         address: format!("http://127.0.0.1:{port}"),
         port,
         client: reqwest::Client::new(),
-        db,
-        metrics,
+        db: state.db.clone(),
+        metrics: state.db_metrics.clone(),
+        state,
+        settings,
         _database: database,
     };
     test_app.admin_token = test_app.login(ADMIN_USERNAME, ADMIN_PASSWORD).await;
-    Some(test_app)
+    test_app
 }
 
 impl TestApp {
+    /// A second server (another replica) on the same database, with the same settings and
+    /// its own port. The database belongs to `self` and outlives neither.
+    pub async fn spawn_replica(&self) -> TestApp {
+        let mut settings = self.settings.clone();
+        settings.server.port = 0;
+        start(settings, None).await
+    }
+
+    /// Waits until `n` event subscriptions are open in this server (`/metrics`), so that an
+    /// event published next reaches them.
+    pub async fn wait_for_subscriptions(&self, n: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let open = self.state.events.subscriptions();
+            if open == n {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{open} subscriptions open, expected {n}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// POSTs a GraphQL request as the admin and returns the whole JSON response.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
         self.gql_as(Some(&self.admin_token), query, variables).await

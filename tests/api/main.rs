@@ -2,13 +2,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod wsclient;
 
 mod fixtures;
 
+mod agent;
 mod auth;
 mod crud;
 mod errors;
 mod http;
+mod live;
 mod pagination;
 mod read_only;
 mod relations;

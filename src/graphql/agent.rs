@@ -1,0 +1,373 @@
+//! The node agent's API (agent token only; each call acts on the token's own host):
+//! `agentReport` (describe the host and its GPUs), `reportMetrics` (a batch of samples),
+//! `agentHeartbeat`, and `reportEnvironmentStatus`. Every call counts as a heartbeat.
+//! Inputs are parsed here, into BAD_USER_INPUT errors, before the database is touched.
+
+use std::collections::HashSet;
+
+use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use entity::{gpu_metrics, host_metrics};
+use sea_orm::Set;
+
+use super::convert::{count, opt_bytes, opt_count, opt_text, text};
+use super::crud::{principal, state};
+use super::enums::{DbEnum, EnvironmentStatus, OsType};
+use super::live::EnvironmentStatusEvent;
+use super::scalars::BigInt;
+use crate::domain::{ByteSize, Count, IpAddress};
+use crate::error::{AppError, AppResult, GqlResult};
+use crate::services::{agents, host_status};
+
+/// How a host describes itself; `null` optional fields keep what the server has.
+#[derive(InputObject)]
+pub struct AgentReportInput {
+    pub hostname: Option<String>,
+    pub ip_address: String,
+    pub os_type: OsType,
+    pub os_version: Option<String>,
+    pub arch: Option<String>,
+    pub total_cpu: i32,
+    /// Bytes.
+    pub total_memory: BigInt,
+    /// Bytes.
+    pub total_disk: Option<BigInt>,
+    pub agent_version: Option<String>,
+    /// Every GPU the host has now; GPUs the server knows for this host but not listed here
+    /// are marked vanished (`status` and `healthStatus` `ERROR`).
+    pub gpus: Vec<AgentGpuInput>,
+}
+
+#[derive(InputObject)]
+pub struct AgentGpuInput {
+    pub index: i32,
+    /// NVML's uuid (`GPU-...`): the GPU's identity, unique across the fleet.
+    pub uuid: String,
+    pub name: Option<String>,
+    pub brand: Option<String>,
+    pub architecture: Option<String>,
+    /// Bytes.
+    pub memory_total: Option<BigInt>,
+    pub cuda_cores: Option<i32>,
+    pub compute_capability: Option<String>,
+    /// Watts.
+    pub power_limit: Option<i32>,
+    /// Degrees Celsius.
+    pub temperature_limit: Option<i32>,
+}
+
+#[derive(SimpleObject)]
+pub struct AgentReportPayload {
+    pub host_id: ID,
+}
+
+/// Most GPUs one host may report.
+const MAX_GPUS: usize = 64;
+
+fn parse_report(input: AgentReportInput) -> AppResult<agents::HostReport> {
+    if input.gpus.len() > MAX_GPUS {
+        return Err(AppError::bad_input(format!(
+            "gpus: at most {MAX_GPUS} GPUs per host"
+        )));
+    }
+    let mut uuids = HashSet::new();
+    let mut indexes = HashSet::new();
+    let mut gpus = Vec::with_capacity(input.gpus.len());
+    for (i, g) in input.gpus.into_iter().enumerate() {
+        let gpu = agents::GpuReport {
+            index: count(&format!("gpus[{i}].index"), g.index)?,
+            uuid: text(&format!("gpus[{i}].uuid"), g.uuid, 128)?,
+            name: opt_text("name", g.name, 128)?,
+            brand: opt_text("brand", g.brand, 64)?,
+            architecture: opt_text("architecture", g.architecture, 64)?,
+            memory_total: opt_bytes("memoryTotal", g.memory_total)?,
+            cuda_cores: opt_count("cudaCores", g.cuda_cores)?,
+            compute_capability: opt_text("computeCapability", g.compute_capability, 32)?,
+            power_limit: opt_count("powerLimit", g.power_limit)?,
+            temperature_limit: opt_count("temperatureLimit", g.temperature_limit)?,
+        };
+        if !uuids.insert(gpu.uuid.clone()) {
+            return Err(AppError::bad_input(format!(
+                "gpus[{i}].uuid: '{}' is listed twice",
+                gpu.uuid
+            )));
+        }
+        if !indexes.insert(gpu.index) {
+            return Err(AppError::bad_input(format!(
+                "gpus[{i}].index: {} is listed twice",
+                gpu.index
+            )));
+        }
+        gpus.push(gpu);
+    }
+    Ok(agents::HostReport {
+        hostname: opt_text("hostname", input.hostname, 256)?,
+        ip_address: IpAddress::parse("ipAddress", &input.ip_address)?.into_string(),
+        os_type: input.os_type.as_db(),
+        os_version: opt_text("osVersion", input.os_version, 64)?,
+        arch: opt_text("arch", input.arch, 20)?,
+        total_cpu: count("totalCpu", input.total_cpu)?,
+        total_memory: ByteSize::parse("totalMemory", input.total_memory.0)?.get(),
+        total_disk: opt_bytes("totalDisk", input.total_disk)?,
+        agent_version: opt_text("agentVersion", input.agent_version, 64)?,
+        gpus,
+    })
+}
+
+/// One batch of samples. `batchId` identifies the batch: sending the same batch again (a
+/// retry after a lost answer) stores nothing the second time.
+#[derive(InputObject)]
+pub struct MetricBatchInput {
+    /// 1-64 characters, unique per host (a UUID is a good choice).
+    pub batch_id: String,
+    /// Samples the agent had to drop (buffer full) since its last accepted batch.
+    pub dropped_samples: i32,
+    pub host_samples: Vec<HostSampleInput>,
+    pub gpu_samples: Vec<GpuSampleInput>,
+}
+
+/// One host sample; bytes are bytes, I/O fields are counters since boot.
+#[derive(InputObject)]
+pub struct HostSampleInput {
+    pub collected_at: DateTime<Utc>,
+    pub cpu_usage_percent: Option<f64>,
+    #[graphql(name = "cpuLoad1m")]
+    pub cpu_load_1m: Option<f64>,
+    #[graphql(name = "cpuLoad5m")]
+    pub cpu_load_5m: Option<f64>,
+    #[graphql(name = "cpuLoad15m")]
+    pub cpu_load_15m: Option<f64>,
+    pub memory_used: Option<BigInt>,
+    pub memory_available: Option<BigInt>,
+    pub memory_usage_percent: Option<f64>,
+    pub disk_used: Option<BigInt>,
+    pub disk_available: Option<BigInt>,
+    pub disk_usage_percent: Option<f64>,
+    pub disk_io_read_bytes: Option<BigInt>,
+    pub disk_io_write_bytes: Option<BigInt>,
+    pub network_rx_bytes: Option<BigInt>,
+    pub network_tx_bytes: Option<BigInt>,
+    pub network_rx_packets: Option<BigInt>,
+    pub network_tx_packets: Option<BigInt>,
+    pub gpu_avg_utilization: Option<f64>,
+    pub gpu_avg_memory_used: Option<BigInt>,
+    pub gpu_avg_temperature: Option<f64>,
+    pub gpu_avg_power: Option<f64>,
+}
+
+/// One sample of one GPU, named by its uuid (a GPU of the reporting host).
+#[derive(InputObject)]
+pub struct GpuSampleInput {
+    pub gpu_uuid: String,
+    pub collected_at: DateTime<Utc>,
+    pub utilization_percent: Option<f64>,
+    /// Bytes.
+    pub memory_used: Option<BigInt>,
+    pub memory_usage_percent: Option<f64>,
+    /// Degrees Celsius.
+    pub temperature: Option<f64>,
+    /// Watts.
+    pub power_draw: Option<f64>,
+    pub fan_speed_percent: Option<f64>,
+    /// MHz.
+    pub sm_clock: Option<i32>,
+    /// MHz.
+    pub memory_clock: Option<i32>,
+    pub process_count: Option<i32>,
+}
+
+#[derive(SimpleObject)]
+pub struct MetricBatchResult {
+    /// Samples stored by this call (0 for a duplicate).
+    pub accepted: i32,
+    /// The batch was stored before; nothing was stored now.
+    pub duplicate: bool,
+}
+
+/// How far in the future a sample may be stamped (agent clock skew).
+const MAX_CLOCK_SKEW_SECS: i64 = 300;
+
+fn collected_at(
+    field: &str,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> AppResult<chrono::NaiveDateTime> {
+    if at > now + chrono::Duration::seconds(MAX_CLOCK_SKEW_SECS) {
+        return Err(AppError::bad_input(format!(
+            "{field}: {at} is in the future (check the agent's clock)"
+        )));
+    }
+    Ok(at.naive_utc())
+}
+
+fn parse_batch(
+    input: MetricBatchInput,
+    max: usize,
+    now: DateTime<Utc>,
+) -> AppResult<agents::MetricBatch> {
+    let total = input.host_samples.len() + input.gpu_samples.len();
+    if total > max {
+        return Err(AppError::bad_input(format!(
+            "a batch holds at most {max} samples; this one has {total}"
+        )));
+    }
+    let host_samples = input
+        .host_samples
+        .into_iter()
+        .map(|s| {
+            let b = |field: &str, v: Option<BigInt>| opt_bytes(field, v);
+            Ok(host_metrics::ActiveModel {
+                cpu_usage_percent: Set(s.cpu_usage_percent),
+                cpu_load_1m: Set(s.cpu_load_1m),
+                cpu_load_5m: Set(s.cpu_load_5m),
+                cpu_load_15m: Set(s.cpu_load_15m),
+                memory_used: Set(b("memoryUsed", s.memory_used)?),
+                memory_available: Set(b("memoryAvailable", s.memory_available)?),
+                memory_usage_percent: Set(s.memory_usage_percent),
+                disk_used: Set(b("diskUsed", s.disk_used)?),
+                disk_available: Set(b("diskAvailable", s.disk_available)?),
+                disk_usage_percent: Set(s.disk_usage_percent),
+                disk_io_read_bytes: Set(b("diskIoReadBytes", s.disk_io_read_bytes)?),
+                disk_io_write_bytes: Set(b("diskIoWriteBytes", s.disk_io_write_bytes)?),
+                network_rx_bytes: Set(b("networkRxBytes", s.network_rx_bytes)?),
+                network_tx_bytes: Set(b("networkTxBytes", s.network_tx_bytes)?),
+                network_rx_packets: Set(b("networkRxPackets", s.network_rx_packets)?),
+                network_tx_packets: Set(b("networkTxPackets", s.network_tx_packets)?),
+                gpu_avg_utilization: Set(s.gpu_avg_utilization),
+                gpu_avg_memory_used: Set(b("gpuAvgMemoryUsed", s.gpu_avg_memory_used)?),
+                gpu_avg_temperature: Set(s.gpu_avg_temperature),
+                gpu_avg_power: Set(s.gpu_avg_power),
+                collected_at: Set(Some(collected_at(
+                    "hostSamples.collectedAt",
+                    s.collected_at,
+                    now,
+                )?)),
+                ..Default::default()
+            })
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    let gpu_samples = input
+        .gpu_samples
+        .into_iter()
+        .map(|s| {
+            let uuid = text("gpuSamples.gpuUuid", s.gpu_uuid, 128)?;
+            let c = |field: &str, v: Option<i32>| {
+                v.map(|v| Count::parse(field, v).map(Count::get))
+                    .transpose()
+            };
+            let row = gpu_metrics::ActiveModel {
+                utilization_percent: Set(s.utilization_percent),
+                memory_used: Set(opt_bytes("memoryUsed", s.memory_used)?),
+                memory_usage_percent: Set(s.memory_usage_percent),
+                temperature: Set(s.temperature),
+                power_draw: Set(s.power_draw),
+                fan_speed_percent: Set(s.fan_speed_percent),
+                sm_clock: Set(c("smClock", s.sm_clock)?),
+                memory_clock: Set(c("memoryClock", s.memory_clock)?),
+                process_count: Set(c("processCount", s.process_count)?),
+                collected_at: Set(Some(collected_at(
+                    "gpuSamples.collectedAt",
+                    s.collected_at,
+                    now,
+                )?)),
+                ..Default::default()
+            };
+            Ok((uuid, row))
+        })
+        .collect::<AppResult<Vec<_>>>()?;
+    Ok(agents::MetricBatch {
+        batch_id: text("batchId", input.batch_id, 64)?,
+        dropped_samples: count("droppedSamples", input.dropped_samples)?,
+        host_samples,
+        gpu_samples,
+    })
+}
+
+#[derive(Default)]
+pub struct AgentMutation;
+
+#[Object]
+impl AgentMutation {
+    /// Called by a host's agent (agent token only): records that the host is alive.
+    async fn agent_heartbeat(&self, ctx: &Context<'_>) -> async_graphql::Result<DateTime<Utc>> {
+        let host_id = principal(ctx).agent_host().gql()?.to_owned();
+        let now = Utc::now();
+        let state = state(ctx);
+        host_status::heartbeat(&state.db, state.events.as_ref(), &host_id, now)
+            .await
+            .gql()?;
+        Ok(now)
+    }
+
+    /// The agent describes its host and GPUs (agent token only; its own host). Upserts the
+    /// host's GPUs by uuid; counts as a heartbeat.
+    async fn agent_report(
+        &self,
+        ctx: &Context<'_>,
+        input: AgentReportInput,
+    ) -> async_graphql::Result<AgentReportPayload> {
+        let host_id = principal(ctx).agent_host().gql()?.to_owned();
+        let report = parse_report(input).gql()?;
+        let state = state(ctx);
+        let now = Utc::now();
+        agents::report_host(&state.db, &host_id, report, now)
+            .await
+            .gql()?;
+        host_status::heartbeat(&state.db, state.events.as_ref(), &host_id, now)
+            .await
+            .gql()?;
+        Ok(AgentReportPayload {
+            host_id: ID(host_id),
+        })
+    }
+
+    /// A batch of host and GPU samples (agent token only; its own host). Stored once per
+    /// `batchId`, all or nothing; counts as a heartbeat.
+    async fn report_metrics(
+        &self,
+        ctx: &Context<'_>,
+        batch: MetricBatchInput,
+    ) -> async_graphql::Result<MetricBatchResult> {
+        let host_id = principal(ctx).agent_host().gql()?.to_owned();
+        let state = state(ctx);
+        let now = Utc::now();
+        let batch = parse_batch(batch, state.settings.agents.max_batch_samples, now).gql()?;
+        let result = agents::ingest_metrics(&state.db, state.events.as_ref(), &host_id, batch)
+            .await
+            .gql()?;
+        host_status::heartbeat(&state.db, state.events.as_ref(), &host_id, now)
+            .await
+            .gql()?;
+        Ok(MetricBatchResult {
+            accepted: i32::try_from(result.accepted).unwrap_or(i32::MAX),
+            duplicate: result.duplicate,
+        })
+    }
+
+    /// The status of an environment on the agent's host (agent token only); subscribers of
+    /// `environmentStatus` see the change.
+    async fn report_environment_status(
+        &self,
+        ctx: &Context<'_>,
+        environment_id: ID,
+        status: EnvironmentStatus,
+    ) -> async_graphql::Result<EnvironmentStatusEvent> {
+        let host_id = principal(ctx).agent_host().gql()?.to_owned();
+        let state = state(ctx);
+        let now = Utc::now();
+        let change = agents::report_environment_status(
+            &state.db,
+            state.events.as_ref(),
+            &host_id,
+            environment_id.as_str(),
+            status.as_db(),
+            now,
+        )
+        .await
+        .gql()?;
+        host_status::heartbeat(&state.db, state.events.as_ref(), &host_id, now)
+            .await
+            .gql()?;
+        EnvironmentStatusEvent::from_change(&change).gql()
+    }
+}

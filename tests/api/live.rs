@@ -1,0 +1,258 @@
+//! Subscriptions over a real WebSocket (`graphql-transport-ws`): reported samples stream to
+//! operators, tenants see only their own environments, and, on PostgreSQL, events cross from
+//! one replica to another.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::agent::{agent_report, batch, METRICS};
+use crate::fixtures::*;
+use crate::helpers::{on_both_backends, spawn_app, Backend};
+use crate::wsclient::WsClient;
+
+const QUIET: Duration = Duration::from_millis(400);
+
+const GPU_METRICS: &str = "subscription($h: ID, $g: ID) { gpuMetrics(hostId: $h, gpuId: $g) { id gpuId hostId utilizationPercent memoryUsed smClock collectedAt gpu { uuid } } }";
+const HOST_METRICS: &str = "subscription($h: ID) { hostMetrics(hostId: $h) { id hostId cpuUsagePercent networkRxBytes host { name } } }";
+const HOST_STATUS: &str =
+    "subscription($h: ID) { hostStatus(hostId: $h) { hostId status previousStatus at } }";
+const ENV_STATUS: &str = "subscription($e: ID) { environmentStatus(environmentId: $e) { environmentId status previousStatus } }";
+
+async fn subscribers_receive_reported_samples(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (host, token) = create_host_with_token(&app, "live-node").await;
+    let (other_host, _) = create_host_with_token(&app, "other-node").await;
+    agent_report(&app, &token, &[(0, "GPU-L0"), (1, "GPU-L1")]).await;
+    let gpu1 = app
+        .gql_ok(
+            "{ gpus(filter: { name: { contains: \"H100\" } }) { nodes { id uuid } } }",
+            json!({}),
+        )
+        .await["gpus"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["uuid"] == "GPU-L1")
+        .unwrap()["id"]
+        .clone();
+
+    let mut ops = WsClient::connect(&app, &app.admin_token).await;
+    ops.subscribe("gpu", GPU_METRICS, json!({ "h": host }))
+        .await;
+    ops.subscribe("gpu1", GPU_METRICS, json!({ "g": gpu1 }))
+        .await;
+    ops.subscribe("host", HOST_METRICS, json!({})).await;
+    ops.subscribe("other", GPU_METRICS, json!({ "h": other_host }))
+        .await;
+    ops.subscribe("missing", HOST_METRICS, json!({ "h": "host-nope" }))
+        .await;
+    assert_eq!(ops.expect_error("missing").await, "NOT_FOUND");
+    // A customer may not see metrics: the stream stays silent.
+    let (customer, _) = app.register("viewer").await;
+    let mut cust = WsClient::connect(&app, &customer).await;
+    cust.subscribe("gpu", GPU_METRICS, json!({})).await;
+    cust.subscribe("host", HOST_METRICS, json!({})).await;
+    app.wait_for_subscriptions(4).await;
+
+    let b = batch("live-1", &[33.0], &[("GPU-L0", 70.0), ("GPU-L1", 90.0)]);
+    let r = app
+        .gql_ok_as(Some(&token), METRICS, json!({ "batch": b }))
+        .await;
+    assert_eq!(r["reportMetrics"]["accepted"], 3);
+
+    let mut seen = std::collections::HashMap::<String, Vec<serde_json::Value>>::new();
+    for _ in 0..4 {
+        let message = ops.next().await;
+        assert_eq!(message["type"], "next", "{message}");
+        assert!(message["payload"].get("errors").is_none(), "{message}");
+        seen.entry(message["id"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(message["payload"]["data"].clone());
+    }
+    ops.expect_silence(QUIET).await;
+    let gpu = &seen["gpu"];
+    assert_eq!(gpu.len(), 2, "{seen:?}");
+    let mut utilizations: Vec<f64> = gpu
+        .iter()
+        .map(|d| d["gpuMetrics"]["utilizationPercent"].as_f64().unwrap())
+        .collect();
+    utilizations.sort_by(f64::total_cmp);
+    assert_eq!(utilizations, vec![70.0, 90.0]);
+    assert_eq!(gpu[0]["gpuMetrics"]["hostId"], host);
+    assert_eq!(gpu[0]["gpuMetrics"]["memoryUsed"], "42949672960");
+    let only_gpu1 = &seen["gpu1"];
+    assert_eq!(only_gpu1.len(), 1);
+    assert_eq!(only_gpu1[0]["gpuMetrics"]["gpu"]["uuid"], "GPU-L1");
+    assert_eq!(only_gpu1[0]["gpuMetrics"]["smClock"], 1980);
+    let host_sample = &seen["host"][0]["hostMetrics"];
+    assert_eq!(host_sample["cpuUsagePercent"], 33.0);
+    assert_eq!(host_sample["networkRxBytes"], "123456789012");
+    assert_eq!(host_sample["host"]["name"], "live-node");
+    assert!(!seen.contains_key("other"));
+
+    // What was streamed is what was stored.
+    let stored_id = &host_sample["id"];
+    let stored = app
+        .gql_ok(
+            "query($id: ID!) { hostMetric(id: $id) { cpuUsagePercent hostId } }",
+            json!({ "id": stored_id }),
+        )
+        .await;
+    assert_eq!(stored["hostMetric"]["cpuUsagePercent"], 33.0);
+    assert_eq!(stored["hostMetric"]["hostId"], host);
+    let id = gpu[0]["gpuMetrics"]["id"].as_str().unwrap();
+    assert_eq!(
+        app.count_rows("gpu_metrics", &format!("id = {id}")).await,
+        1
+    );
+
+    cust.expect_silence(QUIET).await;
+
+    // A late subscriber gets new samples only.
+    let mut late = WsClient::connect(&app, &app.admin_token).await;
+    late.subscribe("host", HOST_METRICS, json!({ "h": host }))
+        .await;
+    app.wait_for_subscriptions(5).await;
+    late.expect_silence(QUIET).await;
+    let b = batch("live-2", &[44.0], &[]);
+    app.gql_ok_as(Some(&token), METRICS, json!({ "batch": b }))
+        .await;
+    let data = late.next_data("host").await;
+    assert_eq!(data["hostMetrics"]["cpuUsagePercent"], 44.0);
+    late.expect_silence(QUIET).await;
+
+    // Closing the socket unsubscribes.
+    drop((ops, late));
+    app.wait_for_subscriptions(0).await;
+}
+
+async fn environment_status_reaches_only_its_tenants(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (host, token) = create_host_with_token(&app, "env-host").await;
+    let (a, a_id) = app.register("tenant_a").await;
+    let (b, _) = app.register("tenant_b").await;
+    let (member, member_id) = app.register("a_member").await;
+    // A's workspace, where `member` may read.
+    let ws = app
+        .gql_ok_as(
+            Some(&a),
+            "mutation { createWorkspace(input: { name: \"a-team\" }) { id } }",
+            json!({}),
+        )
+        .await["createWorkspace"]["id"]
+        .clone();
+    app.gql_ok_as(
+        Some(&a),
+        "mutation($w: ID!, $c: ID!) { createWorkspaceMember(input: { workspaceId: $w, customerId: $c, role: VIEWER }) { id } }",
+        json!({ "w": ws, "c": member_id }),
+    )
+    .await;
+    let env = insert_environment(&app, &a_id, &host, "env-a").await;
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &app.db,
+        &format!(
+            "UPDATE environments SET workspace_id = {} WHERE id = '{env}'",
+            ws.as_str().unwrap()
+        ),
+    )
+    .await
+    .unwrap();
+
+    let mut sub_a = WsClient::connect(&app, &a).await;
+    sub_a.subscribe("all", ENV_STATUS, json!({})).await;
+    sub_a
+        .subscribe("one", ENV_STATUS, json!({ "e": env }))
+        .await;
+    let mut sub_member = WsClient::connect(&app, &member).await;
+    sub_member.subscribe("all", ENV_STATUS, json!({})).await;
+    let mut sub_b = WsClient::connect(&app, &b).await;
+    sub_b.subscribe("all", ENV_STATUS, json!({})).await;
+    sub_b
+        .subscribe("one", ENV_STATUS, json!({ "e": env }))
+        .await;
+    // Another tenant's environment is like one that does not exist.
+    assert_eq!(sub_b.expect_error("one").await, "NOT_FOUND");
+    app.wait_for_subscriptions(4).await;
+
+    let set = "mutation($e: ID!, $s: EnvironmentStatus!) { reportEnvironmentStatus(environmentId: $e, status: $s) { status } }";
+    app.gql_ok_as(Some(&token), set, json!({ "e": env, "s": "STOPPING" }))
+        .await;
+    let expected = json!({ "environmentStatus": { "environmentId": env, "status": "STOPPING", "previousStatus": "RUNNING" } });
+    let mut got = vec![sub_a.next().await, sub_a.next().await];
+    got.sort_by_key(|m| m["id"].as_str().unwrap().to_owned());
+    assert_eq!(got[0]["id"], "all");
+    assert_eq!(got[1]["id"], "one");
+    for m in &got {
+        assert_eq!(m["payload"]["data"], expected, "{m}");
+    }
+    assert_eq!(sub_member.next_data("all").await, expected);
+    sub_b.expect_silence(QUIET).await;
+
+    // The same status again is no change: no event.
+    app.gql_ok_as(Some(&token), set, json!({ "e": env, "s": "STOPPING" }))
+        .await;
+    sub_a.expect_silence(QUIET).await;
+}
+
+async fn replicas_share_events(backend: Backend) {
+    if backend == Backend::Sqlite {
+        return; // one process per SQLite file; replicas need PostgreSQL
+    }
+    let Some(a) = spawn_app(backend).await else {
+        return;
+    };
+    let b = a.spawn_replica().await;
+    assert_ne!(a.port, b.port);
+    let (host, token) = create_host_with_token(&a, "shared").await;
+    agent_report(&a, &token, &[(0, "GPU-R0")]).await;
+
+    let mut on_b = WsClient::connect(&b, &b.admin_token).await;
+    on_b.subscribe("gpu", GPU_METRICS, json!({ "h": host }))
+        .await;
+    on_b.subscribe("status", HOST_STATUS, json!({ "h": host }))
+        .await;
+    b.wait_for_subscriptions(2).await;
+    let mut on_a = WsClient::connect(&a, &a.admin_token).await;
+    on_a.subscribe("gpu", GPU_METRICS, json!({ "h": host }))
+        .await;
+    a.wait_for_subscriptions(1).await;
+
+    // The agent pushes to replica A; the subscriber on replica B receives the samples.
+    let batch_a = batch("r-1", &[], &[("GPU-R0", 55.0), ("GPU-R0", 56.0)]);
+    a.gql_ok_as(Some(&token), METRICS, json!({ "batch": batch_a }))
+        .await;
+    for expected in [55.0, 56.0] {
+        let got = on_b.next_data("gpu").await;
+        assert_eq!(got["gpuMetrics"]["utilizationPercent"], expected);
+        assert_eq!(got["gpuMetrics"]["gpu"]["uuid"], "GPU-R0");
+        let local = on_a.next_data("gpu").await;
+        assert_eq!(local["gpuMetrics"]["id"], got["gpuMetrics"]["id"]);
+    }
+    on_a.expect_silence(QUIET).await;
+
+    // A status change made on A (a heartbeat after an operator took the host offline)
+    // reaches B, once.
+    a.gql_ok(
+        "mutation($id: ID!) { updateHost(id: $id, input: { status: OFFLINE }) { id } }",
+        json!({ "id": host }),
+    )
+    .await;
+    a.gql_ok_as(Some(&token), "mutation { agentHeartbeat }", json!({}))
+        .await;
+    let status = on_b.next_data("status").await;
+    assert_eq!(status["hostStatus"]["status"], "ONLINE");
+    assert_eq!(status["hostStatus"]["previousStatus"], "OFFLINE");
+    on_b.expect_silence(QUIET).await;
+    assert!(b.state.events.stats().received_remote() >= 3);
+}
+
+on_both_backends!(
+    subscribers_receive_reported_samples,
+    environment_status_reaches_only_its_tenants,
+    replicas_share_events
+);

@@ -1,0 +1,125 @@
+//! A `graphql-transport-ws` client for subscription tests: only the standard messages
+//! (`connection_init` → `connection_ack`, `subscribe`, `next` / `error` / `complete`).
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::helpers::TestApp;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub struct WsClient {
+    socket: Socket,
+}
+
+impl WsClient {
+    /// Connects to `app`'s `/graphql/ws` and initialises the connection with `token`.
+    pub async fn connect(app: &TestApp, token: &str) -> Self {
+        let mut request = format!("ws://127.0.0.1:{}/graphql/ws", app.port)
+            .into_client_request()
+            .unwrap();
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        let (socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("upgrade");
+        let mut client = Self { socket };
+        client
+            .send(json!({
+                "type": "connection_init",
+                "payload": { "authorization": format!("Bearer {token}") }
+            }))
+            .await;
+        let ack = client.next().await;
+        assert_eq!(ack["type"], "connection_ack", "{ack}");
+        client
+    }
+
+    async fn send(&mut self, message: Value) {
+        self.socket
+            .send(Message::text(message.to_string()))
+            .await
+            .expect("sent");
+    }
+
+    pub async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+        self.send(json!({
+            "id": id, "type": "subscribe",
+            "payload": { "query": query, "variables": variables }
+        }))
+        .await;
+    }
+
+    /// The next protocol message that is not a ping or pong, within `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()?
+                .expect("connection open")
+                .expect("valid frame");
+            match frame {
+                Message::Text(text) => {
+                    let v: Value = serde_json::from_str(&text).unwrap();
+                    if v["type"] == "ping" {
+                        self.send(json!({ "type": "pong" })).await;
+                    } else if v["type"] != "pong" {
+                        return Some(v);
+                    }
+                }
+                Message::Close(frame) => panic!("server closed the connection: {frame:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    /// The next protocol message (10 s at most).
+    pub async fn next(&mut self) -> Value {
+        self.next_within(Duration::from_secs(10))
+            .await
+            .expect("a message in time")
+    }
+
+    /// The payload of the next `next` message of subscription `id`.
+    pub async fn next_data(&mut self, id: &str) -> Value {
+        let message = self.next().await;
+        assert_eq!(message["type"], "next", "{message}");
+        assert_eq!(message["id"], id, "{message}");
+        assert!(message["payload"].get("errors").is_none(), "{message}");
+        message["payload"]["data"].clone()
+    }
+
+    /// Subscription `id` failed: its error code. Accepts the failure as an `error` message,
+    /// or as a `next` carrying errors followed by `complete`.
+    pub async fn expect_error(&mut self, id: &str) -> String {
+        let message = self.next().await;
+        assert_eq!(message["id"], id, "{message}");
+        let code = match message["type"].as_str() {
+            Some("error") => &message["payload"][0]["extensions"]["code"],
+            Some("next") => {
+                let code = message["payload"]["errors"][0]["extensions"]["code"].clone();
+                let complete = self.next().await;
+                assert_eq!(complete["type"], "complete", "{complete}");
+                assert_eq!(complete["id"], id, "{complete}");
+                return code.as_str().unwrap_or_default().to_owned();
+            }
+            _ => panic!("expected an error for {id}: {message}"),
+        };
+        code.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Asserts nothing arrives for a while.
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        if let Some(message) = self.next_within(wait).await {
+            panic!("expected nothing, got {message}");
+        }
+    }
+}
