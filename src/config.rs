@@ -50,6 +50,8 @@ pub struct Settings {
     pub log: LogSettings,
     pub events: EventSettings,
     pub agents: AgentSettings,
+    pub jobs: JobSettings,
+    pub metrics: MetricSettings,
 }
 
 /// Where live events (metrics, status changes) travel between publishers and subscribers.
@@ -82,6 +84,26 @@ pub struct AgentSettings {
     pub offline_after_secs: u64,
     /// Most samples (host + GPU) in one `reportMetrics` batch.
     pub max_batch_samples: usize,
+}
+
+/// Background jobs (`src/jobs`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobSettings {
+    /// Run the jobs in this process (every replica may run them; they are idempotent).
+    pub enabled: bool,
+    pub offline_check_interval_secs: u64,
+    pub rollup_interval_secs: u64,
+}
+
+/// Metric history: how long each resolution is kept, and how late samples may arrive.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MetricSettings {
+    pub raw_retention_days: i64,
+    pub hourly_retention_days: i64,
+    pub daily_retention_days: i64,
+    /// Completed hours this recent are rolled up again on every run, so samples an agent
+    /// delivers late (after an outage) still count.
+    pub rollup_lateness_secs: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -201,6 +223,17 @@ impl Default for Settings {
             agents: AgentSettings {
                 offline_after_secs: 30,
                 max_batch_samples: 5000,
+            },
+            jobs: JobSettings {
+                enabled: true,
+                offline_check_interval_secs: 5,
+                rollup_interval_secs: 300,
+            },
+            metrics: MetricSettings {
+                raw_retention_days: 7,
+                hourly_retention_days: 90,
+                daily_retention_days: 365,
+                rollup_lateness_secs: 2 * 3600,
             },
         }
     }

@@ -4,7 +4,7 @@
 //! rules and persistence, no GraphQL types), `graphql` (the API: objects, inputs, thin
 //! resolvers), `http` (axum routes). `domain` holds parsed input types and `error` the one
 //! error type with its stable client codes. `events` is the bus that carries live data to
-//! subscriptions.
+//! subscriptions; `jobs` the background jobs (offline detection, metric rollups).
 
 #![recursion_limit = "512"]
 
@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
 pub mod services;
 pub mod startup;
 pub mod state;

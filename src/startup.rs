@@ -14,14 +14,14 @@ use crate::graphql::schema::build_schema;
 use crate::services::accounts;
 use crate::services::db::{self, DbMetrics};
 use crate::state::AppState;
-use crate::{events, http};
+use crate::{events, http, jobs};
 
 pub struct Application {
     port: u16,
     listener: TcpListener,
     router: axum::Router,
     state: AppState,
-    /// Turns true on shutdown: stops the event listener, ends subscriptions.
+    /// Turns true on shutdown: stops the jobs and the event listener, ends subscriptions.
     shutdown: watch::Sender<bool>,
 }
 
@@ -107,17 +107,26 @@ impl Application {
         &self.state
     }
 
-    /// Serves until SIGINT or SIGTERM; then ends the subscriptions and lets in-flight
-    /// requests finish.
+    /// Starts the background jobs and serves until SIGINT or SIGTERM; then stops the jobs,
+    /// ends the subscriptions and lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(port = self.port, "listening");
+        let jobs = if self.state.settings.jobs.enabled {
+            jobs::spawn(&self.state, &self.shutdown.subscribe())
+        } else {
+            Vec::new()
+        };
         let shutdown = self.shutdown;
-        axum::serve(self.listener, self.router)
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;
                 let _ = shutdown.send(true);
             })
-            .await
+            .await;
+        for job in jobs {
+            let _ = job.await;
+        }
+        served
     }
 }
 

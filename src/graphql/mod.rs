@@ -18,6 +18,7 @@ pub mod commands;
 mod convert;
 pub mod data;
 pub mod environments;
+pub mod history;
 pub mod hosts;
 pub mod live;
 pub mod metrics;

@@ -9,7 +9,8 @@ use async_graphql::{MergedObject, MergedSubscription, Response, Schema, SchemaBu
 
 use super::loaders::DbLoader;
 use super::{
-    accounts, agent, auth, billing, commands, data, environments, hosts, live, metrics, system,
+    accounts, agent, auth, billing, commands, data, environments, history, hosts, live, metrics,
+    system,
 };
 use crate::auth::Principal;
 use crate::config::GraphqlSettings;
@@ -26,6 +27,7 @@ pub struct QueryRoot(
     metrics::HostMetricQuery,
     metrics::GpuMetricQuery,
     metrics::EnvironmentMetricQuery,
+    history::MetricHistoryQuery,
     accounts::CustomerQuery,
     accounts::WorkspaceQuery,
     accounts::WorkspaceMemberQuery,

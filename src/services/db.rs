@@ -159,6 +159,25 @@ pub async fn write_guard(
     }
 }
 
+/// A bucket of time for rollups: the hour or UTC day a timestamp column falls in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    Hour,
+    Day,
+}
+
+/// The start of the `bucket` that `column` (a qualified, quoted column) falls in, as a
+/// timestamp: `date_trunc` on PostgreSQL; on SQLite, where timestamps are text
+/// (`YYYY-MM-DD HH:MM:SS[.fff]`), the same text with the smaller parts zeroed.
+pub fn time_bucket(backend: DbBackend, column: &str, bucket: Bucket) -> SimpleExpr {
+    match (backend, bucket) {
+        (DbBackend::Postgres, Bucket::Hour) => Expr::cust(format!("date_trunc('hour', {column})")),
+        (DbBackend::Postgres, Bucket::Day) => Expr::cust(format!("date_trunc('day', {column})")),
+        (_, Bucket::Hour) => Expr::cust(format!("strftime('%Y-%m-%d %H:00:00', {column})")),
+        (_, Bucket::Day) => Expr::cust(format!("strftime('%Y-%m-%d 00:00:00', {column})")),
+    }
+}
+
 /// Sends NOTIFY `channel` once per payload (PostgreSQL only), up to 100 per statement.
 pub async fn pg_notify(
     db: &impl ConnectionTrait,

@@ -7,4 +7,5 @@ pub mod crud;
 pub mod db;
 pub mod fleet;
 pub mod host_status;
+pub mod metric_history;
 pub mod password;

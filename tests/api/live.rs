@@ -1,14 +1,15 @@
 //! Subscriptions over a real WebSocket (`graphql-transport-ws`): reported samples stream to
-//! operators, tenants see only their own environments, and, on PostgreSQL, events cross from
-//! one replica to another.
+//! operators, status changes stream exactly once, tenants see only their own environments,
+//! and, on PostgreSQL, events cross from one replica to another.
 
 use std::time::Duration;
 
+use chrono::Utc;
 use serde_json::json;
 
 use crate::agent::{agent_report, batch, METRICS};
 use crate::fixtures::*;
-use crate::helpers::{on_both_backends, spawn_app, Backend};
+use crate::helpers::{on_both_backends, spawn_app, spawn_app_with, Backend};
 use crate::wsclient::WsClient;
 
 const QUIET: Duration = Duration::from_millis(400);
@@ -199,6 +200,106 @@ async fn environment_status_reaches_only_its_tenants(backend: Backend) {
     sub_a.expect_silence(QUIET).await;
 }
 
+async fn hosts_go_offline_once_and_back_online(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.jobs.enabled = false;
+        s.agents.offline_after_secs = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let (host, token) = create_host_with_token(&app, "flappy").await;
+    let (quiet_host, _) = create_host_with_token(&app, "quiet").await;
+    let mut ws = WsClient::connect(&app, &app.admin_token).await;
+    ws.subscribe("s", HOST_STATUS, json!({ "h": host })).await;
+    ws.subscribe("all", HOST_STATUS, json!({})).await;
+    app.wait_for_subscriptions(2).await;
+
+    let heartbeat = "mutation { agentHeartbeat }";
+
+    app.gql_ok_as(Some(&token), heartbeat, json!({})).await;
+    let online = two_of_the_same(&mut ws).await;
+    assert_eq!(online["hostId"], host);
+    assert_eq!(online["status"], "ONLINE");
+    assert_eq!(online["previousStatus"], "OFFLINE");
+    app.gql_ok_as(Some(&token), heartbeat, json!({})).await;
+    ws.expect_silence(QUIET).await;
+
+    // The grace period passes without a heartbeat: offline, once.
+    let later = Utc::now() + chrono::Duration::seconds(10);
+    let marked = remotegpu::jobs::offline::run_once(&app.state, later)
+        .await
+        .unwrap();
+    assert_eq!(marked, 1, "only the host that was online");
+    let offline = two_of_the_same(&mut ws).await;
+    assert_eq!(offline["status"], "OFFLINE");
+    assert_eq!(offline["previousStatus"], "ONLINE");
+    let again = remotegpu::jobs::offline::run_once(&app.state, later)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+    ws.expect_silence(QUIET).await;
+    let h = app
+        .gql_ok(
+            "query($id: ID!) { host(id: $id) { status healthStatus } }",
+            json!({ "id": host }),
+        )
+        .await;
+    assert_eq!(
+        h["host"],
+        json!({ "status": "OFFLINE", "healthStatus": "UNKNOWN" })
+    );
+    assert_eq!(
+        app.column_text("hosts", "status", &format!("id = '{quiet_host}'"))
+            .await
+            .as_deref(),
+        Some("offline")
+    );
+
+    // The next heartbeat brings it back, once.
+    app.gql_ok_as(Some(&token), heartbeat, json!({})).await;
+    let back = two_of_the_same(&mut ws).await;
+    assert_eq!(back["status"], "ONLINE");
+    assert_eq!(back["previousStatus"], "OFFLINE");
+    ws.expect_silence(QUIET).await;
+
+    // A host in maintenance stays there: heartbeats are recorded, the status is the operator's.
+    app.gql_ok(
+        "mutation($id: ID!) { updateHost(id: $id, input: { status: MAINTENANCE }) { id } }",
+        json!({ "id": host }),
+    )
+    .await;
+    app.gql_ok_as(Some(&token), heartbeat, json!({})).await;
+    ws.expect_silence(QUIET).await;
+    assert_eq!(
+        remotegpu::jobs::offline::run_once(&app.state, Utc::now() + chrono::Duration::seconds(60))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        app.column_text("hosts", "status", &format!("id = '{host}'"))
+            .await
+            .as_deref(),
+        Some("maintenance")
+    );
+}
+
+/// The status change both subscriptions (`s`: one host, `all`) receive.
+async fn two_of_the_same(ws: &mut WsClient) -> serde_json::Value {
+    let first = ws.next().await;
+    let second = ws.next().await;
+    let mut ids = [
+        first["id"].as_str().unwrap().to_owned(),
+        second["id"].as_str().unwrap().to_owned(),
+    ];
+    ids.sort();
+    assert_eq!(ids, ["all".to_owned(), "s".to_owned()], "{first} {second}");
+    assert_eq!(first["payload"]["data"], second["payload"]["data"]);
+    first["payload"]["data"]["hostStatus"].clone()
+}
+
 async fn replicas_share_events(backend: Backend) {
     if backend == Backend::Sqlite {
         return; // one process per SQLite file; replicas need PostgreSQL
@@ -248,11 +349,22 @@ async fn replicas_share_events(backend: Backend) {
     assert_eq!(status["hostStatus"]["status"], "ONLINE");
     assert_eq!(status["hostStatus"]["previousStatus"], "OFFLINE");
     on_b.expect_silence(QUIET).await;
-    assert!(b.state.events.stats().received_remote() >= 3);
+
+    // So does one made by the offline job on A.
+    let later = Utc::now() + chrono::Duration::seconds(120);
+    remotegpu::jobs::offline::run_once(&a.state, later)
+        .await
+        .unwrap();
+    let status = on_b.next_data("status").await;
+    assert_eq!(status["hostStatus"]["status"], "OFFLINE");
+    assert_eq!(status["hostStatus"]["previousStatus"], "ONLINE");
+    on_b.expect_silence(QUIET).await;
+    assert!(b.state.events.stats().received_remote() >= 4);
 }
 
 on_both_backends!(
     subscribers_receive_reported_samples,
     environment_status_reaches_only_its_tenants,
+    hosts_go_offline_once_and_back_online,
     replicas_share_events
 );

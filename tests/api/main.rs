@@ -10,6 +10,7 @@ mod agent;
 mod auth;
 mod crud;
 mod errors;
+mod history;
 mod http;
 mod live;
 mod pagination;

@@ -1,0 +1,85 @@
+//! Background jobs. Each has a `run_once(state, now)` that does one pass (tests call it
+//! directly, with the clock they want) and runs in a loop started by
+//! [`crate::startup::Application`] when `jobs.enabled` (the default) and stopped on shutdown.
+//! Every job is safe to run on several replicas at once.
+//!
+//! - [`offline`]: hosts without a heartbeat for `agents.offline_after_secs` go offline.
+//! - [`rollups`]: hourly and daily metric rollups, and retention.
+
+pub mod offline;
+pub mod rollups;
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::error::AppResult;
+use crate::state::AppState;
+
+/// Starts every job; they finish when `shutdown` turns true.
+pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    let jobs = &state.settings.jobs;
+    let offline_state = state.clone();
+    let rollup_state = state.clone();
+    vec![
+        tokio::spawn(every(
+            "offline",
+            Duration::from_secs(jobs.offline_check_interval_secs.max(1)),
+            shutdown.clone(),
+            move || {
+                let state = offline_state.clone();
+                async move {
+                    offline::run_once(&state, chrono::Utc::now())
+                        .await
+                        .map(drop)
+                }
+            },
+        )),
+        tokio::spawn(every(
+            "rollups",
+            Duration::from_secs(jobs.rollup_interval_secs.max(1)),
+            shutdown.clone(),
+            move || {
+                let state = rollup_state.clone();
+                async move {
+                    rollups::run_once(&state, chrono::Utc::now())
+                        .await
+                        .map(drop)
+                }
+            },
+        )),
+    ]
+}
+
+/// Runs `pass` every `period` (the first time one period after start) until shutdown. A
+/// failed pass is logged; the next one runs as planned.
+async fn every<F, Fut>(
+    name: &'static str,
+    period: Duration,
+    mut shutdown: watch::Receiver<bool>,
+    mut pass: F,
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = AppResult<()>>,
+{
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = shutdown.changed() => break,
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+        if let Err(err) = pass().await {
+            tracing::error!(job = name, error = %err, "background job failed");
+            if let crate::error::AppError::Internal(source) = &err {
+                tracing::debug!(job = name, source = %source, "cause");
+            }
+        }
+    }
+    tracing::debug!(job = name, "stopped");
+}

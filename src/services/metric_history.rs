@@ -1,0 +1,657 @@
+//! Metric history (seed 000 §4.3): raw samples are kept 7 days, hourly rollups 90 days,
+//! daily rollups a year (all configurable in `metrics.*`).
+//!
+//! [`roll_up`] (run by the rollup job) aggregates completed hours of raw samples into
+//! `*_metrics_hourly` and completed UTC days of hourly rows into `*_metrics_daily`, then
+//! deletes what is past its retention. A bucket is recomputed from scratch (delete, then
+//! `INSERT … SELECT … GROUP BY`, in one transaction), so running it again changes nothing.
+//! Each run starts after the newest bucket already rolled up, but always recomputes the last
+//! `metrics.rollup_lateness_secs` of completed hours and the last completed day, so samples
+//! an agent delivers late (it buffers through server outages) still count.
+//!
+//! Rollup rows hold the sample count and, per field, the average and the maximum; a daily
+//! average is the sample-weighted average of its hours. I/O counters keep only their
+//! maximum: the last value of the bucket.
+//!
+//! [`host_history`] / [`gpu_history`] read one resolution for a time range.
+
+use chrono::{DateTime, Duration, DurationRound, NaiveDateTime, Utc};
+use entity::{
+    gpu_metrics, gpu_metrics_daily, gpu_metrics_hourly, host_metrics, host_metrics_daily,
+    host_metrics_hourly,
+};
+use sea_orm::sea_query::{Alias, Condition, Expr, Query, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+
+use crate::config::MetricSettings;
+use crate::error::{AppError, AppResult};
+use crate::services::db::{self, Bucket};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Agg {
+    /// Average and maximum (`<name>_avg`, `<name>_max`).
+    AvgMax,
+    /// Maximum only (`<name>_max`): counters, whose maximum is their last value.
+    Max,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Type {
+    Double,
+    /// BIGINT: averages are rounded to whole numbers.
+    BigInt,
+    Int,
+}
+
+/// A measured column of a raw table and how it is rolled up.
+struct Field(&'static str, Agg, Type);
+
+/// A raw metric table and its two rollup tables.
+struct Series {
+    raw: &'static str,
+    hourly: &'static str,
+    daily: &'static str,
+    /// Columns identifying the series (kept as they are).
+    keys: &'static [&'static str],
+    fields: &'static [Field],
+}
+
+const HOST: Series = Series {
+    raw: "host_metrics",
+    hourly: "host_metrics_hourly",
+    daily: "host_metrics_daily",
+    keys: &["host_id"],
+    fields: &[
+        Field("cpu_usage_percent", Agg::AvgMax, Type::Double),
+        Field("cpu_load_1m", Agg::AvgMax, Type::Double),
+        Field("memory_used", Agg::AvgMax, Type::BigInt),
+        Field("memory_usage_percent", Agg::AvgMax, Type::Double),
+        Field("disk_usage_percent", Agg::AvgMax, Type::Double),
+        Field("disk_io_read_bytes", Agg::Max, Type::BigInt),
+        Field("disk_io_write_bytes", Agg::Max, Type::BigInt),
+        Field("network_rx_bytes", Agg::Max, Type::BigInt),
+        Field("network_tx_bytes", Agg::Max, Type::BigInt),
+        Field("gpu_avg_utilization", Agg::AvgMax, Type::Double),
+        Field("gpu_avg_temperature", Agg::AvgMax, Type::Double),
+        Field("gpu_avg_power", Agg::AvgMax, Type::Double),
+    ],
+};
+
+const GPU: Series = Series {
+    raw: "gpu_metrics",
+    hourly: "gpu_metrics_hourly",
+    daily: "gpu_metrics_daily",
+    keys: &["gpu_id", "host_id"],
+    fields: &[
+        Field("utilization_percent", Agg::AvgMax, Type::Double),
+        Field("memory_used", Agg::AvgMax, Type::BigInt),
+        Field("memory_usage_percent", Agg::AvgMax, Type::Double),
+        Field("temperature", Agg::AvgMax, Type::Double),
+        Field("power_draw", Agg::AvgMax, Type::Double),
+        Field("fan_speed_percent", Agg::AvgMax, Type::Double),
+        Field("process_count", Agg::Max, Type::Int),
+    ],
+};
+
+fn q(column: &str) -> String {
+    format!("\"{column}\"")
+}
+
+/// `(target column, aggregate expression)` for every measured field, reading raw samples
+/// (`from_raw`) or hourly rows.
+fn aggregates(series: &Series, from_raw: bool) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for Field(name, agg, ty) in series.fields {
+        let whole = |e: String| match ty {
+            Type::Double => e,
+            Type::BigInt | Type::Int => format!("CAST(ROUND({e}) AS BIGINT)"),
+        };
+        if *agg == Agg::AvgMax {
+            let avg = if from_raw {
+                whole(format!("AVG({})", q(name)))
+            } else {
+                let col = q(&format!("{name}_avg"));
+                whole(format!(
+                    "SUM({col} * 1.0 * \"sample_count\") / NULLIF(SUM(CASE WHEN {col} IS NULL THEN 0 ELSE \"sample_count\" END), 0)"
+                ))
+            };
+            out.push((format!("{name}_avg"), avg));
+        }
+        let source = if from_raw {
+            q(name)
+        } else {
+            q(&format!("{name}_max"))
+        };
+        out.push((format!("{name}_max"), format!("MAX({source})")));
+    }
+    out
+}
+
+fn floor(t: NaiveDateTime, bucket: Bucket) -> NaiveDateTime {
+    let step = match bucket {
+        Bucket::Hour => Duration::hours(1),
+        Bucket::Day => Duration::days(1),
+    };
+    t.duration_trunc(step).unwrap_or(t)
+}
+
+fn step(bucket: Bucket) -> Duration {
+    match bucket {
+        Bucket::Hour => Duration::hours(1),
+        Bucket::Day => Duration::days(1),
+    }
+}
+
+/// `MIN`/`MAX` of a timestamp column.
+async fn extreme(
+    db: &impl ConnectionTrait,
+    table: &str,
+    column: &str,
+    max: bool,
+) -> AppResult<Option<NaiveDateTime>> {
+    let col = Expr::col(Alias::new(column));
+    let stmt = Query::select()
+        .expr_as(if max { col.max() } else { col.min() }, Alias::new("t"))
+        .from(Alias::new(table))
+        .to_owned();
+    let backend = db.get_database_backend();
+    let row = db.query_one(backend.build(&stmt)).await?;
+    Ok(match row {
+        Some(row) => row.try_get::<Option<NaiveDateTime>>("", "t")?,
+        None => None,
+    })
+}
+
+/// Recomputes the `bucket` rows of `series` for buckets starting in `[from, to)`.
+async fn recompute(
+    db: &DatabaseConnection,
+    series: &Series,
+    bucket: Bucket,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> AppResult<()> {
+    let backend = db.get_database_backend();
+    let (source, target, time) = match bucket {
+        Bucket::Hour => (series.raw, series.hourly, "collected_at"),
+        Bucket::Day => (series.hourly, series.daily, "bucket_start"),
+    };
+    let from_raw = bucket == Bucket::Hour;
+    let bucket_expr: SimpleExpr = db::time_bucket(backend, &q(time), bucket);
+    let count = if from_raw {
+        "COUNT(*)"
+    } else {
+        "SUM(\"sample_count\")"
+    };
+
+    let mut select = Query::select();
+    let mut columns: Vec<Alias> = Vec::new();
+    for key in series.keys {
+        select.column(Alias::new(*key));
+        columns.push(Alias::new(*key));
+    }
+    select.expr(bucket_expr.clone());
+    columns.push(Alias::new("bucket_start"));
+    select.expr(Expr::cust(count));
+    columns.push(Alias::new("sample_count"));
+    for (column, expr) in aggregates(series, from_raw) {
+        select.expr(Expr::cust(expr));
+        columns.push(Alias::new(column));
+    }
+    select
+        .from(Alias::new(source))
+        .and_where(Expr::col(Alias::new(time)).gte(from))
+        .and_where(Expr::col(Alias::new(time)).lt(to));
+    for key in series.keys {
+        select.group_by_col(Alias::new(*key));
+    }
+    select.add_group_by([bucket_expr]);
+
+    let insert = Query::insert()
+        .into_table(Alias::new(target))
+        .columns(columns)
+        .select_from(select)
+        .map_err(|e| AppError::internal(e.to_string()))?
+        .to_owned();
+    let delete = Query::delete()
+        .from_table(Alias::new(target))
+        .and_where(Expr::col(Alias::new("bucket_start")).gte(from))
+        .and_where(Expr::col(Alias::new("bucket_start")).lt(to))
+        .to_owned();
+
+    let _writer = db::write_guard(db).await;
+    let txn = db.begin().await?;
+    txn.execute(backend.build(&delete)).await?;
+    txn.execute(backend.build(&insert)).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// The buckets to (re)compute: from after the newest rolled-up bucket (at the latest
+/// `recheck` before `to`), or from the oldest source row when nothing is rolled up yet.
+async fn pending_range(
+    db: &DatabaseConnection,
+    series: &Series,
+    bucket: Bucket,
+    to: NaiveDateTime,
+    recheck: Duration,
+) -> AppResult<Option<NaiveDateTime>> {
+    let (source, target, time) = match bucket {
+        Bucket::Hour => (series.raw, series.hourly, "collected_at"),
+        Bucket::Day => (series.hourly, series.daily, "bucket_start"),
+    };
+    let from = match extreme(db, target, "bucket_start", true).await? {
+        Some(newest) => (newest + step(bucket)).min(floor(to - recheck, bucket)),
+        None => match extreme(db, source, time, false).await? {
+            Some(oldest) => floor(oldest, bucket),
+            None => return Ok(None),
+        },
+    };
+    Ok((from < to).then_some(from))
+}
+
+const CENTURY_DAYS: i64 = 36_500;
+
+/// What one run of [`roll_up`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RollupReport {
+    /// Rows deleted for retention: raw samples, hourly rows, daily rows, batch ids.
+    pub deleted_raw: u64,
+    pub deleted_hourly: u64,
+    pub deleted_daily: u64,
+    pub deleted_batches: u64,
+}
+
+async fn delete_before(
+    db: &DatabaseConnection,
+    table: &str,
+    column: &str,
+    cutoff: NaiveDateTime,
+) -> AppResult<u64> {
+    let stmt = Query::delete()
+        .from_table(Alias::new(table))
+        .and_where(Expr::col(Alias::new(column)).lt(cutoff))
+        .to_owned();
+    let _writer = db::write_guard(db).await;
+    let backend = db.get_database_backend();
+    Ok(db.execute(backend.build(&stmt)).await?.rows_affected())
+}
+
+/// Rolls up completed hours and days as of `now`, then applies retention.
+pub async fn roll_up(
+    db: &DatabaseConnection,
+    settings: &MetricSettings,
+    now: DateTime<Utc>,
+) -> AppResult<RollupReport> {
+    let now = now.naive_utc();
+    // Settings are clamped to what `Duration` can hold (a century is plenty).
+    let lateness = Duration::seconds(
+        settings
+            .rollup_lateness_secs
+            .clamp(0, CENTURY_DAYS * 86_400),
+    );
+    let mut report = RollupReport::default();
+    for series in [&HOST, &GPU] {
+        let to = floor(now, Bucket::Hour);
+        if let Some(from) = pending_range(db, series, Bucket::Hour, to, lateness).await? {
+            recompute(db, series, Bucket::Hour, from, to).await?;
+        }
+        let to = floor(now, Bucket::Day);
+        if let Some(from) = pending_range(db, series, Bucket::Day, to, Duration::days(1)).await? {
+            recompute(db, series, Bucket::Day, from, to).await?;
+        }
+        let days = |d: i64| now - Duration::days(d.clamp(0, CENTURY_DAYS));
+        report.deleted_raw += delete_before(
+            db,
+            series.raw,
+            "collected_at",
+            days(settings.raw_retention_days),
+        )
+        .await?;
+        report.deleted_hourly += delete_before(
+            db,
+            series.hourly,
+            "bucket_start",
+            days(settings.hourly_retention_days),
+        )
+        .await?;
+        report.deleted_daily += delete_before(
+            db,
+            series.daily,
+            "bucket_start",
+            days(settings.daily_retention_days),
+        )
+        .await?;
+    }
+    // Batch ids guard against replays as long as the samples they brought are kept.
+    report.deleted_batches = delete_before(
+        db,
+        "metric_batches",
+        "received_at",
+        now - Duration::days(settings.raw_retention_days.clamp(0, CENTURY_DAYS)),
+    )
+    .await?;
+    Ok(report)
+}
+
+// ---------------------------------------------------------------------------------------------
+// History queries
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    Raw,
+    Hourly,
+    Daily,
+}
+
+impl Resolution {
+    /// For a range without an explicit resolution: raw up to 2 days, hourly up to 60 days,
+    /// daily beyond.
+    pub fn for_range(from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+        let span = to - from;
+        if span <= Duration::days(2) {
+            Resolution::Raw
+        } else if span <= Duration::days(60) {
+            Resolution::Hourly
+        } else {
+            Resolution::Daily
+        }
+    }
+}
+
+/// Most points one history query returns; more are `truncated`.
+pub const MAX_POINTS: u64 = 20_000;
+
+/// One point of a host's history: a raw sample (`sample_count` 1, averages and maxima equal
+/// to the sample) or a rollup bucket.
+#[derive(Debug, Clone, PartialEq, FromQueryResult)]
+pub struct HostPoint {
+    pub bucket_start: NaiveDateTime,
+    pub sample_count: i32,
+    pub cpu_usage_percent_avg: Option<f64>,
+    pub cpu_usage_percent_max: Option<f64>,
+    pub cpu_load_1m_avg: Option<f64>,
+    pub cpu_load_1m_max: Option<f64>,
+    pub memory_used_avg: Option<i64>,
+    pub memory_used_max: Option<i64>,
+    pub memory_usage_percent_avg: Option<f64>,
+    pub memory_usage_percent_max: Option<f64>,
+    pub disk_usage_percent_avg: Option<f64>,
+    pub disk_usage_percent_max: Option<f64>,
+    pub disk_io_read_bytes_max: Option<i64>,
+    pub disk_io_write_bytes_max: Option<i64>,
+    pub network_rx_bytes_max: Option<i64>,
+    pub network_tx_bytes_max: Option<i64>,
+    pub gpu_avg_utilization_avg: Option<f64>,
+    pub gpu_avg_utilization_max: Option<f64>,
+    pub gpu_avg_temperature_avg: Option<f64>,
+    pub gpu_avg_temperature_max: Option<f64>,
+    pub gpu_avg_power_avg: Option<f64>,
+    pub gpu_avg_power_max: Option<f64>,
+}
+
+impl From<host_metrics::Model> for HostPoint {
+    fn from(m: host_metrics::Model) -> Self {
+        Self {
+            bucket_start: m.collected_at.unwrap_or_default(),
+            sample_count: 1,
+            cpu_usage_percent_avg: m.cpu_usage_percent,
+            cpu_usage_percent_max: m.cpu_usage_percent,
+            cpu_load_1m_avg: m.cpu_load_1m,
+            cpu_load_1m_max: m.cpu_load_1m,
+            memory_used_avg: m.memory_used,
+            memory_used_max: m.memory_used,
+            memory_usage_percent_avg: m.memory_usage_percent,
+            memory_usage_percent_max: m.memory_usage_percent,
+            disk_usage_percent_avg: m.disk_usage_percent,
+            disk_usage_percent_max: m.disk_usage_percent,
+            disk_io_read_bytes_max: m.disk_io_read_bytes,
+            disk_io_write_bytes_max: m.disk_io_write_bytes,
+            network_rx_bytes_max: m.network_rx_bytes,
+            network_tx_bytes_max: m.network_tx_bytes,
+            gpu_avg_utilization_avg: m.gpu_avg_utilization,
+            gpu_avg_utilization_max: m.gpu_avg_utilization,
+            gpu_avg_temperature_avg: m.gpu_avg_temperature,
+            gpu_avg_temperature_max: m.gpu_avg_temperature,
+            gpu_avg_power_avg: m.gpu_avg_power,
+            gpu_avg_power_max: m.gpu_avg_power,
+        }
+    }
+}
+
+/// One point of a GPU's history.
+#[derive(Debug, Clone, PartialEq, FromQueryResult)]
+pub struct GpuPoint {
+    pub bucket_start: NaiveDateTime,
+    pub sample_count: i32,
+    pub utilization_percent_avg: Option<f64>,
+    pub utilization_percent_max: Option<f64>,
+    pub memory_used_avg: Option<i64>,
+    pub memory_used_max: Option<i64>,
+    pub memory_usage_percent_avg: Option<f64>,
+    pub memory_usage_percent_max: Option<f64>,
+    pub temperature_avg: Option<f64>,
+    pub temperature_max: Option<f64>,
+    pub power_draw_avg: Option<f64>,
+    pub power_draw_max: Option<f64>,
+    pub fan_speed_percent_avg: Option<f64>,
+    pub fan_speed_percent_max: Option<f64>,
+    pub process_count_max: Option<i32>,
+}
+
+impl From<gpu_metrics::Model> for GpuPoint {
+    fn from(m: gpu_metrics::Model) -> Self {
+        Self {
+            bucket_start: m.collected_at.unwrap_or_default(),
+            sample_count: 1,
+            utilization_percent_avg: m.utilization_percent,
+            utilization_percent_max: m.utilization_percent,
+            memory_used_avg: m.memory_used,
+            memory_used_max: m.memory_used,
+            memory_usage_percent_avg: m.memory_usage_percent,
+            memory_usage_percent_max: m.memory_usage_percent,
+            temperature_avg: m.temperature,
+            temperature_max: m.temperature,
+            power_draw_avg: m.power_draw,
+            power_draw_max: m.power_draw,
+            fan_speed_percent_avg: m.fan_speed_percent,
+            fan_speed_percent_max: m.fan_speed_percent,
+            process_count_max: m.process_count,
+        }
+    }
+}
+
+/// Points of one series in `[from, to)`, oldest first, at most [`MAX_POINTS`]; `true` when
+/// there were more.
+pub struct History<P> {
+    pub points: Vec<P>,
+    pub truncated: bool,
+}
+
+fn cut<P>(mut points: Vec<P>) -> History<P> {
+    let truncated = points.len() as u64 > MAX_POINTS;
+    points.truncate(MAX_POINTS as usize);
+    History { points, truncated }
+}
+
+/// Rows of a rollup table `E` for one key, buckets starting in `[from, to)` (`from` is
+/// floored to its bucket, so the bucket containing it is included).
+async fn rollup_rows<E, P>(
+    db: &DatabaseConnection,
+    key_column: E::Column,
+    key: sea_orm::Value,
+    bucket_column: E::Column,
+    range: (NaiveDateTime, NaiveDateTime),
+    scope: Condition,
+) -> AppResult<History<P>>
+where
+    E: EntityTrait,
+    P: FromQueryResult + Send + Sync,
+{
+    let rows = E::find()
+        .filter(key_column.eq(key))
+        .filter(bucket_column.gte(range.0))
+        .filter(bucket_column.lt(range.1))
+        .filter(scope)
+        .order_by_asc(bucket_column)
+        .limit(MAX_POINTS + 1)
+        .into_model::<P>()
+        .all(db)
+        .await?;
+    Ok(cut(rows))
+}
+
+/// A host's history at `resolution`; `scope` is the caller's read scope of the table read.
+pub async fn host_history(
+    db: &DatabaseConnection,
+    host_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    resolution: Resolution,
+    scope: Condition,
+) -> AppResult<History<HostPoint>> {
+    let (from, to) = (from.naive_utc(), to.naive_utc());
+    match resolution {
+        Resolution::Raw => {
+            let rows = host_metrics::Entity::find()
+                .filter(host_metrics::Column::HostId.eq(host_id))
+                .filter(host_metrics::Column::CollectedAt.gte(from))
+                .filter(host_metrics::Column::CollectedAt.lt(to))
+                .filter(scope)
+                .order_by_asc(host_metrics::Column::CollectedAt)
+                .order_by_asc(host_metrics::Column::Id)
+                .limit(MAX_POINTS + 1)
+                .all(db)
+                .await?;
+            Ok(cut(rows.into_iter().map(HostPoint::from).collect()))
+        }
+        Resolution::Hourly => {
+            rollup_rows::<host_metrics_hourly::Entity, _>(
+                db,
+                host_metrics_hourly::Column::HostId,
+                host_id.into(),
+                host_metrics_hourly::Column::BucketStart,
+                (floor(from, Bucket::Hour), to),
+                scope,
+            )
+            .await
+        }
+        Resolution::Daily => {
+            rollup_rows::<host_metrics_daily::Entity, _>(
+                db,
+                host_metrics_daily::Column::HostId,
+                host_id.into(),
+                host_metrics_daily::Column::BucketStart,
+                (floor(from, Bucket::Day), to),
+                scope,
+            )
+            .await
+        }
+    }
+}
+
+/// A GPU's history at `resolution`.
+pub async fn gpu_history(
+    db: &DatabaseConnection,
+    gpu_id: i64,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    resolution: Resolution,
+    scope: Condition,
+) -> AppResult<History<GpuPoint>> {
+    let (from, to) = (from.naive_utc(), to.naive_utc());
+    match resolution {
+        Resolution::Raw => {
+            let rows = gpu_metrics::Entity::find()
+                .filter(gpu_metrics::Column::GpuId.eq(gpu_id))
+                .filter(gpu_metrics::Column::CollectedAt.gte(from))
+                .filter(gpu_metrics::Column::CollectedAt.lt(to))
+                .filter(scope)
+                .order_by_asc(gpu_metrics::Column::CollectedAt)
+                .order_by_asc(gpu_metrics::Column::Id)
+                .limit(MAX_POINTS + 1)
+                .all(db)
+                .await?;
+            Ok(cut(rows.into_iter().map(GpuPoint::from).collect()))
+        }
+        Resolution::Hourly => {
+            rollup_rows::<gpu_metrics_hourly::Entity, _>(
+                db,
+                gpu_metrics_hourly::Column::GpuId,
+                gpu_id.into(),
+                gpu_metrics_hourly::Column::BucketStart,
+                (floor(from, Bucket::Hour), to),
+                scope,
+            )
+            .await
+        }
+        Resolution::Daily => {
+            rollup_rows::<gpu_metrics_daily::Entity, _>(
+                db,
+                gpu_metrics_daily::Column::GpuId,
+                gpu_id.into(),
+                gpu_metrics_daily::Column::BucketStart,
+                (floor(from, Bucket::Day), to),
+                scope,
+            )
+            .await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn resolution_follows_the_range() {
+        let from = at("2026-03-01T00:00:00Z");
+        assert_eq!(
+            Resolution::for_range(from, from + Duration::days(2)),
+            Resolution::Raw
+        );
+        assert_eq!(
+            Resolution::for_range(from, from + Duration::days(3)),
+            Resolution::Hourly
+        );
+        assert_eq!(
+            Resolution::for_range(from, from + Duration::days(60)),
+            Resolution::Hourly
+        );
+        assert_eq!(
+            Resolution::for_range(from, from + Duration::days(61)),
+            Resolution::Daily
+        );
+    }
+
+    #[test]
+    fn rollup_columns_match_the_tables() {
+        let host: Vec<String> = aggregates(&HOST, true).into_iter().map(|c| c.0).collect();
+        assert_eq!(host.len(), 20);
+        assert!(host.contains(&"network_rx_bytes_max".to_owned()));
+        assert!(!host.contains(&"network_rx_bytes_avg".to_owned()));
+        let gpu: Vec<String> = aggregates(&GPU, false).into_iter().map(|c| c.0).collect();
+        assert_eq!(gpu.len(), 13);
+        assert_eq!(gpu.last().map(String::as_str), Some("process_count_max"));
+    }
+
+    #[test]
+    fn buckets_floor_to_the_hour_and_day() {
+        let t = at("2026-03-01T10:42:17Z").naive_utc();
+        assert_eq!(
+            floor(t, Bucket::Hour),
+            at("2026-03-01T10:00:00Z").naive_utc()
+        );
+        assert_eq!(
+            floor(t, Bucket::Day),
+            at("2026-03-01T00:00:00Z").naive_utc()
+        );
+    }
+}
