@@ -216,7 +216,11 @@ macro_rules! crud_query {
                     .gql()
             }
 
+            /// A page of rows; its cost is the page size times the cost of each row.
             #[allow(clippy::too_many_arguments)]
+            #[graphql(
+                complexity = "crate::graphql::pagination::page_cost(first, last, child_complexity)"
+            )]
             async fn $many(
                 &self,
                 ctx: &async_graphql::Context<'_>,

@@ -9,6 +9,7 @@ mod auth;
 mod crud;
 mod errors;
 mod http;
+mod limits;
 mod pagination;
 mod read_only;
 mod relations;
