@@ -47,6 +47,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub graphql: GraphqlSettings,
     pub auth: AuthSettings,
+    pub limits: LimitSettings,
+    pub websocket: WebSocketSettings,
     pub log: LogSettings,
     pub events: EventSettings,
     pub agents: AgentSettings,
@@ -104,6 +106,66 @@ pub struct MetricSettings {
     /// Completed hours this recent are rolled up again on every run, so samples an agent
     /// delivers late (after an outage) still count.
     pub rollup_lateness_secs: i64,
+}
+
+/// Abuse limits, on by default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LimitSettings {
+    /// Characters in one query document.
+    pub max_query_chars: usize,
+    /// Aliased fields in one operation.
+    pub max_aliases: usize,
+    /// Directives on one field.
+    pub max_directives: usize,
+    /// Operations in one batched HTTP request (`[{...}, {...}]`).
+    pub max_batch: usize,
+    /// Sustained requests per second per principal (per client address when anonymous).
+    pub rate_per_second: f64,
+    /// Requests a principal may make in a burst above the sustained rate.
+    pub rate_burst: f64,
+    /// A request still running after this long is abandoned.
+    pub request_timeout_ms: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            max_query_chars: 20_000,
+            max_aliases: 30,
+            max_directives: 5,
+            max_batch: 10,
+            rate_per_second: 50.0,
+            rate_burst: 200.0,
+            request_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// `/graphql/ws` limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WebSocketSettings {
+    /// `connection_init` must arrive within this long (else close 4408).
+    pub init_timeout_ms: u64,
+    /// Interval of server pings (`ping` / legacy `ka`).
+    pub keepalive_ms: u64,
+    /// Operations running at once on one connection.
+    pub max_subscriptions: usize,
+    /// Largest client message; larger ones close the connection (1009).
+    pub max_message_bytes: usize,
+    /// Messages queued for one connection before its operations wait.
+    pub queue_len: usize,
+}
+
+impl Default for WebSocketSettings {
+    fn default() -> Self {
+        Self {
+            init_timeout_ms: 5_000,
+            keepalive_ms: 15_000,
+            max_subscriptions: 100,
+            max_message_bytes: 64 * 1024,
+            queue_len: 256,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -166,6 +228,8 @@ pub struct GraphqlSettings {
     /// Serve GraphiQL on `GET /graphql`.
     pub graphiql: bool,
     pub introspection: bool,
+    /// "Did you mean ...?" hints in validation errors.
+    pub suggestions: bool,
     pub max_depth: usize,
     pub max_complexity: usize,
     /// How long a DataLoader collects keys before it queries, in milliseconds. Relations
@@ -205,11 +269,14 @@ impl Default for Settings {
             graphql: GraphqlSettings {
                 graphiql: true,
                 introspection: true,
+                suggestions: true,
                 max_depth: 12,
                 max_complexity: 5000,
                 loader_delay_ms: 2,
             },
             auth: AuthSettings::default(),
+            limits: LimitSettings::default(),
+            websocket: WebSocketSettings::default(),
             log: LogSettings {
                 filter: "info,sqlx=warn,sea_orm=warn".into(),
                 format: LogFormat::Text,

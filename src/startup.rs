@@ -117,12 +117,16 @@ impl Application {
             Vec::new()
         };
         let shutdown = self.shutdown;
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                let _ = shutdown.send(true);
-            })
-            .await;
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = shutdown.send(true);
+        })
+        .await;
         for job in jobs {
             let _ = job.await;
         }

@@ -52,6 +52,11 @@ impl Scope {
 }
 
 pub trait Policy: EntityTrait {
+    /// Tables that are the operators' alone (infrastructure, remote commands): customers
+    /// asking for them directly get FORBIDDEN rather than an empty answer. Relations into
+    /// them still just come back empty.
+    const OPERATORS_ONLY: bool = false;
+
     fn readable(u: User) -> Scope;
     fn writable(u: User) -> Scope;
     fn authorize_insert<'a>(
@@ -185,6 +190,8 @@ macro_rules! operators_only {
     ($($module:ident),+ $(,)?) => {
         $(
             impl Policy for $module::Entity {
+                const OPERATORS_ONLY: bool = true;
+
                 fn readable(u: User) -> Scope {
                     admin_only(u)
                 }
@@ -543,4 +550,13 @@ impl Policy for dataset_usage::Entity {
     ) -> BoxFuture<'a, AppResult<()>> {
         require_admin(u)
     }
+}
+
+/// The caller, allowed to use `E`'s queries and mutations at all.
+pub fn user_for<E: Policy>(principal: &super::Principal) -> AppResult<User> {
+    let user = principal.user()?;
+    if E::OPERATORS_ONLY && !user.admin {
+        return Err(AppError::Forbidden);
+    }
+    Ok(user)
 }

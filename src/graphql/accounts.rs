@@ -3,8 +3,7 @@
 use async_graphql::{ComplexObject, Context, InputObject, MaybeUndefined, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::{customers, workspace_members as wm, workspaces};
-use sea_orm::sea_query::Condition;
-use sea_orm::{DbBackend, Set};
+use sea_orm::Set;
 
 use super::convert::{fk, id, opt_text, text, ts_opt};
 use super::crud::{
@@ -14,7 +13,7 @@ use super::crud::{
 use super::data::{Dataset, Model};
 use super::enums::*;
 use super::environments::Environment;
-use super::filter::{order_input, EnumFilter, FilterInput, IdFilter, StringFilter};
+use super::filter::{filter_input, order_input, EnumFilter, IdFilter, StringFilter};
 use super::relations::*;
 use crate::domain::{Email, Password, Username};
 use crate::error::AppResult;
@@ -95,26 +94,13 @@ impl ApiObject for Customer {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct CustomerFilter {
-    pub id: Option<IdFilter>,
-    pub uuid: Option<StringFilter>,
-    pub username: Option<StringFilter>,
-    pub email: Option<StringFilter>,
-    pub status: Option<EnumFilter<CustomerStatus>>,
-}
-
-impl FilterInput for CustomerFilter {
-    type Entity = customers::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(customers::Column::Id)))
-            .add_option(self.uuid.map(|f| f.on(customers::Column::Uuid)))
-            .add_option(self.username.map(|f| f.on(customers::Column::Username)))
-            .add_option(self.email.map(|f| f.on(customers::Column::Email)))
-            .add_option(self.status.map(|f| f.on(customers::Column::Status))))
-    }
-}
+filter_input!(CustomerFilter for customers {
+    id: IdFilter => Id as i64,
+    uuid: StringFilter => Uuid,
+    username: StringFilter => Username,
+    email: StringFilter => Email,
+    status: EnumFilter<CustomerStatus> => Status,
+});
 
 order_input!(CustomerOrder, CustomerOrderField, customers::Entity, customers::Column {
     Id => Id,
@@ -294,25 +280,11 @@ impl ApiObject for Workspace {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct WorkspaceFilter {
-    pub id: Option<IdFilter>,
-    pub owner_id: Option<IdFilter>,
-    pub name: Option<StringFilter>,
-}
-
-impl FilterInput for WorkspaceFilter {
-    type Entity = workspaces::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(workspaces::Column::Id)))
-            .add_option(
-                self.owner_id
-                    .map(|f| f.on::<i64>(workspaces::Column::OwnerId)),
-            )
-            .add_option(self.name.map(|f| f.on(workspaces::Column::Name))))
-    }
-}
+filter_input!(WorkspaceFilter for workspaces {
+    id: IdFilter => Id as i64,
+    owner_id: IdFilter => OwnerId as i64,
+    name: StringFilter => Name,
+});
 
 order_input!(WorkspaceOrder, WorkspaceOrderField, workspaces::Entity, workspaces::Column {
     Id => Id,
@@ -437,30 +409,12 @@ impl ApiObject for WorkspaceMember {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct WorkspaceMemberFilter {
-    pub id: Option<IdFilter>,
-    pub workspace_id: Option<IdFilter>,
-    pub customer_id: Option<IdFilter>,
-    pub role: Option<EnumFilter<WorkspaceRole>>,
-}
-
-impl FilterInput for WorkspaceMemberFilter {
-    type Entity = wm::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(wm::Column::Id)))
-            .add_option(
-                self.workspace_id
-                    .map(|f| f.on::<i64>(wm::Column::WorkspaceId)),
-            )
-            .add_option(
-                self.customer_id
-                    .map(|f| f.on::<i64>(wm::Column::CustomerId)),
-            )
-            .add_option(self.role.map(|f| f.on(wm::Column::Role))))
-    }
-}
+filter_input!(WorkspaceMemberFilter for wm {
+    id: IdFilter => Id as i64,
+    workspace_id: IdFilter => WorkspaceId as i64,
+    customer_id: IdFilter => CustomerId as i64,
+    role: EnumFilter<WorkspaceRole> => Role,
+});
 
 order_input!(WorkspaceMemberOrder, WorkspaceMemberOrderField, wm::Entity, wm::Column {
     Id => Id,

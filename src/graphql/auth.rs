@@ -8,6 +8,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use super::accounts::Customer;
 use super::convert::text;
 use super::crud::{parse_nullable, patch_nullable, principal, state, ApiObject};
+use super::schema::InBatch;
 use crate::auth::policy::Policy;
 use crate::error::{AppError, AppResult, GqlResult};
 use crate::services::accounts::auth::{self as accounts, NewAccount, Session};
@@ -57,6 +58,14 @@ pub struct UpdateMeInput {
     pub company: MaybeUndefined<String>,
 }
 
+/// Sign-in operations are refused inside batched requests.
+fn not_in_batch(ctx: &Context<'_>) -> AppResult<()> {
+    if ctx.data_opt::<InBatch>().is_some() {
+        return Err(AppError::bad_input("sign-in operations cannot be batched"));
+    }
+    Ok(())
+}
+
 #[derive(Default)]
 pub struct AuthQuery;
 
@@ -88,6 +97,7 @@ impl AuthMutation {
         ctx: &Context<'_>,
         input: RegisterInput,
     ) -> async_graphql::Result<AuthPayload> {
+        not_in_batch(ctx).gql()?;
         let app = state(ctx);
         let account = NewAccount {
             username: &input.username,
@@ -125,6 +135,7 @@ impl AuthMutation {
         login: String,
         password: String,
     ) -> async_graphql::Result<AuthPayload> {
+        not_in_batch(ctx).gql()?;
         let app = state(ctx);
         let session = accounts::login(
             &app.db,
@@ -144,6 +155,7 @@ impl AuthMutation {
         ctx: &Context<'_>,
         refresh_token: String,
     ) -> async_graphql::Result<AuthPayload> {
+        not_in_batch(ctx).gql()?;
         let app = state(ctx);
         let session = accounts::refresh(
             &app.db,

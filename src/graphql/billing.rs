@@ -1,19 +1,19 @@
 //! Billing records and invoices: written by the billing process, read here. Money is
 //! `Decimal` (a string on the wire) with four decimal places.
 
-use async_graphql::{ComplexObject, Context, InputObject, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::{billing_records as br, invoices};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::Condition;
-use sea_orm::DbBackend;
 
 use super::accounts::Customer;
 use super::convert::{id, money, ts, ts_opt};
 use super::crud::{crud_query, load_many, load_opt, load_parent, ApiObject};
 use super::enums::*;
 use super::environments::Environment;
-use super::filter::{order_input, DateTimeFilter, EnumFilter, FilterInput, IdFilter, StringFilter};
+use super::filter::{
+    filter_input, order_input, DateTimeFilter, EnumFilter, IdFilter, StringFilter,
+};
 use super::relations::*;
 use crate::error::AppResult;
 use crate::error::GqlResult;
@@ -79,31 +79,14 @@ impl ApiObject for BillingRecord {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct BillingRecordFilter {
-    pub id: Option<IdFilter>,
-    pub customer_id: Option<IdFilter>,
-    pub env_id: Option<IdFilter>,
-    pub invoice_id: Option<IdFilter>,
-    pub resource_type: Option<EnumFilter<ResourceType>>,
-    pub start_time: Option<DateTimeFilter>,
-}
-
-impl FilterInput for BillingRecordFilter {
-    type Entity = br::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(br::Column::Id)))
-            .add_option(
-                self.customer_id
-                    .map(|f| f.on::<i64>(br::Column::CustomerId)),
-            )
-            .add_option(self.env_id.map(|f| f.on::<String>(br::Column::EnvId)))
-            .add_option(self.invoice_id.map(|f| f.on::<i64>(br::Column::InvoiceId)))
-            .add_option(self.resource_type.map(|f| f.on(br::Column::ResourceType)))
-            .add_option(self.start_time.map(|f| f.on(br::Column::StartTime))))
-    }
-}
+filter_input!(BillingRecordFilter for br {
+    id: IdFilter => Id as i64,
+    customer_id: IdFilter => CustomerId as i64,
+    env_id: IdFilter => EnvId as String,
+    invoice_id: IdFilter => InvoiceId as i64,
+    resource_type: EnumFilter<ResourceType> => ResourceType,
+    start_time: DateTimeFilter => StartTime,
+});
 
 order_input!(BillingRecordOrder, BillingRecordOrderField, br::Entity, br::Column {
     Id => Id,
@@ -186,32 +169,13 @@ impl ApiObject for Invoice {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct InvoiceFilter {
-    pub id: Option<IdFilter>,
-    pub invoice_no: Option<StringFilter>,
-    pub customer_id: Option<IdFilter>,
-    pub status: Option<EnumFilter<InvoiceStatus>>,
-    pub period_start: Option<DateTimeFilter>,
-}
-
-impl FilterInput for InvoiceFilter {
-    type Entity = invoices::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(invoices::Column::Id)))
-            .add_option(self.invoice_no.map(|f| f.on(invoices::Column::InvoiceNo)))
-            .add_option(
-                self.customer_id
-                    .map(|f| f.on::<i64>(invoices::Column::CustomerId)),
-            )
-            .add_option(self.status.map(|f| f.on(invoices::Column::Status)))
-            .add_option(
-                self.period_start
-                    .map(|f| f.on(invoices::Column::PeriodStart)),
-            ))
-    }
-}
+filter_input!(InvoiceFilter for invoices {
+    id: IdFilter => Id as i64,
+    invoice_no: StringFilter => InvoiceNo,
+    customer_id: IdFilter => CustomerId as i64,
+    status: EnumFilter<InvoiceStatus> => Status,
+    period_start: DateTimeFilter => PeriodStart,
+});
 
 order_input!(InvoiceOrder, InvoiceOrderField, invoices::Entity, invoices::Column {
     Id => Id,

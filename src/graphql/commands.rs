@@ -1,16 +1,16 @@
 //! Remote commands (seed 003) targeted at hosts, and their results. Written by the command
 //! process and the agent; read here.
 
-use async_graphql::{ComplexObject, Context, InputObject, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::{command_results as cr, commands};
-use sea_orm::sea_query::Condition;
-use sea_orm::DbBackend;
 
 use super::convert::{id, ts_opt};
 use super::crud::{crud_query, load_many, load_parent, ApiObject};
 use super::enums::*;
-use super::filter::{order_input, DateTimeFilter, EnumFilter, FilterInput, IdFilter, StringFilter};
+use super::filter::{
+    filter_input, order_input, DateTimeFilter, EnumFilter, IdFilter, StringFilter,
+};
 use super::hosts::Host;
 use super::relations::*;
 use crate::error::AppResult;
@@ -63,29 +63,13 @@ impl ApiObject for Command {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct CommandFilter {
-    pub id: Option<IdFilter>,
-    pub command_id: Option<StringFilter>,
-    pub target_node_id: Option<IdFilter>,
-    pub status: Option<EnumFilter<CommandStatus>>,
-    pub created_at: Option<DateTimeFilter>,
-}
-
-impl FilterInput for CommandFilter {
-    type Entity = commands::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(commands::Column::Id)))
-            .add_option(self.command_id.map(|f| f.on(commands::Column::CommandId)))
-            .add_option(
-                self.target_node_id
-                    .map(|f| f.on::<String>(commands::Column::TargetNodeId)),
-            )
-            .add_option(self.status.map(|f| f.on(commands::Column::Status)))
-            .add_option(self.created_at.map(|f| f.on(commands::Column::CreatedAt))))
-    }
-}
+filter_input!(CommandFilter for commands {
+    id: IdFilter => Id as i64,
+    command_id: StringFilter => CommandId,
+    target_node_id: IdFilter => TargetNodeId as String,
+    status: EnumFilter<CommandStatus> => Status,
+    created_at: DateTimeFilter => CreatedAt,
+});
 
 order_input!(CommandOrder, CommandOrderField, commands::Entity, commands::Column {
     Id => Id,
@@ -141,20 +125,10 @@ impl ApiObject for CommandResult {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct CommandResultFilter {
-    pub id: Option<IdFilter>,
-    pub command_id: Option<StringFilter>,
-}
-
-impl FilterInput for CommandResultFilter {
-    type Entity = cr::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(cr::Column::Id)))
-            .add_option(self.command_id.map(|f| f.on(cr::Column::CommandId))))
-    }
-}
+filter_input!(CommandResultFilter for cr {
+    id: IdFilter => Id as i64,
+    command_id: StringFilter => CommandId,
+});
 
 order_input!(CommandResultOrder, CommandResultOrderField, cr::Entity, cr::Column {
     Id => Id,

@@ -16,7 +16,7 @@ use sea_orm::{
 use super::filter::{FilterInput, IdKey, OrderInput};
 use super::loaders::{DbLoader, Latest, LatestOf, Rel, Relation};
 use super::pagination::{encode_cursor, PageArgs};
-use crate::auth::policy::Policy;
+use crate::auth::policy::{user_for, Policy};
 use crate::auth::{Principal, User};
 use crate::error::{AppError, AppResult};
 use crate::services::crud::{self, Access, Lifecycle, Pk};
@@ -88,7 +88,7 @@ where
     O: ApiObject,
     Pk<O::Entity>: IdKey,
 {
-    let user = principal(ctx).user()?;
+    let user = user_for::<O::Entity>(&principal(ctx))?;
     let key = parse_pk::<O>(&id)?;
     let scope = O::Entity::readable(user).condition();
     O::from_model(crud::get::<O::Entity>(&state(ctx).db, key, O::LABEL, scope).await?)
@@ -106,7 +106,7 @@ where
     F: FilterInput<Entity = O::Entity>,
     R: OrderInput<Entity = O::Entity>,
 {
-    let user = principal(ctx).user()?;
+    let user = user_for::<O::Entity>(&principal(ctx))?;
     let db = &state(ctx).db;
     // AND-ed as two conditions: a policy may be an OR of its own.
     let mut condition = sea_orm::Condition::all().add(O::Entity::readable(user).condition());
@@ -153,7 +153,7 @@ where
     <<I::Object as ApiObject>::Entity as EntityTrait>::ActiveModel:
         ActiveModelTrait<Entity = <I::Object as ApiObject>::Entity> + ActiveModelBehavior + Send,
 {
-    let user = principal(ctx).user()?;
+    let user = user_for::<<I::Object as ApiObject>::Entity>(&principal(ctx))?;
     let db = &state(ctx).db;
     let mut row = input.into_row()?;
     <I::Object as ApiObject>::Entity::authorize_insert(user, &mut row, db).await?;
@@ -171,7 +171,7 @@ where
         ActiveModelTrait<Entity = <I::Object as ApiObject>::Entity> + ActiveModelBehavior + Send,
     Pk<<I::Object as ApiObject>::Entity>: IdKey,
 {
-    let user = principal(ctx).user()?;
+    let user = user_for::<<I::Object as ApiObject>::Entity>(&principal(ctx))?;
     let key = parse_pk::<I::Object>(&id)?;
     let model = crud::update::<<I::Object as ApiObject>::Entity, _>(
         &state(ctx).db,
@@ -191,7 +191,7 @@ where
     <O::Entity as EntityTrait>::Model: Sync,
     Pk<O::Entity>: IdKey,
 {
-    let user = principal(ctx).user()?;
+    let user = user_for::<O::Entity>(&principal(ctx))?;
     let key = parse_pk::<O>(&id)?;
     let access = access::<O::Entity>(user);
     O::from_model(crud::delete::<O::Entity>(&state(ctx).db, key, O::LABEL, access).await?)
@@ -216,7 +216,11 @@ macro_rules! crud_query {
                     .gql()
             }
 
+            /// A page of rows; its cost is the page size times the cost of each row.
             #[allow(clippy::too_many_arguments)]
+            #[graphql(
+                complexity = "crate::graphql::pagination::page_cost(first, last, child_complexity)"
+            )]
             async fn $many(
                 &self,
                 ctx: &async_graphql::Context<'_>,

@@ -7,8 +7,7 @@ use entity::{
     dataset_usage as du, dataset_versions as dv, datasets as ds, images, model_versions as mv,
     models,
 };
-use sea_orm::sea_query::Condition;
-use sea_orm::{DbBackend, Set};
+use sea_orm::Set;
 
 use super::accounts::{owner, Customer, Workspace};
 use super::convert::{
@@ -20,7 +19,7 @@ use super::crud::{
 };
 use super::enums::*;
 use super::environments::Environment;
-use super::filter::{order_input, BooleanFilter, EnumFilter, FilterInput, IdFilter, StringFilter};
+use super::filter::{filter_input, order_input, BooleanFilter, EnumFilter, IdFilter, StringFilter};
 use super::relations::*;
 use super::scalars::BigInt;
 use crate::error::AppResult;
@@ -93,32 +92,13 @@ impl ApiObject for Dataset {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct DatasetFilter {
-    pub id: Option<IdFilter>,
-    pub customer_id: Option<IdFilter>,
-    pub workspace_id: Option<IdFilter>,
-    pub status: Option<EnumFilter<UploadStatus>>,
-    pub name: Option<StringFilter>,
-}
-
-impl FilterInput for DatasetFilter {
-    type Entity = ds::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(ds::Column::Id)))
-            .add_option(
-                self.workspace_id
-                    .map(|f| f.on::<i64>(ds::Column::WorkspaceId)),
-            )
-            .add_option(
-                self.customer_id
-                    .map(|f| f.on::<i64>(ds::Column::CustomerId)),
-            )
-            .add_option(self.status.map(|f| f.on(ds::Column::Status)))
-            .add_option(self.name.map(|f| f.on(ds::Column::Name))))
-    }
-}
+filter_input!(DatasetFilter for ds {
+    id: IdFilter => Id as i64,
+    customer_id: IdFilter => CustomerId as i64,
+    workspace_id: IdFilter => WorkspaceId as i64,
+    status: EnumFilter<UploadStatus> => Status,
+    name: StringFilter => Name,
+});
 
 order_input!(DatasetOrder, DatasetOrderField, ds::Entity, ds::Column {
     Id => Id,
@@ -261,24 +241,12 @@ impl ApiObject for DatasetVersion {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct DatasetVersionFilter {
-    pub id: Option<IdFilter>,
-    pub dataset_id: Option<IdFilter>,
-    pub version: Option<StringFilter>,
-    pub status: Option<EnumFilter<UploadStatus>>,
-}
-
-impl FilterInput for DatasetVersionFilter {
-    type Entity = dv::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(dv::Column::Id)))
-            .add_option(self.dataset_id.map(|f| f.on::<i64>(dv::Column::DatasetId)))
-            .add_option(self.version.map(|f| f.on(dv::Column::Version)))
-            .add_option(self.status.map(|f| f.on(dv::Column::Status))))
-    }
-}
+filter_input!(DatasetVersionFilter for dv {
+    id: IdFilter => Id as i64,
+    dataset_id: IdFilter => DatasetId as i64,
+    version: StringFilter => Version,
+    status: EnumFilter<UploadStatus> => Status,
+});
 
 order_input!(DatasetVersionOrder, DatasetVersionOrderField, dv::Entity, dv::Column {
     Id => Id,
@@ -430,22 +398,11 @@ impl ApiObject for DatasetUsage {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct DatasetUsageFilter {
-    pub id: Option<IdFilter>,
-    pub dataset_id: Option<IdFilter>,
-    pub env_id: Option<IdFilter>,
-}
-
-impl FilterInput for DatasetUsageFilter {
-    type Entity = du::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(du::Column::Id)))
-            .add_option(self.dataset_id.map(|f| f.on::<i64>(du::Column::DatasetId)))
-            .add_option(self.env_id.map(|f| f.on::<String>(du::Column::EnvId))))
-    }
-}
+filter_input!(DatasetUsageFilter for du {
+    id: IdFilter => Id as i64,
+    dataset_id: IdFilter => DatasetId as i64,
+    env_id: IdFilter => EnvId as String,
+});
 
 order_input!(DatasetUsageOrder, DatasetUsageOrderField, du::Entity, du::Column {
     Id => Id,
@@ -523,32 +480,13 @@ impl ApiObject for Model {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct ModelFilter {
-    pub id: Option<IdFilter>,
-    pub customer_id: Option<IdFilter>,
-    pub workspace_id: Option<IdFilter>,
-    pub name: Option<StringFilter>,
-    pub framework: Option<StringFilter>,
-}
-
-impl FilterInput for ModelFilter {
-    type Entity = models::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(models::Column::Id)))
-            .add_option(
-                self.workspace_id
-                    .map(|f| f.on::<i64>(models::Column::WorkspaceId)),
-            )
-            .add_option(
-                self.customer_id
-                    .map(|f| f.on::<i64>(models::Column::CustomerId)),
-            )
-            .add_option(self.name.map(|f| f.on(models::Column::Name)))
-            .add_option(self.framework.map(|f| f.on(models::Column::Framework))))
-    }
-}
+filter_input!(ModelFilter for models {
+    id: IdFilter => Id as i64,
+    customer_id: IdFilter => CustomerId as i64,
+    workspace_id: IdFilter => WorkspaceId as i64,
+    name: StringFilter => Name,
+    framework: StringFilter => Framework,
+});
 
 order_input!(ModelOrder, ModelOrderField, models::Entity, models::Column {
     Id => Id,
@@ -682,24 +620,12 @@ impl ApiObject for ModelVersion {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct ModelVersionFilter {
-    pub id: Option<IdFilter>,
-    pub model_id: Option<IdFilter>,
-    pub version: Option<StringFilter>,
-    pub status: Option<EnumFilter<UploadStatus>>,
-}
-
-impl FilterInput for ModelVersionFilter {
-    type Entity = mv::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(mv::Column::Id)))
-            .add_option(self.model_id.map(|f| f.on::<i64>(mv::Column::ModelId)))
-            .add_option(self.version.map(|f| f.on(mv::Column::Version)))
-            .add_option(self.status.map(|f| f.on(mv::Column::Status))))
-    }
-}
+filter_input!(ModelVersionFilter for mv {
+    id: IdFilter => Id as i64,
+    model_id: IdFilter => ModelId as i64,
+    version: StringFilter => Version,
+    status: EnumFilter<UploadStatus> => Status,
+});
 
 order_input!(ModelVersionOrder, ModelVersionOrderField, mv::Entity, mv::Column {
     Id => Id,
@@ -818,24 +744,12 @@ impl ApiObject for Image {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct ImageFilter {
-    pub id: Option<IdFilter>,
-    pub name: Option<StringFilter>,
-    pub category: Option<StringFilter>,
-    pub is_official: Option<BooleanFilter>,
-}
-
-impl FilterInput for ImageFilter {
-    type Entity = images::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(images::Column::Id)))
-            .add_option(self.name.map(|f| f.on(images::Column::Name)))
-            .add_option(self.category.map(|f| f.on(images::Column::Category)))
-            .add_option(self.is_official.map(|f| f.on(images::Column::IsOfficial))))
-    }
-}
+filter_input!(ImageFilter for images {
+    id: IdFilter => Id as i64,
+    name: StringFilter => Name,
+    category: StringFilter => Category,
+    is_official: BooleanFilter => IsOfficial,
+});
 
 order_input!(ImageOrder, ImageOrderField, images::Entity, images::Column {
     Id => Id,

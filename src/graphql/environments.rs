@@ -59,8 +59,9 @@ impl Environment {
             .await
             .gql()
     }
-    async fn host(&self, ctx: &Context<'_>) -> async_graphql::Result<Host> {
-        load_parent::<HostById, _>(ctx, self.host_id.to_string())
+    /// The host it runs on; null for customers, who do not see hosts (use `hostId`).
+    async fn host(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Host>> {
+        load_opt::<HostById, _>(ctx, Some(self.host_id.to_string()))
             .await
             .gql()
     }

@@ -236,3 +236,33 @@ macro_rules! order_input {
     };
 }
 pub(crate) use order_input;
+
+/// Declares a table's filter input and its `FilterInput` impl from one list of
+/// `field: ColumnFilterType => Column` entries (`as i64` / `as String` for id columns, naming
+/// the key type ids are parsed into). Conditions are AND-ed.
+macro_rules! filter_input {
+    ($name:ident for $entity:ident { $($(#[$meta:meta])* $field:ident : $ty:ty => $col:ident $(as $key:ty)?),+ $(,)? }) => {
+        #[derive(async_graphql::InputObject, Default)]
+        pub struct $name {
+            $($(#[$meta])* pub $field: Option<$ty>,)+
+        }
+
+        impl $crate::graphql::filter::FilterInput for $name {
+            type Entity = $entity::Entity;
+            fn condition(
+                self,
+                _: sea_orm::DbBackend,
+            ) -> $crate::error::AppResult<sea_orm::sea_query::Condition> {
+                Ok(sea_orm::sea_query::Condition::all()
+                    $(.add_option(self.$field.map(|f| $crate::graphql::filter::filter_input!(@on f, $entity::Column::$col $(, $key)?))))+)
+            }
+        }
+    };
+    (@on $f:ident, $col:expr, $key:ty) => {
+        $f.on::<$key>($col)
+    };
+    (@on $f:ident, $col:expr) => {
+        $f.on($col)
+    };
+}
+pub(crate) use filter_input;

@@ -14,7 +14,7 @@ use sea_orm::sea_query::Condition;
 use super::convert::{big_opt, ts};
 use super::crud::{principal, state};
 use super::scalars::BigInt;
-use crate::auth::policy::Policy;
+use crate::auth::policy::{user_for, Policy};
 use crate::auth::User;
 use crate::error::{AppError, AppResult, GqlResult};
 use crate::services::crud;
@@ -200,7 +200,7 @@ impl MetricHistoryQuery {
         to: DateTime<Utc>,
         resolution: Option<MetricResolution>,
     ) -> async_graphql::Result<MetricHistory<HostMetricPoint>> {
-        let user = principal(ctx).user().gql()?;
+        let user = user_for::<host_metrics::Entity>(&principal(ctx)).gql()?;
         check_range(from, to).gql()?;
         let db = &state(ctx).db;
         let host = crud::get::<hosts::Entity>(
@@ -235,7 +235,7 @@ impl MetricHistoryQuery {
         to: DateTime<Utc>,
         resolution: Option<MetricResolution>,
     ) -> async_graphql::Result<MetricHistory<GpuMetricPoint>> {
-        let user = principal(ctx).user().gql()?;
+        let user = user_for::<gpu_metrics::Entity>(&principal(ctx)).gql()?;
         check_range(from, to).gql()?;
         let db = &state(ctx).db;
         let key = gpu_id

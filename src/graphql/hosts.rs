@@ -22,7 +22,7 @@ use super::filter::{order_input, EnumFilter, FilterInput, IdFilter, StringFilter
 use super::metrics::{GpuMetric, HostMetric};
 use super::relations::*;
 use super::scalars::BigInt;
-use crate::auth::policy::Policy;
+use crate::auth::policy::{user_for, Policy};
 use crate::auth::tokens::{random_token, sha256_hex, AGENT_PREFIX};
 use crate::domain::{BoundedText, IpAddress};
 use crate::error::GqlResult;
@@ -421,7 +421,7 @@ impl HostAdminMutation {
         ctx: &Context<'_>,
         input: CreateHostInput,
     ) -> async_graphql::Result<CreateHostPayload> {
-        let user = principal(ctx).user().gql()?;
+        let user = user_for::<hosts::Entity>(&principal(ctx)).gql()?;
         let db = &state(ctx).db;
         let mut row = input.into_row().gql()?;
         hosts::Entity::authorize_insert(user, &mut row, db)
@@ -442,7 +442,7 @@ impl HostAdminMutation {
         ctx: &Context<'_>,
         host_id: ID,
     ) -> async_graphql::Result<String> {
-        let user = principal(ctx).user().gql()?;
+        let user = user_for::<hosts::Entity>(&principal(ctx)).gql()?;
         let token = random_token(AGENT_PREFIX);
         let hash = sha256_hex(&token);
         let access = Access {

@@ -1,10 +1,11 @@
 //! Subscriptions (over `/graphql/ws`): live GPU and host samples, host status and
 //! environment status changes, from the event bus (`crate::events`).
 //!
-//! Each delivers only what its subscriber may read, by the same `Policy::readable` rule as
-//! the queries: metrics and hosts are operators' (a customer's stream stays silent),
-//! environments their customer's and their workspace members'. Asking for one host, GPU or
-//! environment the caller cannot read is NOT_FOUND, exactly like one that does not exist.
+//! Each delivers only what its subscriber may read, by the same rules as the queries: metrics
+//! and hosts are operators' (customers are refused with FORBIDDEN, as for the queries),
+//! environments their customer's and their workspace members' (`Policy::readable`, checked
+//! per event). Asking for one environment the caller cannot read is NOT_FOUND, exactly like
+//! one that does not exist.
 //! A subscriber gets events published after it subscribed, never a replay; one that reads
 //! too slowly skips the oldest events (see `crate::events`).
 
@@ -19,7 +20,7 @@ use sea_orm::{DatabaseConnection, PaginatorTrait, QueryFilter};
 use super::crud::{principal, state, ApiObject};
 use super::enums::{DbEnum, EnvironmentStatus, HostStatus};
 use super::metrics::{GpuMetric, HostMetric};
-use crate::auth::policy::{Policy, Scope};
+use crate::auth::policy::{user_for, Policy, Scope};
 use crate::auth::User;
 use crate::error::{AppError, AppResult, GqlResult};
 use crate::events::{EnvironmentStatusChange, Event, HostStatusChange, Key, Kind, Topic};
@@ -153,7 +154,7 @@ impl LiveSubscription {
         host_id: Option<ID>,
         gpu_id: Option<ID>,
     ) -> async_graphql::Result<BoxStream<'static, GpuMetric>> {
-        let user = principal(ctx).user().gql()?;
+        let user = user_for::<gpu_metrics::Entity>(&principal(ctx)).gql()?;
         let state = state(ctx);
         let gpu = gpu_id.as_ref().map(gpu_key).transpose().gql()?;
         let host = host_id.map(|h| h.to_string());
@@ -194,7 +195,7 @@ impl LiveSubscription {
         ctx: &Context<'_>,
         host_id: Option<ID>,
     ) -> async_graphql::Result<BoxStream<'static, HostMetric>> {
-        let user = principal(ctx).user().gql()?;
+        let user = user_for::<host_metrics::Entity>(&principal(ctx)).gql()?;
         let state = state(ctx);
         let host = host_id.map(|h| h.to_string());
         if let Some(h) = &host {
@@ -222,7 +223,7 @@ impl LiveSubscription {
         ctx: &Context<'_>,
         host_id: Option<ID>,
     ) -> async_graphql::Result<BoxStream<'static, HostStatusEvent>> {
-        let user = principal(ctx).user().gql()?;
+        let user = user_for::<hosts::Entity>(&principal(ctx)).gql()?;
         let state = state(ctx);
         let host = host_id.map(|h| h.to_string());
         if let Some(h) = &host {

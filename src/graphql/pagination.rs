@@ -29,6 +29,16 @@ pub struct Window {
     pub limit: u64,
 }
 
+/// Query complexity of a list field: rows asked for (the default page when unsaid, the
+/// maximum when out of range) times the complexity of one row, plus one for the list.
+pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let rows = first
+        .or(last)
+        .unwrap_or(DEFAULT_PAGE_SIZE)
+        .clamp(1, MAX_PAGE_SIZE) as usize;
+    rows.saturating_mul(child_complexity).saturating_add(1)
+}
+
 pub fn encode_cursor(position: u64) -> String {
     URL_SAFE_NO_PAD.encode(format!("pos:{position}"))
 }

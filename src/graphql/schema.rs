@@ -4,8 +4,15 @@
 use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
+    NextSubscribe,
+};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{MergedObject, MergedSubscription, Response, Schema, SchemaBuilder};
+use async_graphql::{ServerError, ServerResult, Variables};
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
 
 use super::loaders::DbLoader;
 use super::{
@@ -13,7 +20,7 @@ use super::{
     system,
 };
 use crate::auth::Principal;
-use crate::config::GraphqlSettings;
+use crate::config::{GraphqlSettings, LimitSettings};
 use crate::error::ErrorCode;
 use crate::state::AppState;
 
@@ -69,7 +76,10 @@ pub struct SubscriptionRoot(live::LiveSubscription);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-fn builder(settings: &GraphqlSettings) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+fn builder(
+    settings: &GraphqlSettings,
+    limits: &LimitSettings,
+) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
@@ -77,16 +87,27 @@ fn builder(settings: &GraphqlSettings) -> SchemaBuilder<QueryRoot, MutationRoot,
     )
     .limit_depth(settings.max_depth)
     .limit_complexity(settings.max_complexity)
-    .extension(ErrorCodes);
+    .limit_directives(limits.max_directives)
+    .limit_recursive_depth(64)
+    .extension(ErrorCodes)
+    .extension(DocumentLimits {
+        max_query_chars: limits.max_query_chars,
+        max_aliases: limits.max_aliases,
+    });
     if !settings.introspection {
         builder = builder.disable_introspection();
+    }
+    if !settings.suggestions {
+        builder = builder.disable_suggestions();
     }
     builder
 }
 
 /// The schema with its runtime data (database, loaders).
 pub fn build_schema(state: AppState) -> AppSchema {
-    builder(&state.settings.graphql).data(state).finish()
+    builder(&state.settings.graphql, &state.settings.limits)
+        .data(state)
+        .finish()
 }
 
 /// What one request (or one WebSocket connection) carries: its principal and a DataLoader
@@ -101,10 +122,15 @@ pub fn request_data(state: &AppState, principal: Principal) -> async_graphql::Da
     data
 }
 
+/// Marks an operation that arrived in a batch: sign-in operations refuse to run there, so a
+/// batch cannot multiply password guesses.
+#[derive(Debug, Clone, Copy)]
+pub struct InBatch;
+
 /// The schema without data, for printing the SDL.
 pub fn build_schema_bare() -> AppSchema {
     let settings = crate::config::Settings::default();
-    builder(&settings.graphql).finish()
+    builder(&settings.graphql, &settings.limits).finish()
 }
 
 /// The SDL as checked in at `schema.graphql`.
@@ -125,16 +151,117 @@ impl ExtensionFactory for ErrorCodes {
 
 struct ErrorCodesExtension;
 
+fn add_codes(mut response: Response) -> Response {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", ErrorCode::BadUserInput.as_str());
+        }
+    }
+    response
+}
+
 #[async_trait::async_trait]
 impl Extension for ErrorCodesExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        for error in &mut response.errors {
-            let extensions = error.extensions.get_or_insert_with(Default::default);
-            if extensions.get("code").is_none() {
-                extensions.set("code", ErrorCode::BadUserInput.as_str());
+        add_codes(next.run(ctx).await)
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        next.run(ctx, stream).map(add_codes).boxed()
+    }
+}
+
+/// Size limits checked before a query is parsed (characters) and right after (aliases).
+struct DocumentLimits {
+    max_query_chars: usize,
+    max_aliases: usize,
+}
+
+impl ExtensionFactory for DocumentLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(DocumentLimitsExtension {
+            max_query_chars: self.max_query_chars,
+            max_aliases: self.max_aliases,
+        })
+    }
+}
+
+struct DocumentLimitsExtension {
+    max_query_chars: usize,
+    max_aliases: usize,
+}
+
+fn limit_error(message: String) -> ServerError {
+    let mut err = ServerError::new(message, None);
+    err.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", ErrorCode::BadUserInput.as_str());
+    err
+}
+
+fn count_aliases(set: &SelectionSet) -> usize {
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(f) => {
+                usize::from(f.node.alias.is_some()) + count_aliases(&f.node.selection_set.node)
             }
+            Selection::InlineFragment(f) => count_aliases(&f.node.selection_set.node),
+            // Fragment definitions are counted once, below.
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
+#[async_trait::async_trait]
+impl Extension for DocumentLimitsExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: async_graphql::Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<async_graphql::Request> {
+        let chars = request.query.chars().count();
+        if chars > self.max_query_chars {
+            return Err(limit_error(format!(
+                "the query is {chars} characters; at most {} are accepted",
+                self.max_query_chars
+            )));
         }
-        response
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        let in_operations: usize = doc
+            .operations
+            .iter()
+            .map(|(_, op)| count_aliases(&op.node.selection_set.node))
+            .sum();
+        let in_fragments: usize = doc
+            .fragments
+            .values()
+            .map(|f| count_aliases(&f.node.selection_set.node))
+            .sum();
+        let aliases = in_operations + in_fragments;
+        if aliases > self.max_aliases {
+            return Err(limit_error(format!(
+                "the query uses {aliases} aliases; at most {} are accepted",
+                self.max_aliases
+            )));
+        }
+        Ok(doc)
     }
 }

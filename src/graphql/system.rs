@@ -3,15 +3,14 @@
 use async_graphql::{InputObject, MaybeUndefined, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::system_configs as sc;
-use sea_orm::sea_query::Condition;
-use sea_orm::{DbBackend, Set};
+use sea_orm::Set;
 
 use super::convert::{id, ts_opt};
 use super::crud::{
     crud_mutation, crud_query, patch, patch_nullable, ApiObject, CreateInput, UpdateInput,
 };
 use super::enums::{ConfigType, DbEnum};
-use super::filter::{order_input, BooleanFilter, EnumFilter, FilterInput, IdFilter, StringFilter};
+use super::filter::{filter_input, order_input, BooleanFilter, EnumFilter, IdFilter, StringFilter};
 use crate::domain::BoundedText;
 use crate::error::{AppError, AppResult};
 
@@ -65,24 +64,12 @@ fn check_value(ty: ConfigType, value: &str) -> AppResult<()> {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct SystemConfigFilter {
-    pub id: Option<IdFilter>,
-    pub config_key: Option<StringFilter>,
-    pub config_type: Option<EnumFilter<ConfigType>>,
-    pub is_public: Option<BooleanFilter>,
-}
-
-impl FilterInput for SystemConfigFilter {
-    type Entity = sc::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(sc::Column::Id)))
-            .add_option(self.config_key.map(|f| f.on(sc::Column::ConfigKey)))
-            .add_option(self.config_type.map(|f| f.on(sc::Column::ConfigType)))
-            .add_option(self.is_public.map(|f| f.on(sc::Column::IsPublic))))
-    }
-}
+filter_input!(SystemConfigFilter for sc {
+    id: IdFilter => Id as i64,
+    config_key: StringFilter => ConfigKey,
+    config_type: EnumFilter<ConfigType> => ConfigType,
+    is_public: BooleanFilter => IsPublic,
+});
 
 order_input!(SystemConfigOrder, SystemConfigOrderField, sc::Entity, sc::Column {
     Id => Id,

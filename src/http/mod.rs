@@ -1,38 +1,51 @@
-//! HTTP routes: `POST /graphql` (queries and mutations), `GET /graphql` (GraphiQL when
-//! enabled), `/graphql/ws` (subscriptions, `graphql-transport-ws` and legacy `graphql-ws`),
-//! `/healthz` (the process is up), `/readyz` (the database answers) and `/metrics`
-//! (Prometheus text).
+//! HTTP routes: `POST /graphql` (queries and mutations, single or batched), `GET /graphql`
+//! (GraphiQL when enabled), `/graphql/ws` (see [`ws`]), `/healthz` (the process is up),
+//! `/readyz` (the database answers) and `/metrics` (Prometheus text).
+//!
+//! Every GraphQL request is authenticated first (a bad token is UNAUTHENTICATED, never
+//! anonymous), then rate-limited per principal (429 with `Retry-After`), then executed with
+//! a time limit.
+
+pub mod rate_limit;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
-use axum::extract::WebSocketUpgrade;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::HeaderMap;
-use axum::http::{header, StatusCode};
+use async_graphql::{BatchRequest, BatchResponse, ServerError};
+use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State, WebSocketUpgrade};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::{self, Principal};
+use crate::auth;
 use crate::error::AppError;
-use crate::graphql::schema::{request_data, AppSchema};
+use crate::graphql::schema::{request_data, AppSchema, InBatch};
 use crate::services::db;
 use crate::state::AppState;
+use rate_limit::RateLimiter;
 
 #[derive(Clone)]
 struct HttpState {
     app: AppState,
     schema: AppSchema,
+    limiter: Arc<RateLimiter>,
 }
 
 pub fn router(app: AppState, schema: AppSchema) -> Router {
     let max_body = app.settings.server.max_body_bytes;
+    let limits = &app.settings.limits;
+    let limiter = Arc::new(RateLimiter::new(limits.rate_per_second, limits.rate_burst));
     let state = HttpState {
         app,
-        schema: schema.clone(),
+        schema,
+        limiter,
     };
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
@@ -46,62 +59,101 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
         .with_state(state)
 }
 
+/// A GraphQL-shaped error response with an HTTP status.
+fn error_response(status: StatusCode, err: AppError) -> Response {
+    let body = async_graphql::Response::from_errors(vec![err
+        .into_graphql()
+        .into_server_error(Default::default())]);
+    let mut response = GraphQLResponse::from(body).into_response();
+    *response.status_mut() = status;
+    response
+}
+
 async fn graphql(
     State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
+    request: GraphQLBatchRequest,
+) -> Response {
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let principal = match auth::authenticate(&state.app.db, &state.app.jwt, header).await {
         Ok(p) => p,
-        Err(err) => {
-            return async_graphql::Response::from_errors(vec![err
-                .into_graphql()
-                .into_server_error(Default::default())])
-            .into();
+        Err(err) => return error_response(StatusCode::OK, err),
+    };
+    let key = principal
+        .rate_key()
+        .unwrap_or_else(|| format!("addr:{}", peer.ip()));
+    if let Err(wait) = state.limiter.check(&key) {
+        let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, AppError::RateLimited);
+        let secs = wait.as_secs_f64().ceil().max(1.0).to_string();
+        if let Ok(value) = HeaderValue::from_str(&secs) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
+    let limits = &state.app.settings.limits;
+    let batch = request.into_inner();
+    let batch = match batch {
+        BatchRequest::Single(mut request) => {
+            request.data = request_data(&state.app, principal);
+            BatchRequest::Single(request)
+        }
+        BatchRequest::Batch(requests) => {
+            if requests.len() > limits.max_batch {
+                let err = AppError::bad_input(format!(
+                    "a batch may hold at most {} operations, got {}",
+                    limits.max_batch,
+                    requests.len()
+                ));
+                return error_response(StatusCode::OK, err);
+            }
+            let requests = requests
+                .into_iter()
+                .map(|mut request| {
+                    request.data = request_data(&state.app, principal.clone());
+                    request.data.insert(InBatch);
+                    request
+                })
+                .collect();
+            BatchRequest::Batch(requests)
         }
     };
-    let mut request = request.into_inner();
-    request.data = request_data(&state.app, principal);
-    state.schema.execute(request).await.into()
+    let timeout = Duration::from_millis(limits.request_timeout_ms);
+    match tokio::time::timeout(timeout, state.schema.execute_batch(batch)).await {
+        Ok(response) => GraphQLResponse::from(response).into_response(),
+        Err(_) => {
+            tracing::warn!(timeout_ms = limits.request_timeout_ms, "request timed out");
+            let err = ServerError::new("the request took too long and was abandoned", None);
+            let mut body = async_graphql::Response::from_errors(vec![err]);
+            for e in &mut body.errors {
+                e.extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", crate::error::ErrorCode::Internal.as_str());
+            }
+            let mut response = GraphQLResponse::from(BatchResponse::Single(body)).into_response();
+            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            response
+        }
+    }
 }
 
-/// `/graphql/ws`: both subprotocols; the token comes in `connection_init`'s payload as
-/// `{"authorization": "Bearer <token>"}` (or `{"token": "<token>"}`).
-async fn graphql_ws(
-    State(state): State<HttpState>,
-    protocol: GraphQLProtocol,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    upgrade
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let app = state.app.clone();
-            GraphQLWebSocket::new(socket, state.schema.clone(), protocol)
-                .on_connection_init(move |payload| async move {
-                    let token = payload
-                        .get("authorization")
-                        .or_else(|| payload.get("Authorization"))
-                        .and_then(|v| v.as_str())
-                        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).to_owned())
-                        .or_else(|| {
-                            payload
-                                .get("token")
-                                .and_then(|v| v.as_str())
-                                .map(str::to_owned)
-                        });
-                    let principal = match token {
-                        Some(t) => auth::authenticate_token(&app.db, &app.jwt, &t)
-                            .await
-                            .map_err(AppError::into_graphql)?,
-                        None => Principal::Anonymous,
-                    };
-                    Ok(request_data(&app, principal))
-                })
-                .serve()
-        })
+async fn graphql_ws(State(state): State<HttpState>, upgrade: WebSocketUpgrade) -> Response {
+    // The transport refuses frames far above the limit; `ws::serve` closes with 1009 above it.
+    let max = state
+        .app
+        .settings
+        .websocket
+        .max_message_bytes
+        .saturating_mul(2);
+    let upgrade = upgrade
+        .protocols([ws::TRANSPORT_WS, ws::LEGACY_WS])
+        .max_message_size(max)
+        .max_frame_size(max);
+    let protocol =
+        ws::Protocol::from_header(upgrade.selected_protocol().and_then(|v| v.to_str().ok()));
+    upgrade.on_upgrade(move |socket| ws::serve(socket, protocol, state.app, state.schema))
 }
 
 async fn graphiql(State(state): State<HttpState>) -> Response {

@@ -174,7 +174,7 @@ pub mod auth {
             uuid: Set(format!("cust-{}", uuid::Uuid::new_v4().simple())),
             username: Set(username.into_string()),
             email: Set(email.into_string()),
-            password_hash: Set(password::hash(&password)?),
+            password_hash: Set(password::hash_blocking(password).await?),
             full_name: Set(account.full_name),
             company: Set(account.company),
             role: Set(if admin { "admin" } else { "customer" }.into()),
@@ -262,10 +262,10 @@ pub mod auth {
             .one(db)
             .await?;
         let Some(customer) = customer else {
-            password::verify(password_text, password::dummy_hash());
+            password::verify_blocking(password_text, password::dummy_hash()).await;
             return Err(invalid_credentials());
         };
-        if !password::verify(password_text, &customer.password_hash) {
+        if !password::verify_blocking(password_text, &customer.password_hash).await {
             return Err(invalid_credentials());
         }
         check_active(&customer)?;
@@ -361,10 +361,10 @@ pub mod auth {
             .one(db)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        if !password::verify(current, &customer.password_hash) {
+        if !password::verify_blocking(current, &customer.password_hash).await {
             return Err(AppError::bad_input("currentPassword: incorrect"));
         }
-        let hash = password::hash(&new)?;
+        let hash = password::hash_blocking(new).await?;
         let _writer = crate::services::db::write_guard(db).await;
         let txn = db.begin().await?;
         customers::ActiveModel {

@@ -26,6 +26,22 @@ pub fn dummy_hash() -> &'static str {
     })
 }
 
+/// [`hash`] on the blocking pool: Argon2 takes tens of milliseconds of CPU and must not hold
+/// up the async workers.
+pub async fn hash_blocking(password: Password) -> AppResult<String> {
+    tokio::task::spawn_blocking(move || hash(&password))
+        .await
+        .map_err(AppError::internal)?
+}
+
+/// [`verify`] on the blocking pool.
+pub async fn verify_blocking(password: &str, stored: &str) -> bool {
+    let (password, stored) = (password.to_owned(), stored.to_owned());
+    tokio::task::spawn_blocking(move || verify(&password, &stored))
+        .await
+        .unwrap_or(false)
+}
+
 pub fn hash(password: &Password) -> AppResult<String> {
     let salt = SaltString::generate(&mut OsRng);
     argon2()?

@@ -386,7 +386,7 @@ async fn agent_tokens_act_only_for_their_host(backend: Backend) {
         Some(&customer),
         "mutation($h: ID!) { rotateAgentToken(hostId: $h) }",
         json!({ "h": host }),
-        "NOT_FOUND",
+        "FORBIDDEN",
     )
     .await;
 }

@@ -299,21 +299,27 @@ async fn rollups_retention_and_history(backend: Backend) {
     assert_eq!(g["points"][0]["utilizationPercentMax"], 40.0);
     assert_eq!(g["points"][1]["processCountMax"], 4);
 
-    // Operators only; a customer's answer is the one for a host that does not exist.
+    // Operators only: customers are refused, as for the metric tables.
     let (customer, _) = app.register("curious").await;
-    app.gql_err_as(Some(&customer), HOST_HISTORY, today.clone(), "NOT_FOUND")
+    app.gql_err_as(Some(&customer), HOST_HISTORY, today.clone(), "FORBIDDEN")
         .await;
     app.gql_err_as(
         Some(&customer),
         GPU_HISTORY,
         json!({ "g": gpu.to_string(), "from": "2026-03-10T00:00:00Z", "to": NOW }),
-        "NOT_FOUND",
+        "FORBIDDEN",
     )
     .await;
     app.gql_err(
         HOST_HISTORY,
         json!({ "h": host, "from": NOW, "to": "2026-03-10T00:00:00Z" }),
         "BAD_USER_INPUT",
+    )
+    .await;
+    app.gql_err(
+        HOST_HISTORY,
+        json!({ "h": "host-nope", "from": "2026-03-10T00:00:00Z", "to": NOW }),
+        "NOT_FOUND",
     )
     .await;
 }

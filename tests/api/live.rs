@@ -51,11 +51,16 @@ async fn subscribers_receive_reported_samples(backend: Backend) {
     ops.subscribe("missing", HOST_METRICS, json!({ "h": "host-nope" }))
         .await;
     assert_eq!(ops.expect_error("missing").await, "NOT_FOUND");
-    // A customer may not see metrics: the stream stays silent.
+    // Customers may not see metrics or hosts: refused, as the queries are.
     let (customer, _) = app.register("viewer").await;
     let mut cust = WsClient::connect(&app, &customer).await;
     cust.subscribe("gpu", GPU_METRICS, json!({})).await;
-    cust.subscribe("host", HOST_METRICS, json!({})).await;
+    assert_eq!(cust.expect_error("gpu").await, "FORBIDDEN");
+    cust.subscribe("host", HOST_METRICS, json!({ "h": host }))
+        .await;
+    assert_eq!(cust.expect_error("host").await, "FORBIDDEN");
+    cust.subscribe("status", HOST_STATUS, json!({})).await;
+    assert_eq!(cust.expect_error("status").await, "FORBIDDEN");
     app.wait_for_subscriptions(4).await;
 
     let b = batch("live-1", &[33.0], &[("GPU-L0", 70.0), ("GPU-L1", 90.0)]);

@@ -12,6 +12,7 @@ mod crud;
 mod errors;
 mod history;
 mod http;
+mod limits;
 mod live;
 mod pagination;
 mod read_only;

@@ -15,6 +15,8 @@ struct TenantA {
     rows: Vec<(&'static str, String)>,
     workspace: String,
     dataset: String,
+    /// The operators' host A's environment runs on.
+    host: String,
 }
 
 async fn id_of(data: &Value, path: &[&str]) -> String {
@@ -140,13 +142,13 @@ async fn setup_tenant_a(app: &TestApp) -> TenantA {
         ("billingRecord", record.id.to_string()),
         ("environmentMetric", metric.id.to_string()),
         ("datasetUsage", usage.id.to_string()),
-        ("host", host),
     ];
     TenantA {
         token,
         rows,
         workspace,
         dataset,
+        host,
     }
 }
 
@@ -285,12 +287,32 @@ async fn another_tenant_sees_nothing(backend: Backend) {
     // Customers see GPU models on offer, not hosts.
     app.gql_ok_as(b, "{ gpuAvailability { name total available } }", json!({}))
         .await;
-    let hosts = app
-        .gql_ok_as(b, "{ hosts { totalCount } gpus { totalCount } }", json!({}))
+    // Infrastructure is the operators': asking for it is FORBIDDEN, for A and B alike, and
+    // relations into it come back empty.
+    for t in [b, Some(a.token.as_str())] {
+        app.gql_err_as(t, "{ hosts { totalCount } }", json!({}), "FORBIDDEN")
+            .await;
+        app.gql_err_as(t, "{ gpus { totalCount } }", json!({}), "FORBIDDEN")
+            .await;
+        app.gql_err_as(
+            t,
+            "query($id: ID!) { host(id: $id) { id } }",
+            json!({ "id": a.host }),
+            "FORBIDDEN",
+        )
+        .await;
+    }
+    let env = app
+        .gql_ok_as(
+            Some(&a.token),
+            "{ environments { nodes { hostId host { id } } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(
-        hosts,
-        json!({ "hosts": { "totalCount": 0 }, "gpus": { "totalCount": 0 } })
+        env["environments"]["nodes"][0],
+        json!({ "hostId": a.host, "host": null }),
+        "customers see which host, not the host's details"
     );
     // Infrastructure writes are the operators'.
     app.gql_err_as(

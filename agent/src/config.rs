@@ -1,0 +1,293 @@
+//! Command-line and environment configuration.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+/// A secret string (the agent token). `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The secret itself; only for building the `Authorization` header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
+/// Where GPU readings come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CollectorKind {
+    /// NVIDIA GPUs through NVML (libnvidia-ml); zero GPUs where there is no driver.
+    Nvml,
+    /// GPUs from `--fake-gpus FILE` (or two built-in demo GPUs without it).
+    Fake,
+}
+
+/// RemoteGPU node agent: reports this host, its GPUs and their metrics to the control plane.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "remotegpu-agent", version, about, long_about = None)]
+pub struct Config {
+    /// Base URL of the RemoteGPU server (the agent posts to `<url>/graphql`).
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_SERVER_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub server_url: String,
+
+    /// Agent token of this host (a secret; prefer --token-file or the environment).
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "token_file"
+    )]
+    pub token: Option<Secret>,
+
+    /// File holding the agent token (surrounding whitespace is ignored).
+    #[arg(long, env = "REMOTEGPU_AGENT_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+
+    /// Seconds between samples.
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_INTERVAL",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=86_400)
+    )]
+    pub interval: u64,
+
+    /// Directory for the agent's state (`buffer.json`: unsent samples kept across restarts).
+    #[arg(long, env = "REMOTEGPU_AGENT_DATA_DIR", default_value = "agent-data")]
+    pub data_dir: PathBuf,
+
+    /// GPU collector.
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_COLLECTOR",
+        value_enum,
+        default_value_t = CollectorKind::Nvml
+    )]
+    pub collector: CollectorKind,
+
+    /// JSON file describing fake GPUs and their readings (for `--collector fake`).
+    #[arg(long, env = "REMOTEGPU_AGENT_FAKE_GPUS")]
+    pub fake_gpus: Option<PathBuf>,
+
+    /// Most samples kept while the server cannot be reached (oldest dropped first).
+    /// One sample is one collection round: the host reading plus one reading per GPU.
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_BUFFER_CAPACITY",
+        default_value_t = 8640,
+        value_parser = clap::value_parser!(u64).range(1..=10_000_000)
+    )]
+    pub buffer_capacity: u64,
+
+    /// Most samples per push.
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_MAX_BATCH",
+        default_value_t = 500,
+        value_parser = clap::value_parser!(u64).range(1..=100_000)
+    )]
+    pub max_batch: u64,
+
+    /// Most bytes of samples per push (keep under the server's request body limit).
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_MAX_BATCH_BYTES",
+        default_value_t = 512 * 1024,
+        value_parser = clap::value_parser!(u64).range(1024..)
+    )]
+    pub max_batch_bytes: u64,
+
+    /// First retry delay after a failed call, in milliseconds (doubles up to --retry-max-ms).
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_RETRY_INITIAL_MS",
+        default_value_t = 1000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub retry_initial_ms: u64,
+
+    /// Longest retry delay, in milliseconds.
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_RETRY_MAX_MS",
+        default_value_t = 60_000,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub retry_max_ms: u64,
+
+    /// Seconds before a request to the server is abandoned (and retried).
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_REQUEST_TIMEOUT",
+        default_value_t = 15,
+        value_parser = clap::value_parser!(u64).range(1..=600)
+    )]
+    pub request_timeout: u64,
+
+    /// Collect one host description and one sample, print them as JSON and exit
+    /// (no server contact, no token needed).
+    #[arg(long)]
+    pub once: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("no agent token: pass --token, --token-file or set REMOTEGPU_AGENT_TOKEN")]
+    NoToken,
+    #[error("cannot read the token file {path}: {source}")]
+    TokenFile {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the agent token is empty")]
+    EmptyToken,
+    #[error("invalid --server-url {url:?}: {reason}")]
+    ServerUrl { url: String, reason: String },
+}
+
+impl Config {
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs(self.interval)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout)
+    }
+
+    pub fn buffer_path(&self) -> PathBuf {
+        self.data_dir.join("buffer.json")
+    }
+
+    /// The token, from `--token` / `REMOTEGPU_AGENT_TOKEN` or `--token-file`.
+    pub fn resolve_token(&self) -> Result<Secret, ConfigError> {
+        let token = match (&self.token, &self.token_file) {
+            (Some(t), _) => t.expose().trim().to_string(),
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .map_err(|source| ConfigError::TokenFile {
+                    path: path.display().to_string(),
+                    source,
+                })?
+                .trim()
+                .to_string(),
+            (None, None) => return Err(ConfigError::NoToken),
+        };
+        if token.is_empty() {
+            return Err(ConfigError::EmptyToken);
+        }
+        Ok(Secret(token))
+    }
+
+    /// Checks `--server-url`: an http(s) URL without query or fragment.
+    pub fn validate_server_url(&self) -> Result<reqwest::Url, ConfigError> {
+        let err = |reason: &str| ConfigError::ServerUrl {
+            url: self.server_url.clone(),
+            reason: reason.to_string(),
+        };
+        let url = reqwest::Url::parse(&self.server_url).map_err(|e| err(&e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(err("the scheme must be http or https"));
+        }
+        if url.host_str().is_none() {
+            return Err(err("no host"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(err("no query or fragment allowed"));
+        }
+        Ok(url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Config {
+        let mut all = vec!["remotegpu-agent"];
+        all.extend_from_slice(args);
+        Config::try_parse_from(all).unwrap()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse(&[]);
+        assert_eq!(c.interval, 10);
+        assert_eq!(c.buffer_capacity, 8640);
+        assert_eq!(c.max_batch, 500);
+        assert_eq!(c.collector, CollectorKind::Nvml);
+        assert_eq!(c.data_dir, PathBuf::from("agent-data"));
+        assert!(!c.once);
+        assert!(c.validate_server_url().is_ok());
+    }
+
+    #[test]
+    fn token_is_redacted_and_resolved() {
+        let c = parse(&["--token", "  tok-123  ", "--collector", "fake"]);
+        assert!(!format!("{c:?}").contains("tok-123"));
+        assert_eq!(c.resolve_token().unwrap().expose(), "tok-123");
+        assert_eq!(c.collector, CollectorKind::Fake);
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("token");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let c = parse(&["--token-file", file.to_str().unwrap()]);
+        assert_eq!(c.resolve_token().unwrap().expose(), "from-file");
+
+        assert!(matches!(
+            parse(&[]).resolve_token(),
+            Err(ConfigError::NoToken)
+        ));
+        assert!(matches!(
+            parse(&["--token", " "]).resolve_token(),
+            Err(ConfigError::EmptyToken)
+        ));
+    }
+
+    #[test]
+    fn rejects_bad_values() {
+        let bad = |args: &[&str]| {
+            let mut all = vec!["remotegpu-agent"];
+            all.extend_from_slice(args);
+            Config::try_parse_from(all).is_err()
+        };
+        assert!(bad(&["--interval", "0"]));
+        assert!(bad(&["--collector", "amd"]));
+        assert!(bad(&["--token", "a", "--token-file", "b"]));
+        assert!(parse(&["--server-url", "ftp://x"])
+            .validate_server_url()
+            .is_err());
+        assert!(parse(&["--server-url", "http://x:1/?q"])
+            .validate_server_url()
+            .is_err());
+    }
+}
