@@ -266,7 +266,9 @@ impl Connection {
         let task = tokio::spawn(async move {
             while let Some(response) = stream.next().await {
                 let message = response_message(protocol, &task_id, response);
-                if out.send(message).await.is_err() {
+                // graphql-transport-ws: `error` ends the operation; no `complete` follows it.
+                let ended = message["type"] == "error";
+                if out.send(message).await.is_err() || ended {
                     return;
                 }
             }
