@@ -137,6 +137,23 @@ pub async fn run(
         "agent started"
     );
 
+    // The command side runs beside the metrics loop, on its own tasks.
+    let (stop_commands, stop_rx) = tokio::sync::watch::channel(false);
+    let commands = if config.refuse_commands {
+        tracing::info!(
+            "refusing commands (--refuse-commands): not subscribing to the command channel"
+        );
+        None
+    } else {
+        Some(tokio::spawn(crate::commands::serve(
+            config.command_settings(),
+            client.clone(),
+            url.clone(),
+            token.clone(),
+            stop_rx,
+        )))
+    };
+
     let mut agent = Agent {
         client,
         collectors,
@@ -154,6 +171,7 @@ pub async fn run(
         collected: 0,
     };
     agent.run(config.interval(), shutdown).await;
+    let _ = stop_commands.send(true);
 
     let unsent = agent.buffer.len();
     agent
@@ -165,6 +183,12 @@ pub async fn run(
         })?;
     if unsent > 0 {
         tracing::info!(samples = unsent, file = %buffer_path.display(), "saved unsent samples");
+    }
+    if let Some(commands) = commands {
+        // Bounded: running commands are killed, their results delivered or saved.
+        if let Err(e) = commands.await {
+            tracing::error!(error = %e, "the command side failed");
+        }
     }
     let s = agent.buffer.stats;
     tracing::info!(

@@ -155,6 +155,34 @@ pub struct Config {
     )]
     pub request_timeout: u64,
 
+    /// Do not take commands from the server: the agent does not even subscribe to them.
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_REFUSE_COMMANDS",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = clap::ArgAction::SetTrue
+    )]
+    pub refuse_commands: bool,
+
+    /// Commands run at once; more are queued in arrival order.
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_MAX_CONCURRENT_COMMANDS",
+        default_value_t = 4,
+        value_parser = clap::value_parser!(u64).range(1..=256)
+    )]
+    pub max_concurrent_commands: u64,
+
+    /// Bytes of stdout, and of stderr, kept per command (the rest is discarded and the result
+    /// marked truncated).
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_OUTPUT_CAP_BYTES",
+        default_value_t = 1024 * 1024,
+        value_parser = clap::value_parser!(u64).range(0..=64 * 1024 * 1024)
+    )]
+    pub output_cap_bytes: u64,
+
     /// Collect one host description and one sample, print them as JSON and exit
     /// (no server contact, no token needed).
     #[arg(long)]
@@ -187,6 +215,19 @@ impl Config {
 
     pub fn buffer_path(&self) -> PathBuf {
         self.data_dir.join("buffer.json")
+    }
+
+    /// Settings of the command side.
+    pub fn command_settings(&self) -> crate::commands::Settings {
+        crate::commands::Settings {
+            data_dir: self.data_dir.clone(),
+            max_concurrent: usize::try_from(self.max_concurrent_commands).unwrap_or(1),
+            output_cap: usize::try_from(self.output_cap_bytes).unwrap_or(usize::MAX),
+            kill_grace: crate::commands::exec::DEFAULT_KILL_GRACE,
+            retry_initial: Duration::from_millis(self.retry_initial_ms),
+            retry_max: Duration::from_millis(self.retry_max_ms),
+            request_timeout: self.request_timeout(),
+        }
     }
 
     /// The token, from `--token` / `REMOTEGPU_AGENT_TOKEN` or `--token-file`.
@@ -248,6 +289,24 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("agent-data"));
         assert!(!c.once);
         assert!(c.validate_server_url().is_ok());
+        assert!(!c.refuse_commands);
+        assert_eq!(c.max_concurrent_commands, 4);
+        assert_eq!(c.output_cap_bytes, 1024 * 1024);
+    }
+
+    #[test]
+    fn command_flags() {
+        let c = parse(&[
+            "--refuse-commands",
+            "--max-concurrent-commands",
+            "2",
+            "--output-cap-bytes",
+            "100",
+        ]);
+        assert!(c.refuse_commands);
+        let s = c.command_settings();
+        assert_eq!((s.max_concurrent, s.output_cap), (2, 100));
+        assert!(Config::try_parse_from(["a", "--max-concurrent-commands", "0"]).is_err());
     }
 
     #[test]

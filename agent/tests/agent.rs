@@ -10,9 +10,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::response::Response;
+use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
 
@@ -39,6 +41,17 @@ struct Seen {
     status: u16,
     /// `reportMetrics` only: the batch was stored (not failed, not rejected, not a replay).
     stored: bool,
+    at: Instant,
+}
+
+impl Seen {
+    /// The command a command report is about.
+    fn command_id(&self) -> Option<&str> {
+        let vars = &self.body["variables"];
+        vars["commandId"]
+            .as_str()
+            .or_else(|| vars["input"]["commandId"].as_str())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +67,21 @@ struct Mock {
     duplicates: usize,
     /// Host samples in the batches answered with BAD_USER_INPUT.
     rejected_rounds: usize,
+
+    /// `agentCommands` values: every subscription gets all of them, in order, then the ones
+    /// added while it lasts (so every reconnection redelivers everything: at-least-once at
+    /// its most insistent).
+    commands: Vec<Value>,
+    /// WebSocket connections opened, `connection_init` payloads, subscription queries.
+    ws_connections: usize,
+    inits: Vec<Value>,
+    subscriptions: Vec<String>,
+    /// Bumping it closes the open connections (1012).
+    kick: usize,
+    /// Reports about these commands are answered NOT_FOUND.
+    unknown_commands: HashSet<String>,
+    /// Answer `commandFinished` with HTTP 503.
+    fail_finished: bool,
 }
 
 type Shared = Arc<Mutex<Mock>>;
@@ -64,6 +92,26 @@ impl Mock {
             .iter()
             .filter(|s| s.op == "reportMetrics")
             .collect()
+    }
+
+    /// Reports about one command, in arrival order.
+    fn reports(&self, command: &str) -> Vec<&Seen> {
+        self.seen
+            .iter()
+            .filter(|s| s.op.starts_with("command") && s.command_id() == Some(command))
+            .collect()
+    }
+
+    fn count(&self, op: &str, command: &str) -> usize {
+        self.reports(command).iter().filter(|s| s.op == op).count()
+    }
+
+    /// The accepted `commandFinished` input of a command.
+    fn finished(&self, command: &str) -> Option<Value> {
+        self.reports(command)
+            .iter()
+            .find(|s| s.op == "commandFinished" && s.status == 200)
+            .map(|s| s.body["variables"]["input"].clone())
     }
 }
 
@@ -80,6 +128,12 @@ async fn graphql(
         "reportMetrics"
     } else if query.contains("agentHeartbeat") {
         "agentHeartbeat"
+    } else if query.contains("commandStarted(") {
+        "commandStarted"
+    } else if query.contains("commandOutput(") {
+        "commandOutput"
+    } else if query.contains("commandFinished(") {
+        "commandFinished"
     } else {
         "unknown"
     };
@@ -126,6 +180,24 @@ async fn graphql(
                 json!({"data": {"reportMetrics": {"accepted": accepted, "duplicate": duplicate}}}),
             )
         }
+        "commandStarted" | "commandOutput" | "commandFinished" => {
+            let vars = &body["variables"];
+            let id = vars["commandId"]
+                .as_str()
+                .or_else(|| vars["input"]["commandId"].as_str())
+                .unwrap_or_default();
+            if m.unknown_commands.contains(id) {
+                (
+                    200,
+                    json!({"data": null, "errors": [{"message": "no such command",
+                            "extensions": {"code": "NOT_FOUND"}}]}),
+                )
+            } else if op == "commandFinished" && m.fail_finished {
+                (503, json!("unavailable"))
+            } else {
+                (200, json!({"data": {op: true}}))
+            }
+        }
         _ => (400, json!({"errors": [{"message": "unknown operation"}]})),
     };
     m.seen.push(Seen {
@@ -134,6 +206,7 @@ async fn graphql(
         body,
         status,
         stored,
+        at: Instant::now(),
     });
     let text = match answer {
         Value::String(s) => s,
@@ -142,10 +215,113 @@ async fn graphql(
     (StatusCode::from_u16(status).unwrap(), text)
 }
 
+async fn graphql_ws(State(mock): State<Shared>, ws: WebSocketUpgrade) -> Response {
+    ws.protocols(["graphql-transport-ws"])
+        .on_upgrade(move |socket| ws_session(socket, mock))
+}
+
+async fn recv_json(socket: &mut WebSocket) -> Option<Value> {
+    loop {
+        match socket.recv().await? {
+            Ok(Message::Text(text)) => return serde_json::from_str(text.as_str()).ok(),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+async fn send_json(socket: &mut WebSocket, value: Value) -> bool {
+    socket
+        .send(Message::Text(value.to_string().into()))
+        .await
+        .is_ok()
+}
+
+async fn close(mut socket: WebSocket, code: u16, reason: &'static str) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })))
+        .await;
+}
+
+/// Minimal graphql-transport-ws: `connection_init` (token checked, else 4403) →
+/// `connection_ack`; `subscribe` to `agentCommands` → a `next` per command; `ping` → `pong`.
+async fn ws_session(mut socket: WebSocket, mock: Shared) {
+    let generation = {
+        let mut m = mock.lock().unwrap();
+        m.ws_connections += 1;
+        m.kick
+    };
+    let Some(init) = recv_json(&mut socket).await else {
+        return;
+    };
+    if init["type"] != "connection_init" {
+        return close(socket, 4400, "Invalid message").await;
+    }
+    mock.lock().unwrap().inits.push(init["payload"].clone());
+    if init["payload"]["authorization"] != json!(format!("Bearer {TOKEN}")) {
+        return close(socket, 4403, "Forbidden").await;
+    }
+    if !send_json(&mut socket, json!({"type": "connection_ack"})).await {
+        return;
+    }
+    loop {
+        let Some(message) = recv_json(&mut socket).await else {
+            return;
+        };
+        match message["type"].as_str() {
+            Some("ping") => {
+                send_json(&mut socket, json!({"type": "pong"})).await;
+            }
+            Some("subscribe") => {
+                assert_eq!(message["id"], json!("commands"));
+                let query = message["payload"]["query"].as_str().unwrap_or_default();
+                mock.lock().unwrap().subscriptions.push(query.to_string());
+                break;
+            }
+            _ => return close(socket, 4400, "Invalid message").await,
+        }
+    }
+    let mut sent = 0;
+    loop {
+        let (new, kicked) = {
+            let m = mock.lock().unwrap();
+            (m.commands[sent..].to_vec(), m.kick != generation)
+        };
+        if kicked {
+            return close(socket, 1012, "Service Restart").await;
+        }
+        for command in new {
+            let next = json!({"id": "commands", "type": "next",
+                              "payload": {"data": {"agentCommands": command}}});
+            if !send_json(&mut socket, next).await {
+                return;
+            }
+            sent += 1;
+        }
+        tokio::select! {
+            message = socket.recv() => match message {
+                Some(Ok(Message::Text(text))) => {
+                    let v: Value = serde_json::from_str(text.as_str()).unwrap_or(Value::Null);
+                    if v["type"] == "ping" {
+                        send_json(&mut socket, json!({"type": "pong"})).await;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return,
+            },
+            () = tokio::time::sleep(Duration::from_millis(20)) => {}
+        }
+    }
+}
+
 async fn start_mock() -> (SocketAddr, Shared) {
     let mock: Shared = Arc::default();
     let app = Router::new()
         .route("/graphql", post(graphql))
+        .route("/graphql/ws", get(graphql_ws))
         .with_state(mock.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -159,10 +335,16 @@ async fn start_mock() -> (SocketAddr, Shared) {
 struct AgentProcess {
     child: Child,
     log: PathBuf,
+    /// Where this run's lines start in the (shared) log file.
+    log_from: usize,
 }
 
 impl AgentProcess {
     fn start(server: &str, dir: &Path) -> Self {
+        Self::start_with(server, dir, &[], TOKEN)
+    }
+
+    fn start_with(server: &str, dir: &Path, extra: &[&str], token: &str) -> Self {
         let fake = dir.join("gpus.json");
         std::fs::write(&fake, FAKE_GPUS).unwrap();
         let log = dir.join(format!("agent-{}.log", std::process::id()));
@@ -171,6 +353,7 @@ impl AgentProcess {
             .append(true)
             .open(&log)
             .unwrap();
+        let log_from = log_file.metadata().unwrap().len() as usize;
         let child = Command::new(env!("CARGO_BIN_EXE_remotegpu-agent"))
             .args([
                 "--server-url",
@@ -186,18 +369,24 @@ impl AgentProcess {
             .arg(dir.join("data"))
             .args(["--retry-initial-ms", "100", "--retry-max-ms", "400"])
             .args(["--request-timeout", "5"])
-            .env("REMOTEGPU_AGENT_TOKEN", TOKEN)
+            .args(extra)
+            .env("REMOTEGPU_AGENT_TOKEN", token)
             .env("RUST_LOG", "remotegpu_agent=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log_file))
             .spawn()
             .unwrap();
-        Self { child, log }
+        Self {
+            child,
+            log,
+            log_from,
+        }
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        let all = std::fs::read_to_string(&self.log).unwrap_or_default();
+        all.get(self.log_from..).unwrap_or_default().to_string()
     }
 
     /// SIGTERM, then waits for a clean exit.
@@ -457,4 +646,409 @@ async fn keeps_samples_across_an_outage_and_an_agent_restart() {
     let unique: HashSet<&String> = times.iter().collect();
     assert_eq!(unique.len(), times.len(), "a sample was stored twice");
     assert!(agent.log().contains("restored unsent samples"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------------------------
+
+fn run_command(id: &str, text: &str, timeout_s: i64, dir: Option<&Path>, env: Value) -> Value {
+    json!({"kind": "RUN", "commandId": id, "commandText": text, "timeoutSeconds": timeout_s,
+           "workingDirectory": dir.map(|d| d.to_string_lossy().into_owned()),
+           "environment": env})
+}
+
+fn cancel_command(id: &str) -> Value {
+    json!({"kind": "CANCEL", "commandId": id, "commandText": "", "timeoutSeconds": 0,
+           "workingDirectory": null, "environment": null})
+}
+
+async fn wait_log(agent: &AgentProcess, what: &str, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while agent.log().matches(what).count() < count {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {count} log lines with {what:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn lines(path: &Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |t| t.lines().count())
+}
+
+/// Whether a pid is gone (or a zombie, which runs nothing).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_each_command_once_with_live_output_cancel_and_timeout() {
+    let (addr, mock) = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let mark = dir.path().join("mark");
+    let server = format!("http://{addr}");
+    let mut agent = AgentProcess::start(&server, dir.path());
+
+    // 1. The agent subscribes with its token.
+    wait_for(&mock, &agent, "a subscription", |m| {
+        !m.subscriptions.is_empty()
+    })
+    .await;
+    {
+        let m = mock.lock().unwrap();
+        assert_eq!(
+            m.inits[0],
+            json!({"authorization": format!("Bearer {TOKEN}")})
+        );
+        assert!(m.subscriptions[0].contains(
+            "agentCommands { kind commandId commandText timeoutSeconds workingDirectory environment }"
+        ));
+    }
+
+    // 2. A RUN is executed in its directory with its environment; its output arrives while it
+    //    runs, then the result.
+    mock.lock().unwrap().commands.push(run_command(
+        "c1",
+        "echo x >> \"$MARK\"; pwd; echo one; sleep 0.8; echo two >&2",
+        30,
+        Some(&work),
+        json!({"MARK": mark.to_string_lossy()}),
+    ));
+    wait_for(&mock, &agent, "c1 finished", |m| m.finished("c1").is_some()).await;
+    {
+        let m = mock.lock().unwrap();
+        let reports = m.reports("c1");
+        let ops: Vec<&str> = reports.iter().map(|s| s.op).collect();
+        assert_eq!(ops.first(), Some(&"commandStarted"), "{ops:?}");
+        assert_eq!(ops.last(), Some(&"commandFinished"), "{ops:?}");
+        let outputs: Vec<&&Seen> = reports.iter().filter(|s| s.op == "commandOutput").collect();
+        for (i, o) in outputs.iter().enumerate() {
+            assert_eq!(o.body["variables"]["seq"], json!(i));
+        }
+        let text = |stream: &str| -> String {
+            outputs
+                .iter()
+                .filter(|o| o.body["variables"]["stream"] == stream)
+                .map(|o| o.body["variables"]["data"].as_str().unwrap())
+                .collect()
+        };
+        let pwd = work.canonicalize().unwrap().display().to_string();
+        assert_eq!(text("STDOUT"), format!("{pwd}\none\n"));
+        assert_eq!(text("STDERR"), "two\n");
+        // Live: the first chunk came while the command still had most of a second to run.
+        let finished_at = reports.last().unwrap().at;
+        assert!(finished_at.duration_since(outputs[0].at) >= Duration::from_millis(500));
+        let f = m.finished("c1").unwrap();
+        assert_eq!(f["status"], json!("SUCCESS"));
+        assert_eq!(f["exitCode"], json!(0));
+        assert_eq!(f["stdout"], json!(format!("{pwd}\none\n")));
+        assert_eq!(f["stderr"], json!("two\n"));
+        assert_eq!(f["stdoutTruncated"], json!(false));
+        assert_eq!(f["stderrTruncated"], json!(false));
+        assert!(f["durationMs"].as_i64().unwrap() >= 800);
+        for s in &reports {
+            assert_eq!(
+                s.authorization.as_deref(),
+                Some(&*format!("Bearer {TOKEN}"))
+            );
+        }
+    }
+    assert_eq!(lines(&mark), 1);
+
+    // 3. The connection drops; the server delivers c1 again: it does not run again.
+    mock.lock().unwrap().kick += 1;
+    wait_for(&mock, &agent, "a second subscription", |m| {
+        m.subscriptions.len() >= 2
+    })
+    .await;
+    wait_log(&agent, "command delivered again", 1).await;
+    assert_eq!(lines(&mark), 1);
+
+    // 4. Cancel and timeout, side by side; and a command the server forgot (NOT_FOUND):
+    //    its reports are dropped, not retried, and its output is not sent.
+    {
+        let mut m = mock.lock().unwrap();
+        m.unknown_commands.insert("forgotten".into());
+        m.commands
+            .push(run_command("c2", "sleep 30", 30, None, Value::Null));
+        m.commands
+            .push(run_command("c3", "sleep 30", 1, None, Value::Null));
+        m.commands
+            .push(run_command("forgotten", "echo hi", 30, None, Value::Null));
+    }
+    wait_for(&mock, &agent, "c2 started", |m| {
+        m.count("commandStarted", "c2") == 1
+    })
+    .await;
+    mock.lock().unwrap().commands.push(cancel_command("c2"));
+    wait_for(&mock, &agent, "c2, c3 and forgotten finished", |m| {
+        m.finished("c2").is_some()
+            && m.finished("c3").is_some()
+            && m.count("commandFinished", "forgotten") == 1
+    })
+    .await;
+    {
+        let m = mock.lock().unwrap();
+        let c2 = m.finished("c2").unwrap();
+        assert_eq!(c2["status"], json!("CANCELLED"));
+        assert_eq!(c2["exitCode"], Value::Null);
+        let c3 = m.finished("c3").unwrap();
+        assert_eq!(c3["status"], json!("TIMEOUT"));
+        assert_eq!(c3["exitCode"], Value::Null);
+        assert!(c3["durationMs"].as_i64().unwrap() >= 1000);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    {
+        let m = mock.lock().unwrap();
+        assert_eq!(m.count("commandStarted", "forgotten"), 1);
+        assert_eq!(m.count("commandOutput", "forgotten"), 0);
+        assert_eq!(m.count("commandFinished", "forgotten"), 1);
+    }
+
+    // 5. The agent restarts: everything is delivered again, nothing runs again.
+    agent.terminate();
+    let started_before = mock
+        .lock()
+        .unwrap()
+        .seen
+        .iter()
+        .filter(|s| s.op == "commandStarted")
+        .count();
+    let subscriptions_before = mock.lock().unwrap().subscriptions.len();
+    let agent = AgentProcess::start(&server, dir.path());
+    wait_for(&mock, &agent, "a subscription after the restart", |m| {
+        m.subscriptions.len() > subscriptions_before
+    })
+    .await;
+    wait_log(&agent, "command delivered again", 4).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(lines(&mark), 1);
+    let m = mock.lock().unwrap();
+    assert_eq!(
+        m.seen.iter().filter(|s| s.op == "commandStarted").count(),
+        started_before
+    );
+    assert!(!dir.path().join("data/commands-outbox.json").exists());
+    let log = agent.log();
+    assert!(!log.contains("result is lost"), "{log}");
+    assert!(!log.contains(TOKEN), "the token must never be logged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_agent_kills_its_commands_and_reports_them_after_a_restart() {
+    let (addr, mock) = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = format!("http://{addr}");
+    let mut agent = AgentProcess::start(&server, dir.path());
+    wait_for(&mock, &agent, "a subscription", |m| {
+        !m.subscriptions.is_empty()
+    })
+    .await;
+    {
+        let mut m = mock.lock().unwrap();
+        m.fail_finished = true;
+        m.commands.push(run_command(
+            "long",
+            "sleep 60 & echo $!; sleep 60",
+            600,
+            None,
+            Value::Null,
+        ));
+    }
+    wait_for(&mock, &agent, "output of the long command", |m| {
+        m.count("commandOutput", "long") == 1
+    })
+    .await;
+    let grandchild: u32 = {
+        let m = mock.lock().unwrap();
+        let chunk = m
+            .reports("long")
+            .into_iter()
+            .find(|s| s.op == "commandOutput")
+            .unwrap()
+            .body["variables"]["data"]
+            .as_str()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        chunk
+    };
+
+    // SIGTERM: the command is killed; its result cannot be delivered, so it is saved.
+    agent.terminate();
+    assert!(
+        gone(grandchild),
+        "the command's background process survived"
+    );
+    assert!(dir.path().join("data/commands-outbox.json").exists());
+    assert!(agent.log().contains("saved undelivered command results"));
+
+    // After a restart it is delivered, and the command is not run again.
+    mock.lock().unwrap().fail_finished = false;
+    let mut agent = AgentProcess::start(&server, dir.path());
+    wait_for(&mock, &agent, "the saved result", |m| {
+        m.finished("long").is_some()
+    })
+    .await;
+    let f = mock.lock().unwrap().finished("long").unwrap();
+    assert_eq!(f["status"], json!("FAILED"));
+    assert_eq!(f["exitCode"], Value::Null);
+    assert!(f["stderr"].as_str().unwrap().contains("agent stopped"));
+    assert_eq!(f["stdout"], json!(format!("{grandchild}\n")));
+    wait_log(&agent, "command delivered again", 1).await;
+    assert_eq!(mock.lock().unwrap().count("commandOutput", "long"), 1);
+    // Delivered: the next clean stop leaves no saved result behind.
+    agent.terminate();
+    assert!(!dir.path().join("data/commands-outbox.json").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refuse_commands_runs_nothing() {
+    let (addr, mock) = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mark = dir.path().join("mark");
+    mock.lock().unwrap().commands.push(run_command(
+        "r1",
+        "echo x >> \"$MARK\"",
+        30,
+        None,
+        json!({"MARK": mark.to_string_lossy()}),
+    ));
+    let agent = AgentProcess::start_with(
+        &format!("http://{addr}"),
+        dir.path(),
+        &["--refuse-commands"],
+        TOKEN,
+    );
+    wait_for(&mock, &agent, "a stored batch", |m| !m.stored.is_empty()).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let m = mock.lock().unwrap();
+    assert_eq!(m.ws_connections, 0);
+    assert!(m.seen.iter().all(|s| !s.op.starts_with("command")));
+    assert!(!mark.exists());
+    assert!(agent.log().contains("refusing commands"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_token_on_the_command_channel_backs_off_long_while_metrics_go_on() {
+    let (addr, mock) = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let agent = AgentProcess::start_with(&format!("http://{addr}"), dir.path(), &[], "wrong-token");
+    wait_log(
+        &agent,
+        "server refused the agent token on the command channel",
+        1,
+    )
+    .await;
+    // The mock takes metrics whatever the token: they keep flowing.
+    let stored = mock.lock().unwrap().stored.len();
+    wait_for(&mock, &agent, "more batches", |m| m.stored.len() > stored).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(mock.lock().unwrap().ws_connections, 1);
+    assert!(!agent.log().contains("wrong-token"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_beyond_the_limit_wait_their_turn_and_a_queued_one_can_be_cancelled() {
+    let (addr, mock) = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let order = dir.path().join("order");
+    let env = json!({"ORDER": order.to_string_lossy()});
+    {
+        let mut m = mock.lock().unwrap();
+        m.commands.push(run_command(
+            "q1",
+            "sleep 0.7; echo q1 >> \"$ORDER\"",
+            30,
+            None,
+            env.clone(),
+        ));
+        m.commands.push(run_command(
+            "q2",
+            "echo q2 >> \"$ORDER\"",
+            30,
+            None,
+            env.clone(),
+        ));
+        m.commands.push(run_command(
+            "q3",
+            "echo q3 >> \"$ORDER\"",
+            30,
+            None,
+            env.clone(),
+        ));
+        m.commands.push(cancel_command("q3"));
+    }
+    let agent = AgentProcess::start_with(
+        &format!("http://{addr}"),
+        dir.path(),
+        &["--max-concurrent-commands", "1"],
+        TOKEN,
+    );
+    wait_for(&mock, &agent, "q1 and q2 finished", |m| {
+        m.finished("q1").is_some() && m.finished("q2").is_some()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(std::fs::read_to_string(&order).unwrap(), "q1\nq2\n");
+    assert!(mock.lock().unwrap().reports("q3").is_empty());
+    assert!(agent.log().contains("all command slots busy; queued"));
+    assert!(agent.log().contains("dropped from the queue"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_crash_a_started_command_is_reported_failed_and_not_run_again() {
+    let (addr, mock) = start_mock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = format!("http://{addr}");
+    let agent = AgentProcess::start(&server, dir.path());
+    mock.lock().unwrap().commands.push(run_command(
+        "crash",
+        "echo $$; sleep 30",
+        600,
+        None,
+        Value::Null,
+    ));
+    wait_for(&mock, &agent, "output of the command", |m| {
+        m.count("commandOutput", "crash") == 1
+    })
+    .await;
+    let group: u32 = {
+        let m = mock.lock().unwrap();
+        let reports = m.reports("crash");
+        let output = reports.iter().find(|s| s.op == "commandOutput").unwrap();
+        output.body["variables"]["data"]
+            .as_str()
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    // SIGKILL: no chance to report. The command itself lives on in its own group.
+    drop(agent);
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{group}")])
+        .status();
+
+    let agent = AgentProcess::start(&server, dir.path());
+    wait_for(&mock, &agent, "the lost result", |m| {
+        m.finished("crash").is_some()
+    })
+    .await;
+    let f = mock.lock().unwrap().finished("crash").unwrap();
+    assert_eq!(f["status"], json!("FAILED"));
+    assert_eq!(f["exitCode"], Value::Null);
+    assert!(f["stderr"].as_str().unwrap().contains("result is unknown"));
+    wait_log(&agent, "command delivered again", 1).await;
+    assert_eq!(mock.lock().unwrap().count("commandOutput", "crash"), 1);
 }
