@@ -7,6 +7,7 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
+    #[sea_orm(unique)]
     pub command_id: String,
     #[sea_orm(column_type = "Text", nullable)]
     pub stdout: Option<String>,
@@ -15,6 +16,8 @@ pub struct Model {
     pub exit_code: Option<i32>,
     pub execution_time_ms: Option<i32>,
     pub created_at: Option<DateTime>,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

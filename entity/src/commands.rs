@@ -16,12 +16,27 @@ pub struct Model {
     pub created_at: Option<DateTime>,
     pub started_at: Option<DateTime>,
     pub completed_at: Option<DateTime>,
+    pub timeout_seconds: i32,
+    pub working_directory: Option<String>,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub environment: Option<Json>,
+    pub batch_id: Option<String>,
+    pub delivered_at: Option<DateTime>,
+    pub created_by: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
-    #[sea_orm(has_many = "super::command_results::Entity")]
+    #[sea_orm(has_one = "super::command_results::Entity")]
     CommandResults,
+    #[sea_orm(
+        belongs_to = "super::customers::Entity",
+        from = "Column::CreatedBy",
+        to = "super::customers::Column::Id",
+        on_update = "NoAction",
+        on_delete = "SetNull"
+    )]
+    Customers,
     #[sea_orm(
         belongs_to = "super::hosts::Entity",
         from = "Column::TargetNodeId",
@@ -35,6 +50,12 @@ pub enum Relation {
 impl Related<super::command_results::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::CommandResults.def()
+    }
+}
+
+impl Related<super::customers::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Customers.def()
     }
 }
 

@@ -30,6 +30,8 @@ pub struct Model {
 pub enum Relation {
     #[sea_orm(has_many = "super::billing_records::Entity")]
     BillingRecords,
+    #[sea_orm(has_many = "super::commands::Entity")]
+    Commands,
     #[sea_orm(has_many = "super::datasets::Entity")]
     Datasets,
     #[sea_orm(has_many = "super::environments::Entity")]
@@ -49,6 +51,12 @@ pub enum Relation {
 impl Related<super::billing_records::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::BillingRecords.def()
+    }
+}
+
+impl Related<super::commands::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Commands.def()
     }
 }
 

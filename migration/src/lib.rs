@@ -45,6 +45,7 @@ mod m20260301_000002_add_metric_time_indexes;
 mod m20260301_000003_create_host_metric_rollups;
 mod m20260301_000004_create_gpu_metric_rollups;
 mod m20260301_000005_add_host_agent_version;
+mod m20260401_000001_extend_commands;
 
 use schema::create_table;
 
@@ -88,6 +89,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260301_000003_create_host_metric_rollups::Migration),
             Box::new(m20260301_000004_create_gpu_metric_rollups::Migration),
             Box::new(m20260301_000005_add_host_agent_version::Migration),
+            Box::new(m20260401_000001_extend_commands::Migration),
         ]
     }
 }
