@@ -54,6 +54,26 @@ pub struct Settings {
     pub agents: AgentSettings,
     pub jobs: JobSettings,
     pub metrics: MetricSettings,
+    pub commands: CommandSettings,
+}
+
+/// Remote commands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommandSettings {
+    /// A command never sent to its host's agent within this long ends `timeout`.
+    pub delivery_timeout_secs: i64,
+    /// A running command whose agent has not reported this long after its own time limit
+    /// ends `timeout` (the agent or its host is gone).
+    pub report_grace_secs: i64,
+}
+
+impl Default for CommandSettings {
+    fn default() -> Self {
+        Self {
+            delivery_timeout_secs: 600,
+            report_grace_secs: 120,
+        }
+    }
 }
 
 /// Where live events (metrics, status changes) travel between publishers and subscribers.
@@ -95,6 +115,7 @@ pub struct JobSettings {
     pub enabled: bool,
     pub offline_check_interval_secs: u64,
     pub rollup_interval_secs: u64,
+    pub command_check_interval_secs: u64,
 }
 
 /// Metric history: how long each resolution is kept, and how late samples may arrive.
@@ -258,7 +279,8 @@ impl Default for Settings {
             server: ServerSettings {
                 host: IpAddr::from([127, 0, 0, 1]),
                 port: 8080,
-                max_body_bytes: 1024 * 1024,
+                // A command's finished report carries up to 1 MiB of stdout and of stderr.
+                max_body_bytes: 4 * 1024 * 1024,
             },
             database: DatabaseSettings {
                 url: None,
@@ -295,6 +317,7 @@ impl Default for Settings {
                 enabled: true,
                 offline_check_interval_secs: 5,
                 rollup_interval_secs: 300,
+                command_check_interval_secs: 10,
             },
             metrics: MetricSettings {
                 raw_retention_days: 7,
@@ -302,6 +325,7 @@ impl Default for Settings {
                 daily_retention_days: 365,
                 rollup_lateness_secs: 2 * 3600,
             },
+            commands: CommandSettings::default(),
         }
     }
 }

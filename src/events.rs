@@ -53,6 +53,45 @@ pub enum Event {
     HostMetric(host_metrics::Model),
     HostStatus(HostStatusChange),
     EnvironmentStatus(EnvironmentStatusChange),
+    /// An order for a host's agent: run a command, or stop one.
+    AgentCommand(AgentOrder),
+    /// A command's status changed.
+    CommandUpdate(CommandChange),
+    /// A piece of a running command's output.
+    CommandOutput(OutputPiece),
+}
+
+/// What an agent is told to do with a command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentOrder {
+    pub host_id: String,
+    /// `run` or `cancel`.
+    pub kind: String,
+    pub command_id: String,
+    pub command_text: String,
+    pub timeout_seconds: i32,
+    pub working_directory: Option<String>,
+    pub environment: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandChange {
+    pub command_id: String,
+    pub batch_id: Option<String>,
+    pub host_id: String,
+    pub status: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Output as the agent relays it; a chunk larger than a NOTIFY payload travels as several
+/// pieces with the same `seq`, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputPiece {
+    pub command_id: String,
+    /// `stdout` or `stderr`.
+    pub stream: String,
+    pub seq: i32,
+    pub data: String,
 }
 
 /// A host's `status` changed (statuses are the database spellings: `online`, `offline`...).
@@ -81,6 +120,9 @@ pub enum Kind {
     HostMetrics,
     HostStatus,
     EnvironmentStatus,
+    AgentCommands,
+    CommandUpdates,
+    CommandOutput,
 }
 
 /// Whose events: everyone's, or one host's, GPU's or environment's.
@@ -90,6 +132,8 @@ pub enum Key {
     Host(String),
     Gpu(i64),
     Environment(String),
+    Command(String),
+    Batch(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -129,6 +173,25 @@ impl Event {
                     Key::Environment(c.environment_id.clone()),
                 ),
             ],
+            Event::AgentCommand(o) => vec![Topic::new(
+                Kind::AgentCommands,
+                Key::Host(o.host_id.clone()),
+            )],
+            Event::CommandUpdate(c) => {
+                let mut topics = vec![
+                    all(Kind::CommandUpdates),
+                    Topic::new(Kind::CommandUpdates, Key::Host(c.host_id.clone())),
+                    Topic::new(Kind::CommandUpdates, Key::Command(c.command_id.clone())),
+                ];
+                if let Some(batch) = &c.batch_id {
+                    topics.push(Topic::new(Kind::CommandUpdates, Key::Batch(batch.clone())));
+                }
+                topics
+            }
+            Event::CommandOutput(p) => vec![Topic::new(
+                Kind::CommandOutput,
+                Key::Command(p.command_id.clone()),
+            )],
         }
     }
 }

@@ -1,20 +1,26 @@
 //! Remote commands (seed 003) targeted at hosts, and their results. Written by the command
 //! process and the agent; read here.
 
-use async_graphql::{ComplexObject, Context, SimpleObject, ID};
+use async_graphql::{
+    ComplexObject, Context, InputObject, Json, Object, SimpleObject, Subscription, ID,
+};
 use chrono::{DateTime, Utc};
 use entity::{command_results as cr, commands};
+use futures_util::stream::{self, BoxStream, StreamExt};
 
-use super::convert::{id, ts_opt};
-use super::crud::{crud_query, load_many, load_parent, ApiObject};
+use super::convert::{id, opt_text, ts_opt};
+use super::crud::{crud_query, load_many, load_parent, principal, state, ApiObject};
 use super::enums::*;
 use super::filter::{
     filter_input, order_input, DateTimeFilter, EnumFilter, IdFilter, StringFilter,
 };
 use super::hosts::Host;
 use super::relations::*;
+use crate::auth::policy::user_for;
 use crate::error::AppResult;
-use crate::error::GqlResult;
+use crate::error::{AppError, GqlResult};
+use crate::events::{AgentOrder, Event, Key, Kind, Topic};
+use crate::services::commands as cmd;
 
 /// A shell command for one host.
 #[derive(SimpleObject)]
@@ -30,6 +36,15 @@ pub struct Command {
     pub created_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub completed_at: Option<DateTime<Utc>>,
+    /// The run stops (`TIMEOUT`) after this many seconds.
+    pub timeout_seconds: i32,
+    pub working_directory: Option<String>,
+    /// Extra environment variables (an object of strings).
+    pub environment: Option<Json<serde_json::Value>>,
+    /// Shared by the commands of one `runCommand` over several hosts.
+    pub batch_id: Option<String>,
+    /// The operator who ran it.
+    pub created_by: Option<ID>,
 }
 
 #[ComplexObject]
@@ -38,6 +53,13 @@ impl Command {
         load_parent::<HostById, _>(ctx, self.target_node_id.to_string())
             .await
             .gql()
+    }
+    /// How it ended, once it has.
+    async fn result(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<CommandResult>> {
+        let mut all = load_many::<ResultsOfCommand, CommandResult>(ctx, self.command_id.clone())
+            .await
+            .gql()?;
+        Ok(all.pop())
     }
     async fn results(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CommandResult>> {
         load_many::<ResultsOfCommand, _>(ctx, self.command_id.clone())
@@ -59,6 +81,11 @@ impl ApiObject for Command {
             created_at: ts_opt(m.created_at),
             started_at: ts_opt(m.started_at),
             completed_at: ts_opt(m.completed_at),
+            timeout_seconds: m.timeout_seconds,
+            working_directory: m.working_directory,
+            environment: m.environment.map(Json),
+            batch_id: m.batch_id,
+            created_by: m.created_by.map(id),
         })
     }
 }
@@ -69,6 +96,7 @@ filter_input!(CommandFilter for commands {
     target_node_id: IdFilter => TargetNodeId as String,
     status: EnumFilter<CommandStatus> => Status,
     created_at: DateTimeFilter => CreatedAt,
+    batch_id: StringFilter => BatchId,
 });
 
 order_input!(CommandOrder, CommandOrderField, commands::Entity, commands::Column {
@@ -98,6 +126,9 @@ pub struct CommandResult {
     pub exit_code: Option<i32>,
     pub execution_time_ms: Option<i32>,
     pub created_at: Option<DateTime<Utc>>,
+    /// Output beyond the agent's cap (1 MiB by default) was dropped.
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
 }
 
 #[ComplexObject]
@@ -121,6 +152,8 @@ impl ApiObject for CommandResult {
             exit_code: m.exit_code,
             execution_time_ms: m.execution_time_ms,
             created_at: ts_opt(m.created_at),
+            stdout_truncated: m.stdout_truncated,
+            stderr_truncated: m.stderr_truncated,
         })
     }
 }
@@ -143,3 +176,402 @@ crud_query!(
     CommandResultFilter,
     CommandResultOrder
 );
+
+#[derive(InputObject)]
+pub struct RunCommandInput {
+    /// Run by `sh -c` on each target host, as the agent's user.
+    pub command_text: String,
+    /// Target hosts by id ...
+    #[graphql(default)]
+    pub host_ids: Vec<ID>,
+    /// ... and/or every host whose labels contain these pairs, e.g. `{"zone": "a"}`.
+    pub label_selector: Option<Json<serde_json::Value>>,
+    /// 1 to 172800 (48 h).
+    #[graphql(default = 3600)]
+    pub timeout_seconds: i32,
+    pub working_directory: Option<String>,
+    /// Extra environment variables: an object of strings.
+    pub environment: Option<Json<serde_json::Value>>,
+}
+
+/// One command per target host.
+#[derive(SimpleObject)]
+pub struct RunCommandPayload {
+    pub batch_id: String,
+    pub commands: Vec<Command>,
+}
+
+fn string_map(
+    field: &str,
+    value: serde_json::Value,
+) -> AppResult<serde_json::Map<String, serde_json::Value>> {
+    match value {
+        serde_json::Value::Object(map) if map.values().all(serde_json::Value::is_string) => Ok(map),
+        _ => Err(AppError::bad_input(format!(
+            "{field}: must be an object of strings"
+        ))),
+    }
+}
+
+impl RunCommandInput {
+    fn parse(self, created_by: i64) -> AppResult<cmd::NewRun> {
+        let text = self.command_text;
+        if text.trim().is_empty() {
+            return Err(AppError::bad_input("commandText: must not be empty"));
+        }
+        if text.len() > cmd::MAX_COMMAND_CHARS {
+            return Err(AppError::bad_input("commandText: longer than 64 KiB"));
+        }
+        if !(1..=cmd::MAX_TIMEOUT_SECS).contains(&self.timeout_seconds) {
+            return Err(AppError::bad_input(format!(
+                "timeoutSeconds: must be 1 to {} (48 h)",
+                cmd::MAX_TIMEOUT_SECS
+            )));
+        }
+        Ok(cmd::NewRun {
+            command_text: text,
+            host_ids: self.host_ids.into_iter().map(|id| id.to_string()).collect(),
+            selector: self
+                .label_selector
+                .map(|s| string_map("labelSelector", s.0))
+                .transpose()?,
+            timeout_secs: self.timeout_seconds,
+            working_directory: opt_text("workingDirectory", self.working_directory, 512)?,
+            environment: self
+                .environment
+                .map(|e| string_map("environment", e.0))
+                .transpose()?,
+            created_by,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct CommandMutation;
+
+#[Object]
+impl CommandMutation {
+    /// Runs a shell command on hosts (operators only). Returns at once, one `PENDING`
+    /// command per host; follow them with `commandUpdates` and `commandOutput`.
+    async fn run_command(
+        &self,
+        ctx: &Context<'_>,
+        input: RunCommandInput,
+    ) -> async_graphql::Result<RunCommandPayload> {
+        let user = user_for::<commands::Entity>(&principal(ctx)).gql()?;
+        let new = input.parse(user.id).gql()?;
+        let (batch_id, rows) = cmd::run(&state(ctx).db, new).await.gql()?;
+        cmd::publish_queued(&*state(ctx).events, &rows).await;
+        Ok(RunCommandPayload {
+            batch_id,
+            commands: rows
+                .into_iter()
+                .map(Command::from_model)
+                .collect::<AppResult<_>>()
+                .gql()?,
+        })
+    }
+
+    /// Cancels a command (operators only): a pending one at once, a running one is killed
+    /// on its host (it ends `CANCELLED` when the agent reports). An ended one is a CONFLICT.
+    async fn cancel_command(
+        &self,
+        ctx: &Context<'_>,
+        command_id: String,
+    ) -> async_graphql::Result<Command> {
+        user_for::<commands::Entity>(&principal(ctx)).gql()?;
+        let outcome = cmd::cancel(&state(ctx).db, &command_id).await.gql()?;
+        let row = cmd::publish_cancel(&*state(ctx).events, outcome).await;
+        Command::from_model(row).gql()
+    }
+}
+
+/// Which stream a chunk of output came from.
+#[derive(
+    async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize,
+)]
+pub enum OutputStream {
+    Stdout,
+    Stderr,
+}
+
+/// How a command ended, from its agent.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandOutcome {
+    Success,
+    Failed,
+    Timeout,
+    Cancelled,
+}
+
+#[derive(InputObject)]
+pub struct CommandFinishedInput {
+    pub command_id: String,
+    pub status: CommandOutcome,
+    pub exit_code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    pub duration_ms: i32,
+}
+
+#[derive(Default)]
+pub struct AgentCommandMutation;
+
+#[Object]
+impl AgentCommandMutation {
+    /// The agent started a command of its host. `false`: it was cancelled meanwhile and
+    /// must be stopped.
+    async fn command_started(
+        &self,
+        ctx: &Context<'_>,
+        command_id: String,
+    ) -> async_graphql::Result<bool> {
+        let host = principal(ctx).agent_host().gql()?.to_owned();
+        let (run, changed) = cmd::started(&state(ctx).db, &host, &command_id)
+            .await
+            .gql()?;
+        if let Some(row) = changed {
+            cmd::publish_update(&*state(ctx).events, &row).await;
+        }
+        Ok(run)
+    }
+
+    /// A chunk of a running command's output, relayed live to `commandOutput` subscribers
+    /// (the whole capped output is stored when the command finishes).
+    async fn command_output(
+        &self,
+        ctx: &Context<'_>,
+        command_id: String,
+        stream: OutputStream,
+        seq: i32,
+        data: String,
+    ) -> async_graphql::Result<bool> {
+        let host = principal(ctx).agent_host().gql()?.to_owned();
+        let stream = match stream {
+            OutputStream::Stdout => "stdout",
+            OutputStream::Stderr => "stderr",
+        };
+        let app = state(ctx);
+        cmd::relay_output(
+            &app.db,
+            &*app.events,
+            &host,
+            &command_id,
+            stream,
+            seq,
+            &data,
+        )
+        .await
+        .gql()?;
+        Ok(true)
+    }
+
+    /// How a command ended. Repeating the report is harmless.
+    async fn command_finished(
+        &self,
+        ctx: &Context<'_>,
+        input: CommandFinishedInput,
+    ) -> async_graphql::Result<bool> {
+        let host = principal(ctx).agent_host().gql()?.to_owned();
+        if input.duration_ms < 0 {
+            return Err(AppError::bad_input("durationMs: must not be negative")).gql();
+        }
+        let report = cmd::Finished {
+            command_id: input.command_id,
+            status: match input.status {
+                CommandOutcome::Success => cmd::SUCCESS,
+                CommandOutcome::Failed => cmd::FAILED,
+                CommandOutcome::Timeout => cmd::TIMEOUT,
+                CommandOutcome::Cancelled => cmd::CANCELLED,
+            },
+            exit_code: input.exit_code,
+            stdout: input.stdout,
+            stderr: input.stderr,
+            stdout_truncated: input.stdout_truncated,
+            stderr_truncated: input.stderr_truncated,
+            duration_ms: input.duration_ms,
+        };
+        if let Some(row) = cmd::finished(&state(ctx).db, &host, report).await.gql()? {
+            cmd::publish_update(&*state(ctx).events, &row).await;
+        }
+        Ok(true)
+    }
+}
+
+/// What an agent is told: run a command, or stop one.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentCommandKind {
+    Run,
+    Cancel,
+}
+
+/// One order for an agent, over its `agentCommands` subscription.
+#[derive(SimpleObject, Clone)]
+pub struct AgentCommand {
+    pub kind: AgentCommandKind,
+    pub command_id: String,
+    pub command_text: String,
+    pub timeout_seconds: i32,
+    pub working_directory: Option<String>,
+    pub environment: Option<Json<serde_json::Value>>,
+}
+
+impl From<&AgentOrder> for AgentCommand {
+    fn from(o: &AgentOrder) -> Self {
+        Self {
+            kind: if o.kind == "cancel" {
+                AgentCommandKind::Cancel
+            } else {
+                AgentCommandKind::Run
+            },
+            command_id: o.command_id.clone(),
+            command_text: o.command_text.clone(),
+            timeout_seconds: o.timeout_seconds,
+            working_directory: o.working_directory.clone(),
+            environment: o.environment.clone().map(Json),
+        }
+    }
+}
+
+/// A piece of a running command's output. Pieces of one stream arrive in order; a large
+/// chunk may come as several pieces with the same `seq`.
+#[derive(SimpleObject, Clone)]
+pub struct CommandOutputChunk {
+    pub command_id: String,
+    pub stream: OutputStream,
+    pub seq: i32,
+    pub data: String,
+}
+
+/// A command's status changed.
+#[derive(SimpleObject, Clone)]
+pub struct CommandUpdate {
+    pub command_id: String,
+    pub batch_id: Option<String>,
+    pub host_id: ID,
+    pub status: CommandStatus,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Default)]
+pub struct CommandSubscription;
+
+#[Subscription]
+impl CommandSubscription {
+    /// For a host's agent (agent token only): first every command still pending for its
+    /// host, oldest first, then each new order as it comes. Delivery is at-least-once: a
+    /// reconnecting agent receives again what it has not started.
+    async fn agent_commands(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<BoxStream<'static, AgentCommand>> {
+        let host = principal(ctx).agent_host().gql()?.to_owned();
+        let app = state(ctx).clone();
+        // Listen first, then read what is pending, so nothing created in between is missed.
+        let live = app
+            .events
+            .subscribe(Topic::new(Kind::AgentCommands, Key::Host(host.clone())));
+        let pending = cmd::pending_for_host(&app.db, &host).await.gql()?;
+        let ids: Vec<String> = pending.iter().map(|c| c.command_id.clone()).collect();
+        cmd::mark_delivered(&app.db, &ids).await.gql()?;
+        let sent: std::collections::HashSet<String> = ids.into_iter().collect();
+        let first: Vec<AgentCommand> = pending
+            .iter()
+            .map(|c| AgentCommand::from(&cmd::run_order(c)))
+            .collect();
+        let db = app.db.clone();
+        let rest = live.into_stream().filter_map(move |event| {
+            let (db, sent) = (db.clone(), sent.clone());
+            async move {
+                let Event::AgentCommand(order) = &*event else {
+                    return None;
+                };
+                if order.kind == "run" {
+                    if sent.contains(&order.command_id) {
+                        return None;
+                    }
+                    if let Err(err) =
+                        cmd::mark_delivered(&db, std::slice::from_ref(&order.command_id)).await
+                    {
+                        tracing::warn!(error = %err, "cannot record a command's delivery");
+                    }
+                }
+                Some(AgentCommand::from(order))
+            }
+        });
+        Ok(stream::iter(first).chain(rest).boxed())
+    }
+
+    /// Live output of one command (operators only), as its agent produces it.
+    async fn command_output(
+        &self,
+        ctx: &Context<'_>,
+        command_id: String,
+    ) -> async_graphql::Result<BoxStream<'static, CommandOutputChunk>> {
+        user_for::<commands::Entity>(&principal(ctx)).gql()?;
+        let app = state(ctx);
+        cmd::find(&app.db, &command_id).await.gql()?;
+        let live = app
+            .events
+            .subscribe(Topic::new(Kind::CommandOutput, Key::Command(command_id)));
+        Ok(live
+            .into_stream()
+            .filter_map(|event| async move {
+                let Event::CommandOutput(p) = &*event else {
+                    return None;
+                };
+                Some(CommandOutputChunk {
+                    command_id: p.command_id.clone(),
+                    stream: if p.stream == "stderr" {
+                        OutputStream::Stderr
+                    } else {
+                        OutputStream::Stdout
+                    },
+                    seq: p.seq,
+                    data: p.data.clone(),
+                })
+            })
+            .boxed())
+    }
+
+    /// Status changes of commands (operators only): all, one batch's, one host's or one
+    /// command's — a batch's progress host by host.
+    async fn command_updates(
+        &self,
+        ctx: &Context<'_>,
+        batch_id: Option<String>,
+        host_id: Option<ID>,
+        command_id: Option<String>,
+    ) -> async_graphql::Result<BoxStream<'static, CommandUpdate>> {
+        user_for::<commands::Entity>(&principal(ctx)).gql()?;
+        let key = match (command_id, batch_id, host_id) {
+            (Some(c), _, _) => Key::Command(c),
+            (None, Some(b), _) => Key::Batch(b),
+            (None, None, Some(h)) => Key::Host(h.to_string()),
+            (None, None, None) => Key::All,
+        };
+        let live = state(ctx)
+            .events
+            .subscribe(Topic::new(Kind::CommandUpdates, key));
+        Ok(live
+            .into_stream()
+            .filter_map(|event| async move {
+                let Event::CommandUpdate(c) = &*event else {
+                    return None;
+                };
+                let status = CommandStatus::from_db(&c.status)
+                    .map_err(|err| tracing::error!(error = %err, "cannot show a command update"))
+                    .ok()?;
+                Some(CommandUpdate {
+                    command_id: c.command_id.clone(),
+                    batch_id: c.batch_id.clone(),
+                    host_id: ID(c.host_id.clone()),
+                    status,
+                    at: c.at,
+                })
+            })
+            .boxed())
+    }
+}

@@ -75,7 +75,8 @@ db_enum!(AccessMode { ReadOnly = "readonly", ReadWrite = "readwrite" });
 db_enum!(ResourceType { Cpu = "cpu", Memory = "memory", Gpu = "gpu" });
 db_enum!(InvoiceStatus { Draft = "draft", Issued = "issued", Paid = "paid", Void = "void" });
 db_enum!(
-    CommandStatus { Pending = "pending", Running = "running", Success = "success", Failed = "failed", Timeout = "timeout" }
+    /// `cancelled` is an addition to seed 003's list.
+    CommandStatus { Pending = "pending", Running = "running", Success = "success", Failed = "failed", Timeout = "timeout", Cancelled = "cancelled" }
 );
 
 #[cfg(test)]

@@ -59,6 +59,8 @@ pub struct MutationRoot(
     hosts::HostAdminMutation,
     hosts::HostMutation,
     agent::AgentMutation,
+    commands::CommandMutation,
+    commands::AgentCommandMutation,
     hosts::GpuMutation,
     accounts::CustomerMutation,
     accounts::WorkspaceMutation,
@@ -72,7 +74,7 @@ pub struct MutationRoot(
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct SubscriptionRoot(live::LiveSubscription);
+pub struct SubscriptionRoot(live::LiveSubscription, commands::CommandSubscription);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

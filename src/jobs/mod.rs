@@ -5,7 +5,9 @@
 //!
 //! - [`offline`]: hosts without a heartbeat for `agents.offline_after_secs` go offline.
 //! - [`rollups`]: hourly and daily metric rollups, and retention.
+//! - [`commands`]: commands never delivered, or whose agent went silent, end `timeout`.
 
+pub mod commands;
 pub mod offline;
 pub mod rollups;
 
@@ -23,7 +25,21 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
     let jobs = &state.settings.jobs;
     let offline_state = state.clone();
     let rollup_state = state.clone();
+    let command_state = state.clone();
     vec![
+        tokio::spawn(every(
+            "commands",
+            Duration::from_secs(jobs.command_check_interval_secs.max(1)),
+            shutdown.clone(),
+            move || {
+                let state = command_state.clone();
+                async move {
+                    commands::run_once(&state, chrono::Utc::now())
+                        .await
+                        .map(drop)
+                }
+            },
+        )),
         tokio::spawn(every(
             "offline",
             Duration::from_secs(jobs.offline_check_interval_secs.max(1)),

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod agents;
+pub mod commands;
 pub mod crud;
 pub mod db;
 pub mod fleet;

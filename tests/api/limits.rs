@@ -301,7 +301,47 @@ async fn websocket_keepalive(backend: Backend) {
     }
 }
 
+async fn websocket_operation_ids_and_cap(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| s.websocket.max_subscriptions = 1).await else {
+        return;
+    };
+    let live = json!({ "query": "subscription { hostStatus { status } }" });
+    for protocol in ["graphql-transport-ws", "graphql-ws"] {
+        let start = if protocol == "graphql-ws" {
+            "start"
+        } else {
+            "subscribe"
+        };
+        let mut ws = connect(&app, protocol).await;
+        send(&mut ws, init(&app.admin_token)).await;
+        assert_eq!(next(&mut ws).await.unwrap()["type"], "connection_ack");
+        send(
+            &mut ws,
+            json!({ "id": "a", "type": start, "payload": live }),
+        )
+        .await;
+        // Over the cap: refused with RATE_LIMITED, the connection stays.
+        send(
+            &mut ws,
+            json!({ "id": "b", "type": start, "payload": live }),
+        )
+        .await;
+        let refused = next(&mut ws).await.unwrap();
+        assert_eq!(refused["type"], "error", "{protocol}: {refused}");
+        assert_eq!(refused["id"], "b");
+        assert_eq!(refused["payload"][0]["extensions"]["code"], "RATE_LIMITED");
+        // The running operation's id again: 4409.
+        send(
+            &mut ws,
+            json!({ "id": "a", "type": start, "payload": live }),
+        )
+        .await;
+        assert_eq!(closed_with(&mut ws).await, 4409, "{protocol}");
+    }
+}
+
 on_both_backends!(
+    websocket_operation_ids_and_cap,
     query_shape_limits,
     batches,
     rate_limit,

@@ -8,6 +8,7 @@ mod fixtures;
 
 mod agent;
 mod auth;
+mod commands;
 mod crud;
 mod errors;
 mod history;

@@ -1,0 +1,488 @@
+//! Remote commands (seed 003), the way operators know them from Salt or SSM Run Command: one
+//! `commands` row per target host, `pending` until the host's agent starts it, then
+//! `running`, then `success` / `failed` / `timeout` / `cancelled` with one `command_results`
+//! row. Delivery to agents is at-least-once; every agent report is idempotent here, so a
+//! repeated report changes nothing.
+
+use chrono::{Duration, NaiveDateTime, Utc};
+use entity::{command_results, commands, hosts};
+use sea_orm::sea_query::Condition;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
+};
+
+use crate::error::{AppError, AppResult};
+use crate::events::{AgentOrder, CommandChange, Event, EventBus, OutputPiece};
+use crate::services::db::{self, json_contains};
+
+pub const DEFAULT_TIMEOUT_SECS: i32 = 3600;
+pub const MAX_TIMEOUT_SECS: i32 = 48 * 3600;
+pub const MAX_COMMAND_CHARS: usize = 64 * 1024;
+
+pub const PENDING: &str = "pending";
+pub const RUNNING: &str = "running";
+pub const SUCCESS: &str = "success";
+pub const FAILED: &str = "failed";
+pub const TIMEOUT: &str = "timeout";
+pub const CANCELLED: &str = "cancelled";
+
+fn is_final(status: Option<&str>) -> bool {
+    matches!(status, Some(SUCCESS | FAILED | TIMEOUT | CANCELLED))
+}
+
+/// A run as an operator asked for it, already parsed.
+#[derive(Debug)]
+pub struct NewRun {
+    pub command_text: String,
+    pub host_ids: Vec<String>,
+    /// Hosts whose labels contain every pair.
+    pub selector: Option<serde_json::Map<String, serde_json::Value>>,
+    pub timeout_secs: i32,
+    pub working_directory: Option<String>,
+    pub environment: Option<serde_json::Map<String, serde_json::Value>>,
+    pub created_by: i64,
+}
+
+/// Creates one pending command per target host; returns the batch id and the rows, in
+/// creation order. Every named host must exist; the targets must not be empty.
+pub async fn run(
+    db: &DatabaseConnection,
+    new: NewRun,
+) -> AppResult<(String, Vec<commands::Model>)> {
+    let mut targets: Vec<String> = Vec::new();
+    if !new.host_ids.is_empty() {
+        let found: Vec<String> = hosts::Entity::find()
+            .filter(hosts::Column::Id.is_in(new.host_ids.clone()))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        if let Some(missing) = new.host_ids.iter().find(|id| !found.contains(id)) {
+            return Err(AppError::bad_input(format!("hostIds: no host '{missing}'")));
+        }
+        targets.extend(new.host_ids.iter().cloned());
+    }
+    if let Some(selector) = &new.selector {
+        let matched = hosts::Entity::find()
+            .filter(json_contains(
+                db.get_database_backend(),
+                "hosts",
+                "labels",
+                selector,
+            ))
+            .order_by_asc(hosts::Column::Id)
+            .all(db)
+            .await?;
+        targets.extend(matched.into_iter().map(|h| h.id));
+    }
+    let mut seen = std::collections::HashSet::new();
+    targets.retain(|t| seen.insert(t.clone()));
+    if targets.is_empty() {
+        return Err(AppError::bad_input(
+            "no target hosts: give hostIds or a labelSelector that matches hosts",
+        ));
+    }
+    let batch_id = format!("batch-{}", uuid::Uuid::new_v4().simple());
+    let environment = new.environment.map(serde_json::Value::Object);
+    let _writer = db::write_guard(db).await;
+    let txn = db.begin().await?;
+    let mut rows = Vec::with_capacity(targets.len());
+    for host in targets {
+        let row = commands::ActiveModel {
+            command_id: Set(format!("cmd-{}", uuid::Uuid::new_v4().simple())),
+            command_text: Set(new.command_text.clone()),
+            target_node_id: Set(host),
+            status: Set(Some(PENDING.into())),
+            timeout_seconds: Set(new.timeout_secs),
+            working_directory: Set(new.working_directory.clone()),
+            environment: Set(environment.clone()),
+            batch_id: Set(Some(batch_id.clone())),
+            created_by: Set(Some(new.created_by)),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        rows.push(row);
+    }
+    txn.commit().await?;
+    Ok((batch_id, rows))
+}
+
+pub async fn find(db: &impl ConnectionTrait, command_id: &str) -> AppResult<commands::Model> {
+    commands::Entity::find()
+        .filter(commands::Column::CommandId.eq(command_id))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("command"))
+}
+
+/// Commands of `host` not started yet, oldest first: what its agent must run.
+pub async fn pending_for_host(
+    db: &impl ConnectionTrait,
+    host: &str,
+) -> AppResult<Vec<commands::Model>> {
+    Ok(commands::Entity::find()
+        .filter(commands::Column::TargetNodeId.eq(host))
+        .filter(commands::Column::Status.eq(PENDING))
+        .order_by_asc(commands::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// What `cancel` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Cancelled {
+    /// It had not started: it is `cancelled` now.
+    BeforeStart(commands::Model),
+    /// It is running: its agent must kill it (the agent reports `cancelled`).
+    Running(commands::Model),
+}
+
+/// Cancels a command. A finished one is a CONFLICT.
+pub async fn cancel(db: &DatabaseConnection, command_id: &str) -> AppResult<Cancelled> {
+    let _writer = db::write_guard(db).await;
+    let txn = db.begin().await?;
+    let current = find(&txn, command_id).await?;
+    let outcome = match current.status.as_deref() {
+        Some(PENDING) | None => {
+            let now = Utc::now().naive_utc();
+            let updated = finish_row(&txn, &current, CANCELLED, now).await?;
+            insert_result(
+                &txn,
+                command_results::ActiveModel {
+                    command_id: Set(command_id.to_owned()),
+                    stderr: Set(Some("cancelled before it started".into())),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            Cancelled::BeforeStart(updated)
+        }
+        Some(RUNNING) => Cancelled::Running(current),
+        Some(other) => {
+            return Err(AppError::Conflict(format!(
+                "the command already ended ({other})"
+            )))
+        }
+    };
+    txn.commit().await?;
+    Ok(outcome)
+}
+
+async fn own_command(
+    db: &impl ConnectionTrait,
+    host: &str,
+    command_id: &str,
+) -> AppResult<commands::Model> {
+    let command = find(db, command_id).await?;
+    if command.target_node_id != host {
+        // Another host's command is, for this agent, a command that does not exist.
+        return Err(AppError::NotFound("command"));
+    }
+    Ok(command)
+}
+
+/// The agent started the command. `false` when it should not run (cancelled or finished
+/// meanwhile); the agent then stops it.
+pub async fn started(
+    db: &DatabaseConnection,
+    host: &str,
+    command_id: &str,
+) -> AppResult<(bool, Option<commands::Model>)> {
+    let _writer = db::write_guard(db).await;
+    let txn = db.begin().await?;
+    let command = own_command(&txn, host, command_id).await?;
+    let result = match command.status.as_deref() {
+        Some(PENDING) | None => {
+            let mut row: commands::ActiveModel = command.into();
+            row.status = Set(Some(RUNNING.into()));
+            row.started_at = Set(Some(Utc::now().naive_utc()));
+            (true, Some(row.update(&txn).await?))
+        }
+        Some(RUNNING) => (true, None),
+        _ => (false, None),
+    };
+    txn.commit().await?;
+    Ok(result)
+}
+
+/// How a command ended, as its agent reports it.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub command_id: String,
+    pub status: &'static str,
+    pub exit_code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub stdout_truncated: bool,
+    pub stderr_truncated: bool,
+    pub duration_ms: i32,
+}
+
+/// Records the outcome once; a repeated report returns `None` and changes nothing.
+pub async fn finished(
+    db: &DatabaseConnection,
+    host: &str,
+    report: Finished,
+) -> AppResult<Option<commands::Model>> {
+    let _writer = db::write_guard(db).await;
+    let txn = db.begin().await?;
+    let command = own_command(&txn, host, &report.command_id).await?;
+    let has_result = command_results::Entity::find()
+        .filter(command_results::Column::CommandId.eq(&report.command_id))
+        .one(&txn)
+        .await?
+        .is_some();
+    if has_result || is_final(command.status.as_deref()) {
+        return Ok(None);
+    }
+    let now = Utc::now().naive_utc();
+    let mut updated = finish_row(&txn, &command, report.status, now).await?;
+    if updated.started_at.is_none() {
+        let mut row: commands::ActiveModel = updated.into();
+        row.started_at = Set(Some(
+            now - Duration::milliseconds(i64::from(report.duration_ms)),
+        ));
+        updated = row.update(&txn).await?;
+    }
+    insert_result(
+        &txn,
+        command_results::ActiveModel {
+            command_id: Set(report.command_id),
+            stdout: Set(Some(report.stdout)),
+            stderr: Set(Some(report.stderr)),
+            exit_code: Set(report.exit_code),
+            execution_time_ms: Set(Some(report.duration_ms)),
+            stdout_truncated: Set(report.stdout_truncated),
+            stderr_truncated: Set(report.stderr_truncated),
+            ..Default::default()
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Some(updated))
+}
+
+async fn finish_row(
+    db: &impl ConnectionTrait,
+    command: &commands::Model,
+    status: &str,
+    now: NaiveDateTime,
+) -> AppResult<commands::Model> {
+    let mut row: commands::ActiveModel = command.clone().into();
+    row.status = Set(Some(status.into()));
+    row.completed_at = Set(Some(now));
+    Ok(row.update(db).await?)
+}
+
+async fn insert_result(
+    db: &impl ConnectionTrait,
+    row: command_results::ActiveModel,
+) -> AppResult<()> {
+    row.insert(db).await?;
+    Ok(())
+}
+
+/// Records that commands were sent to their agent (the first time only).
+pub async fn mark_delivered(db: &DatabaseConnection, command_ids: &[String]) -> AppResult<()> {
+    if command_ids.is_empty() {
+        return Ok(());
+    }
+    let _writer = db::write_guard(db).await;
+    commands::Entity::update_many()
+        .col_expr(
+            commands::Column::DeliveredAt,
+            sea_orm::sea_query::Expr::value(Utc::now().naive_utc()),
+        )
+        .filter(commands::Column::CommandId.is_in(command_ids.iter().cloned()))
+        .filter(commands::Column::DeliveredAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The command-timeout job's work: pending commands never sent to their agent within
+/// `delivery_timeout` end `timeout` ("never started"); running ones whose agent has not
+/// reported well past their own limit end `timeout` too. Returns the commands it ended.
+pub async fn expire(
+    db: &DatabaseConnection,
+    now: NaiveDateTime,
+    delivery_timeout: Duration,
+    report_grace: Duration,
+) -> AppResult<Vec<commands::Model>> {
+    let stale_pending = commands::Entity::find()
+        .filter(commands::Column::Status.eq(PENDING))
+        .filter(commands::Column::DeliveredAt.is_null())
+        .filter(commands::Column::CreatedAt.lt(now - delivery_timeout))
+        .all(db)
+        .await?;
+    let running = commands::Entity::find()
+        .filter(Condition::all().add(commands::Column::Status.eq(RUNNING)))
+        .all(db)
+        .await?;
+    let overdue = running.into_iter().filter(|c| {
+        c.started_at.is_some_and(|s| {
+            s + Duration::seconds(i64::from(c.timeout_seconds)) + report_grace < now
+        })
+    });
+    let mut ended = Vec::new();
+    for (command, why) in stale_pending
+        .into_iter()
+        .map(|c| {
+            (
+                c,
+                "the host's agent did not pick the command up in time; it was never started",
+            )
+        })
+        .chain(overdue.map(|c| (c, "the host's agent did not report the command's end")))
+    {
+        let _writer = db::write_guard(db).await;
+        let txn = db.begin().await?;
+        // Re-read inside the transaction: an agent report may have won the race.
+        let current = find(&txn, &command.command_id).await?;
+        if current.status != command.status {
+            continue;
+        }
+        let updated = finish_row(&txn, &current, TIMEOUT, now).await?;
+        insert_result(
+            &txn,
+            command_results::ActiveModel {
+                command_id: Set(current.command_id.clone()),
+                stderr: Set(Some(why.into())),
+                ..Default::default()
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        ended.push(updated);
+    }
+    Ok(ended)
+}
+
+// Publishing: services persist first, then publish (DESIGN §6).
+
+/// The agent order that runs `c` (also what a connecting agent receives for its pending
+/// commands).
+pub fn run_order(c: &commands::Model) -> AgentOrder {
+    AgentOrder {
+        host_id: c.target_node_id.clone(),
+        kind: "run".into(),
+        command_id: c.command_id.clone(),
+        command_text: c.command_text.clone(),
+        timeout_seconds: c.timeout_seconds,
+        working_directory: c.working_directory.clone(),
+        environment: c.environment.clone(),
+    }
+}
+
+fn order(kind: &str, c: &commands::Model) -> Event {
+    Event::AgentCommand(AgentOrder {
+        kind: kind.to_owned(),
+        ..run_order(c)
+    })
+}
+
+fn change(c: &commands::Model) -> Event {
+    Event::CommandUpdate(CommandChange {
+        command_id: c.command_id.clone(),
+        batch_id: c.batch_id.clone(),
+        host_id: c.target_node_id.clone(),
+        status: c.status.clone().unwrap_or_else(|| PENDING.into()),
+        at: Utc::now(),
+    })
+}
+
+/// New commands: each host's agent is told to run its own, consoles see them pending.
+pub async fn publish_queued(bus: &dyn EventBus, rows: &[commands::Model]) {
+    let events = rows
+        .iter()
+        .flat_map(|c| [order("run", c), change(c)])
+        .collect();
+    bus.publish(events).await;
+}
+
+/// A cancel: the agent is told to stop the command (or drop it from its queue, if it holds
+/// it but has not started it); consoles see it cancelled when it is.
+pub async fn publish_cancel(bus: &dyn EventBus, outcome: Cancelled) -> commands::Model {
+    match outcome {
+        Cancelled::BeforeStart(row) => {
+            bus.publish(vec![order("cancel", &row), change(&row)]).await;
+            row
+        }
+        Cancelled::Running(row) => {
+            bus.publish(vec![order("cancel", &row)]).await;
+            row
+        }
+    }
+}
+
+pub async fn publish_update(bus: &dyn EventBus, row: &commands::Model) {
+    bus.publish(vec![change(row)]).await;
+}
+
+/// Largest piece of output in one event: under a NOTIFY payload even if JSON escaping
+/// doubled every byte.
+const OUTPUT_PIECE_BYTES: usize = 3_500;
+
+fn pieces(data: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = data;
+    while rest.len() > OUTPUT_PIECE_BYTES {
+        let mut cut = OUTPUT_PIECE_BYTES;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (head, tail) = rest.split_at(cut);
+        out.push(head);
+        rest = tail;
+    }
+    out.push(rest);
+    out
+}
+
+/// Relays a chunk of a running command's output to `commandOutput` subscribers. Only the
+/// agent of the command's host may; output of an ended command is ignored.
+pub async fn relay_output(
+    db: &DatabaseConnection,
+    bus: &dyn EventBus,
+    host: &str,
+    command_id: &str,
+    stream: &str,
+    seq: i32,
+    data: &str,
+) -> AppResult<()> {
+    let command = own_command(db, host, command_id).await?;
+    if is_final(command.status.as_deref()) {
+        return Ok(());
+    }
+    let events = pieces(data)
+        .into_iter()
+        .map(|piece| {
+            Event::CommandOutput(OutputPiece {
+                command_id: command_id.to_owned(),
+                stream: stream.to_owned(),
+                seq,
+                data: piece.to_owned(),
+            })
+        })
+        .collect();
+    bus.publish(events).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_is_cut_at_character_boundaries() {
+        let text = "é".repeat(OUTPUT_PIECE_BYTES);
+        let parts = pieces(&text);
+        assert!(parts.len() > 1);
+        assert!(parts.iter().all(|p| p.len() <= OUTPUT_PIECE_BYTES));
+        assert_eq!(parts.concat(), text);
+        assert_eq!(pieces("short"), vec!["short"]);
+    }
+}
