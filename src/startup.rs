@@ -110,6 +110,15 @@ impl Application {
     /// Starts the background jobs and serves until SIGINT or SIGTERM; then stops the jobs,
     /// ends the subscriptions and lets in-flight requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Like [`Application::run_until_stopped`], stopping when `stop` completes instead of on
+    /// a signal (embedding, tests).
+    pub async fn run_until(
+        self,
+        stop: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         tracing::info!(port = self.port, "listening");
         let jobs = if self.state.settings.jobs.enabled {
             jobs::spawn(&self.state, &self.shutdown.subscribe())
@@ -123,7 +132,7 @@ impl Application {
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
-            shutdown_signal().await;
+            stop.await;
             let _ = shutdown.send(true);
         })
         .await;

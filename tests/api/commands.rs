@@ -13,7 +13,7 @@ use crate::helpers::{on_both_backends, spawn_app, Backend, TestApp};
 use crate::wsclient::WsClient;
 
 /// The agent binary `cargo test --workspace` builds next to this test binary.
-fn agent_binary() -> Option<PathBuf> {
+pub fn agent_binary() -> Option<PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let dir = exe.parent()?.parent()?;
     let path = dir.join(format!("remotegpu-agent{}", std::env::consts::EXE_SUFFIX));
@@ -33,12 +33,12 @@ fn agent_binary() -> Option<PathBuf> {
 }
 
 /// A running agent process; stopped (SIGTERM, then kill) when dropped.
-struct Agent {
+pub struct Agent {
     child: Child,
 }
 
 impl Agent {
-    fn start(app: &TestApp, binary: &PathBuf, token: &str, data_dir: &std::path::Path) -> Self {
+    pub fn start(app: &TestApp, binary: &PathBuf, token: &str, data_dir: &std::path::Path) -> Self {
         let fake = concat!(env!("CARGO_MANIFEST_DIR"), "/agent/examples/fake-gpus.json");
         let child = Process::new(binary)
             .args([
@@ -61,7 +61,7 @@ impl Agent {
         Self { child }
     }
 
-    fn stop(mut self) {
+    pub fn stop(mut self) {
         self.terminate();
     }
 

@@ -26,6 +26,11 @@ pub const ADMIN_PASSWORD: &str = "admin password 123";
 pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
 
 pub struct TestApp {
+    /// Stops the server, and its task.
+    server: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    )>,
     /// The bootstrap admin's access token; `gql` sends it.
     pub admin_token: String,
     pub address: String,
@@ -157,8 +162,12 @@ async fn start(settings: Settings, database: Option<TestDatabase>) -> TestApp {
         .expect("application starts");
     let port = app.port();
     let state = app.state().clone();
-    tokio::spawn(app.run_until_stopped());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
     let mut test_app = TestApp {
+        server: Some((stop, server)),
         admin_token: String::new(),
         address: format!("http://127.0.0.1:{port}"),
         port,
@@ -178,6 +187,34 @@ async fn start(settings: Settings, database: Option<TestDatabase>) -> TestApp {
 }
 
 impl TestApp {
+    /// Stops the server gracefully, waits `down`, and starts a new one on the same port and
+    /// database, as an operator restarting the service would.
+    pub async fn restart_after(&mut self, down: std::time::Duration) {
+        if let Some((stop, server)) = self.server.take() {
+            let _ = stop.send(());
+            let _ = server.await;
+        }
+        tokio::time::sleep(down).await;
+        let mut settings = self.settings.clone();
+        settings.server.port = self.port;
+        let database = self._database.take();
+        let fresh = start(settings, None).await;
+        self.state = fresh.state.clone();
+        self.db = fresh.db.clone();
+        self.metrics = fresh.metrics.clone();
+        self.server = fresh.server_handle();
+        self._database = database;
+    }
+
+    fn server_handle(
+        mut self,
+    ) -> Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    )> {
+        self.server.take()
+    }
+
     /// A second server (another replica) on the same database, with the same settings and
     /// its own port. The database belongs to `self` and outlives neither.
     pub async fn spawn_replica(&self) -> TestApp {

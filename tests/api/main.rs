@@ -7,6 +7,7 @@ mod wsclient;
 mod fixtures;
 
 mod agent;
+mod agent_e2e;
 mod auth;
 mod commands;
 mod crud;
