@@ -46,6 +46,7 @@ async fn graphiql_and_introspection_can_be_disabled(backend: Backend) {
     let Some(app) = spawn_app_with(backend, |s| {
         s.graphql.graphiql = false;
         s.graphql.introspection = false;
+        s.graphql.suggestions = false;
     })
     .await
     else {
@@ -65,6 +66,21 @@ async fn graphiql_and_introspection_can_be_disabled(backend: Backend) {
         response["data"]["__schema"].is_null(),
         "introspection refused: {response}"
     );
+    // No "did you mean" hints that would map the schema for a stranger.
+    let typo = app
+        .gql_err("{ hostz { totalCount } }", json!({}), "BAD_USER_INPUT")
+        .await;
+    assert!(!typo.contains("Did you mean"), "{typo}");
+}
+
+async fn suggestions_help_in_development(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let typo = app
+        .gql_err("{ hostz { totalCount } }", json!({}), "BAD_USER_INPUT")
+        .await;
+    assert!(typo.contains("Did you mean"), "{typo}");
 }
 
 async fn oversized_bodies_are_refused(backend: Backend) {
@@ -171,6 +187,7 @@ async fn websocket_speaks_both_protocols(backend: Backend) {
 on_both_backends!(
     health_readiness_graphiql_metrics,
     graphiql_and_introspection_can_be_disabled,
+    suggestions_help_in_development,
     oversized_bodies_are_refused,
     websocket_speaks_both_protocols
 );
