@@ -57,13 +57,22 @@ pub trait Policy: EntityTrait {
     /// them still just come back empty.
     const OPERATORS_ONLY: bool = false;
 
+    /// Required: every table decides who reads it.
     fn readable(u: User) -> Scope;
-    fn writable(u: User) -> Scope;
+
+    /// Who changes or deletes rows; by default operators only.
+    fn writable(u: User) -> Scope {
+        admin_only(u)
+    }
+
+    /// Checks (and completes) a new row; by default only operators create rows.
     fn authorize_insert<'a>(
         u: User,
-        row: &'a mut Self::ActiveModel,
-        db: &'a DatabaseConnection,
-    ) -> BoxFuture<'a, AppResult<()>>;
+        _row: &'a mut Self::ActiveModel,
+        _db: &'a DatabaseConnection,
+    ) -> BoxFuture<'a, AppResult<()>> {
+        require_admin(u)
+    }
 }
 
 /// The message for a parent that does not exist or that the caller may not see.
@@ -195,16 +204,6 @@ macro_rules! operators_only {
                 fn readable(u: User) -> Scope {
                     admin_only(u)
                 }
-                fn writable(u: User) -> Scope {
-                    admin_only(u)
-                }
-                fn authorize_insert<'a>(
-                    u: User,
-                    _: &'a mut Self::ActiveModel,
-                    _: &'a DatabaseConnection,
-                ) -> BoxFuture<'a, AppResult<()>> {
-                    require_admin(u)
-                }
             }
         )+
     };
@@ -232,16 +231,6 @@ macro_rules! catalogue {
             fn readable(u: User) -> Scope {
                 Scope::for_user(u, || $readable)
             }
-            fn writable(u: User) -> Scope {
-                admin_only(u)
-            }
-            fn authorize_insert<'a>(
-                u: User,
-                _: &'a mut Self::ActiveModel,
-                _: &'a DatabaseConnection,
-            ) -> BoxFuture<'a, AppResult<()>> {
-                require_admin(u)
-            }
         }
     };
 }
@@ -259,16 +248,6 @@ macro_rules! customer_records {
             impl Policy for $module::Entity {
                 fn readable(u: User) -> Scope {
                     Scope::for_user(u, || Scope::Only(Condition::all().add($module::Column::CustomerId.eq(u.id))))
-                }
-                fn writable(u: User) -> Scope {
-                    admin_only(u)
-                }
-                fn authorize_insert<'a>(
-                    u: User,
-                    _: &'a mut Self::ActiveModel,
-                    _: &'a DatabaseConnection,
-                ) -> BoxFuture<'a, AppResult<()>> {
-                    require_admin(u)
                 }
             }
         )+
@@ -295,17 +274,7 @@ impl Policy for customers::Entity {
             )
         })
     }
-    /// Customers change their own profile through `updateMe`; these mutations are operators'.
-    fn writable(u: User) -> Scope {
-        admin_only(u)
-    }
-    fn authorize_insert<'a>(
-        u: User,
-        _: &'a mut Self::ActiveModel,
-        _: &'a DatabaseConnection,
-    ) -> BoxFuture<'a, AppResult<()>> {
-        require_admin(u)
-    }
+    // Writes stay the operators': customers change their own profile through `updateMe`.
 }
 
 impl Policy for workspaces::Entity {
@@ -394,14 +363,6 @@ impl Policy for environments::Entity {
             )
         })
     }
-    /// Environments are created by the environment lifecycle, on operators' hosts.
-    fn authorize_insert<'a>(
-        u: User,
-        _: &'a mut Self::ActiveModel,
-        _: &'a DatabaseConnection,
-    ) -> BoxFuture<'a, AppResult<()>> {
-        require_admin(u)
-    }
 }
 
 /// Rows that belong to an environment: visible with it, written by operators' processes.
@@ -416,16 +377,6 @@ macro_rules! environment_rows {
                                 .in_subquery(readable_keys::<environments::Entity>(u, environments::Column::Id)),
                         ))
                     })
-                }
-                fn writable(u: User) -> Scope {
-                    admin_only(u)
-                }
-                fn authorize_insert<'a>(
-                    u: User,
-                    _: &'a mut Self::ActiveModel,
-                    _: &'a DatabaseConnection,
-                ) -> BoxFuture<'a, AppResult<()>> {
-                    require_admin(u)
                 }
             }
         )+
@@ -539,16 +490,6 @@ impl Policy for dataset_usage::Entity {
                     ))),
             )
         })
-    }
-    fn writable(u: User) -> Scope {
-        admin_only(u)
-    }
-    fn authorize_insert<'a>(
-        u: User,
-        _: &'a mut Self::ActiveModel,
-        _: &'a DatabaseConnection,
-    ) -> BoxFuture<'a, AppResult<()>> {
-        require_admin(u)
     }
 }
 
