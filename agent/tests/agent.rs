@@ -590,11 +590,19 @@ async fn reports_pushes_retries_with_the_same_batch_id_and_drops_poison() {
             .unwrap()
     };
     assert_eq!(field("dropped"), 0);
-    assert_eq!(field("delivered"), times.len());
     assert_eq!(field("rejected"), m.rejected_rounds);
+    // Every collected round is accounted for by the agent...
     assert_eq!(
         field("collected"),
-        times.len() + m.rejected_rounds + field("unsent"),
+        field("delivered") + m.rejected_rounds + field("unsent"),
+        "{stopped}"
+    );
+    // ...and the server has every confirmed round. A push in flight when SIGTERM came may be
+    // stored without the agent seeing the answer: the agent keeps it as unsent and replays
+    // it under the same batch id, which the server stores once.
+    assert!(field("delivered") <= times.len(), "{stopped}");
+    assert!(
+        times.len() <= field("delivered") + field("unsent"),
         "{stopped}"
     );
     assert!(log.contains("server rejected the batch as bad input"));
