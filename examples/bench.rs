@@ -94,7 +94,8 @@ async fn main() {
             None,
         ),
     };
-    let mut settings = Settings::default();
+    // REMOTEGPU_* variables apply (e.g. REMOTEGPU_GRAPHQL__LOADER_DELAY_MS).
+    let mut settings = Settings::load(None).expect("settings");
     settings.server.port = 0;
     settings.database.url = Some(Secret::new(url));
     settings.database.max_connections = 16;

@@ -294,7 +294,7 @@ impl Default for Settings {
                 suggestions: true,
                 max_depth: 12,
                 max_complexity: 5000,
-                loader_delay_ms: 2,
+                loader_delay_ms: 10,
             },
             auth: AuthSettings::default(),
             limits: LimitSettings::default(),
