@@ -24,6 +24,8 @@ pub struct Model {
     pub created_at: Option<DateTime>,
     pub updated_at: Option<DateTime>,
     pub role: String,
+    pub max_gpus: Option<i32>,
+    pub max_environments: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,19 @@ pub struct Model {
     pub gpu: Option<i32>,
     pub ssh_port: Option<i32>,
     pub created_at: Option<DateTime>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub failure_reason: Option<String>,
+    pub gpu_model: Option<String>,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub env_vars: Option<Json>,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub gpu_uuids: Option<Json>,
+    pub generation: i64,
+    pub last_order: Option<String>,
+    pub started_at: Option<DateTime>,
+    pub stopped_at: Option<DateTime>,
+    pub updated_at: Option<DateTime>,
+    pub connect_host: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

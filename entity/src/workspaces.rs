@@ -18,6 +18,8 @@ pub struct Model {
     pub member_count: Option<i32>,
     pub created_at: Option<DateTime>,
     pub updated_at: Option<DateTime>,
+    pub max_gpus: Option<i32>,
+    pub max_environments: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,7 +8,8 @@
 //! workspace ownership of datasets and models). Steps `20260301_*` add what live metrics need:
 //! `metric_batches` (a replayed agent batch is stored once), time indexes on the raw metric
 //! tables, the hourly and daily rollup tables of the retention job, and the agent's version on
-//! its host. Column helpers and
+//! its host. Step `20260401_*` extends commands; `20260501_*` adds the environment
+//! lifecycle's columns and quota overrides. Column helpers and
 //! naming rules are in [`schema`]. Later changes are new steps appended to [`Migrator`].
 
 pub use sea_orm_migration::prelude::*;
@@ -46,6 +47,7 @@ mod m20260301_000003_create_host_metric_rollups;
 mod m20260301_000004_create_gpu_metric_rollups;
 mod m20260301_000005_add_host_agent_version;
 mod m20260401_000001_extend_commands;
+mod m20260501_000001_environment_lifecycle;
 
 use schema::create_table;
 
@@ -90,6 +92,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260301_000004_create_gpu_metric_rollups::Migration),
             Box::new(m20260301_000005_add_host_agent_version::Migration),
             Box::new(m20260401_000001_extend_commands::Migration),
+            Box::new(m20260501_000001_environment_lifecycle::Migration),
         ]
     }
 }
