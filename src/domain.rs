@@ -183,6 +183,223 @@ impl Password {
     }
 }
 
+/// An environment's place in its lifecycle (DESIGN §9). The database keeps the seed's
+/// lowercase spellings; `starting`, `deleting`, `deleted` and `failed` are additions to the
+/// seed's list (`error` is the seed's own and kept for rows written before the lifecycle).
+///
+/// ```text
+/// creating -> running -> stopping -> stopped -> starting -> running ...
+///     any live state -> deleting -> deleted;  creating/starting/running/stopping -> failed
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EnvState {
+    Creating,
+    Starting,
+    Running,
+    Stopping,
+    Stopped,
+    Deleting,
+    Deleted,
+    Failed,
+    Error,
+}
+
+impl EnvState {
+    pub const ALL: [EnvState; 9] = [
+        Self::Creating,
+        Self::Starting,
+        Self::Running,
+        Self::Stopping,
+        Self::Stopped,
+        Self::Deleting,
+        Self::Deleted,
+        Self::Failed,
+        Self::Error,
+    ];
+
+    pub fn as_db(self) -> &'static str {
+        match self {
+            Self::Creating => "creating",
+            Self::Starting => "starting",
+            Self::Running => "running",
+            Self::Stopping => "stopping",
+            Self::Stopped => "stopped",
+            Self::Deleting => "deleting",
+            Self::Deleted => "deleted",
+            Self::Failed => "failed",
+            Self::Error => "error",
+        }
+    }
+
+    /// The state a stored spelling names; a NULL status is the seed's default, `creating`.
+    pub fn from_db(raw: Option<&str>) -> Result<Self, AppError> {
+        let raw = raw.unwrap_or("creating");
+        Self::ALL
+            .into_iter()
+            .find(|s| s.as_db() == raw)
+            .ok_or_else(|| AppError::internal(format!("unknown environment status '{raw}'")))
+    }
+
+    /// Whether the environment holds its GPUs and a share of its host's cpu and memory.
+    pub fn holds_compute(self) -> bool {
+        matches!(
+            self,
+            Self::Creating | Self::Starting | Self::Running | Self::Stopping
+        )
+    }
+
+    /// Whether the environment keeps its external ports (a stopped one keeps them: its
+    /// container's port bindings stay as they are).
+    pub fn holds_ports(self) -> bool {
+        !matches!(self, Self::Deleted | Self::Failed | Self::Error)
+    }
+
+    /// A state the agent moves out of by itself (it has an order to carry out).
+    pub fn is_transitional(self) -> bool {
+        matches!(
+            self,
+            Self::Creating | Self::Starting | Self::Stopping | Self::Deleting
+        )
+    }
+}
+
+/// What the agent is told to do with an environment's container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderAction {
+    /// Create the container (pulling its image if needed) and start it.
+    Create,
+    Start,
+    Restart,
+    Stop,
+    /// Remove the container.
+    Delete,
+}
+
+impl OrderAction {
+    pub const ALL: [OrderAction; 5] = [
+        Self::Create,
+        Self::Start,
+        Self::Restart,
+        Self::Stop,
+        Self::Delete,
+    ];
+
+    pub fn as_db(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Start => "start",
+            Self::Restart => "restart",
+            Self::Stop => "stop",
+            Self::Delete => "delete",
+        }
+    }
+
+    pub fn from_db(raw: &str) -> Result<Self, AppError> {
+        Self::ALL
+            .into_iter()
+            .find(|a| a.as_db() == raw)
+            .ok_or_else(|| AppError::internal(format!("unknown environment order '{raw}'")))
+    }
+}
+
+/// A service an environment exposes (seed 000 §6.2's service types) on its usual port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ServiceKind {
+    Ssh,
+    Jupyter,
+    Rdp,
+}
+
+impl ServiceKind {
+    pub fn as_db(self) -> &'static str {
+        match self {
+            Self::Ssh => "ssh",
+            Self::Jupyter => "jupyter",
+            Self::Rdp => "rdp",
+        }
+    }
+
+    /// The port the service listens on inside the container.
+    pub fn internal_port(self) -> i32 {
+        match self {
+            Self::Ssh => 22,
+            Self::Jupyter => 8888,
+            Self::Rdp => 3389,
+        }
+    }
+}
+
+/// How placement picks among the hosts that fit (`system_configs.placement_policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlacementPolicy {
+    /// The fullest host that fits: keeps whole hosts free for large requests.
+    Binpack,
+    /// The emptiest host: spreads load and failure domains.
+    Spread,
+}
+
+impl PlacementPolicy {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw.trim() {
+            "binpack" => Some(Self::Binpack),
+            "spread" => Some(Self::Spread),
+            _ => None,
+        }
+    }
+}
+
+/// An environment variable name: a shell identifier of at most 128 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVarName(String);
+
+impl EnvVarName {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        let mut chars = raw.chars();
+        let starts_well = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        let valid = starts_well
+            && raw.len() <= 128
+            && raw.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(bad(
+                field,
+                format!(
+                    "'{raw}' is not a variable name (letters, digits and _, not a digit first)"
+                ),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// An absolute path inside a container: no `..`, no NUL, at most 512 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountPath(String);
+
+impl MountPath {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AppError> {
+        let valid = raw.starts_with('/')
+            && raw.len() > 1
+            && raw.len() <= 512
+            && !raw.contains('\0')
+            && !raw.split('/').any(|part| part == "..");
+        if !valid {
+            return Err(bad(
+                field,
+                format!("'{raw}' is not an absolute path without '..'"),
+            ));
+        }
+        Ok(Self(raw.trim_end_matches('/').to_owned()))
+    }
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +480,39 @@ mod tests {
         assert!(Password::parse("p", &"x".repeat(129)).is_err());
         let p = Password::parse("p", "correct horse").unwrap();
         assert!(!format!("{p:?}").contains("horse"));
+    }
+
+    #[test]
+    fn environment_states_round_trip_and_hold_what_they_should() {
+        for s in EnvState::ALL {
+            assert_eq!(EnvState::from_db(Some(s.as_db())).unwrap(), s);
+        }
+        assert_eq!(EnvState::from_db(None).unwrap(), EnvState::Creating);
+        assert!(EnvState::from_db(Some("exploded")).is_err());
+        assert!(EnvState::Running.holds_compute());
+        assert!(!EnvState::Stopped.holds_compute());
+        assert!(EnvState::Stopped.holds_ports());
+        assert!(!EnvState::Failed.holds_ports());
+        for a in OrderAction::ALL {
+            assert_eq!(OrderAction::from_db(a.as_db()).unwrap(), a);
+        }
+    }
+
+    #[test]
+    fn variable_names_and_mount_paths() {
+        assert!(EnvVarName::parse("env", "CUDA_HOME").is_ok());
+        assert!(EnvVarName::parse("env", "_x1").is_ok());
+        for bad in ["", "1X", "A-B", "A B", "Ä"] {
+            assert!(EnvVarName::parse("env", bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            MountPath::parse("p", "/data/imagenet/")
+                .unwrap()
+                .into_string(),
+            "/data/imagenet"
+        );
+        for bad in ["data", "/", "/a/../etc", "/a\0b"] {
+            assert!(MountPath::parse("p", bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -60,6 +60,12 @@ pub enum AppError {
     Conflict(String),
     #[error("{0}")]
     CapacityExhausted(String),
+    /// Allowed in general, refused here for a stated reason (`extensions.reason`).
+    #[error("{message}")]
+    Refused {
+        reason: RefusalReason,
+        message: String,
+    },
     #[error("too many requests")]
     RateLimited,
     /// Anything the client cannot act on. The source is logged, never returned.
@@ -68,6 +74,21 @@ pub enum AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// Why an otherwise allowed request was refused: `extensions.reason` beside FORBIDDEN.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// A customer's or workspace's quota (GPUs, environments) would be exceeded.
+    Quota,
+}
+
+impl RefusalReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Quota => "QUOTA",
+        }
+    }
+}
 
 impl AppError {
     pub fn code(&self) -> ErrorCode {
@@ -78,6 +99,7 @@ impl AppError {
             Self::BadUserInput(_) => ErrorCode::BadUserInput,
             Self::Conflict(_) => ErrorCode::Conflict,
             Self::CapacityExhausted(_) => ErrorCode::CapacityExhausted,
+            Self::Refused { .. } => ErrorCode::Forbidden,
             Self::RateLimited => ErrorCode::RateLimited,
             Self::Internal(_) => ErrorCode::Internal,
         }
@@ -137,8 +159,16 @@ impl AppError {
         if let AppError::Internal(source) = &self {
             tracing::error!(error = %source, "internal error");
         }
-        async_graphql::Error::new(self.to_string())
-            .extend_with(|_, ext| ext.set("code", code.as_str()))
+        let reason = match &self {
+            AppError::Refused { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        };
+        async_graphql::Error::new(self.to_string()).extend_with(|_, ext| {
+            ext.set("code", code.as_str());
+            if let Some(reason) = reason {
+                ext.set("reason", reason);
+            }
+        })
     }
 }
 

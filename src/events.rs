@@ -59,6 +59,17 @@ pub enum Event {
     CommandUpdate(CommandChange),
     /// A piece of a running command's output.
     CommandOutput(OutputPiece),
+    /// An environment on a host has a new order for that host's agent. Only ids travel
+    /// (any replica can load the order from the database), so it always fits a NOTIFY.
+    EnvironmentOrder(EnvironmentOrderRef),
+}
+
+/// Which environment's order changed; the order itself is read from its row.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvironmentOrderRef {
+    pub host_id: String,
+    pub environment_id: String,
+    pub generation: i64,
 }
 
 /// What an agent is told to do with a command.
@@ -110,6 +121,9 @@ pub struct EnvironmentStatusChange {
     pub host_id: String,
     pub status: String,
     pub previous_status: Option<String>,
+    /// Why it failed, for `failed`.
+    #[serde(default)]
+    pub reason: Option<String>,
     pub at: DateTime<Utc>,
 }
 
@@ -123,6 +137,7 @@ pub enum Kind {
     AgentCommands,
     CommandUpdates,
     CommandOutput,
+    EnvironmentOrders,
 }
 
 /// Whose events: everyone's, or one host's, GPU's or environment's.
@@ -191,6 +206,10 @@ impl Event {
             Event::CommandOutput(p) => vec![Topic::new(
                 Kind::CommandOutput,
                 Key::Command(p.command_id.clone()),
+            )],
+            Event::EnvironmentOrder(o) => vec![Topic::new(
+                Kind::EnvironmentOrders,
+                Key::Host(o.host_id.clone()),
             )],
         }
     }

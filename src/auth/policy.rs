@@ -194,6 +194,18 @@ async fn workspace_for_new(
     }
 }
 
+/// Who may create an environment: anyone signed in, for themselves; in a workspace, its
+/// `owner`, `admin` and `member` (a `viewer` is FORBIDDEN, a workspace one cannot see is a
+/// missing reference). Environments are made by the lifecycle service, not by generic
+/// inserts, so this is the one rule for it.
+pub async fn authorize_new_environment(
+    db: &DatabaseConnection,
+    u: User,
+    workspace: Option<i64>,
+) -> AppResult<()> {
+    workspace_for_new(db, u, &ActiveValue::Set(workspace)).await
+}
+
 /// Tables only platform operators read and write (infrastructure and remote commands).
 macro_rules! operators_only {
     ($($module:ident),+ $(,)?) => {

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use entity::{environments, gpu_metrics, gpus, host_metrics, hosts, metric_batches};
+use entity::{gpu_metrics, gpus, host_metrics, hosts, metric_batches};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
@@ -14,7 +14,7 @@ use sea_orm::{
 };
 
 use crate::error::{AppError, AppResult};
-use crate::events::{EnvironmentStatusChange, Event, EventBus};
+use crate::events::{Event, EventBus};
 use crate::services::db;
 
 /// The host as its agent describes it. `None` keeps what the row has.
@@ -398,49 +398,4 @@ async fn store_batch(
         },
         events,
     ))
-}
-
-/// Sets the status of an environment on the agent's host (another host's environment is
-/// NOT_FOUND, like one that does not exist) and publishes the change, if it is one.
-pub async fn report_environment_status(
-    db: &DatabaseConnection,
-    bus: &dyn EventBus,
-    host_id: &str,
-    environment_id: &str,
-    status: &'static str,
-    now: DateTime<Utc>,
-) -> AppResult<EnvironmentStatusChange> {
-    let change = {
-        let _writer = db::write_guard(db).await;
-        let (host_id, environment_id) = (host_id.to_owned(), environment_id.to_owned());
-        db.transaction::<_, EnvironmentStatusChange, AppError>(|txn| {
-            Box::pin(async move {
-                let env = environments::Entity::find_by_id(environment_id.as_str())
-                    .filter(environments::Column::HostId.eq(host_id.as_str()))
-                    .one(txn)
-                    .await?
-                    .ok_or(AppError::NotFound("environment"))?;
-                if env.status.as_deref() != Some(status) {
-                    environments::Entity::update_many()
-                        .col_expr(environments::Column::Status, Expr::value(status))
-                        .filter(environments::Column::Id.eq(env.id.as_str()))
-                        .exec(txn)
-                        .await?;
-                }
-                Ok(EnvironmentStatusChange {
-                    environment_id: env.id,
-                    host_id,
-                    status: status.to_owned(),
-                    previous_status: env.status,
-                    at: now,
-                })
-            })
-        })
-        .await?
-    };
-    if change.previous_status.as_deref() != Some(change.status.as_str()) {
-        bus.publish(vec![Event::EnvironmentStatus(change.clone())])
-            .await;
-    }
-    Ok(change)
 }

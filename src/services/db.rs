@@ -65,6 +65,22 @@ pub fn violation(err: &DbErr) -> Option<Violation> {
     None
 }
 
+/// A failure another try of the same transaction may not meet: PostgreSQL's serialization
+/// failure (40001) or deadlock (40P01), SQLite's busy database.
+pub fn is_transient(err: &DbErr) -> bool {
+    if let DbErr::Exec(RuntimeErr::SqlxError(sqlx_err))
+    | DbErr::Query(RuntimeErr::SqlxError(sqlx_err)) = err
+    {
+        if let Some(db_err) = sqlx_err.as_database_error() {
+            return matches!(
+                db_err.code().as_deref(),
+                Some("40001" | "40P01" | "5" | "517")
+            );
+        }
+    }
+    false
+}
+
 /// Opens a pool for `url`. A SQLite file's directory is created first, and the file is put
 /// in WAL mode so readers do not block the writer.
 pub async fn connect(
