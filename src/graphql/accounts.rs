@@ -41,6 +41,9 @@ pub struct Customer {
     pub phone_verified: Option<bool>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// Quota override (null: the platform default); set by operators with `setCustomerQuota`.
+    pub max_gpus: Option<i32>,
+    pub max_environments: Option<i32>,
 }
 
 #[ComplexObject]
@@ -90,6 +93,8 @@ impl ApiObject for Customer {
             phone_verified: m.phone_verified,
             created_at: ts_opt(m.created_at),
             updated_at: ts_opt(m.updated_at),
+            max_gpus: m.max_gpus,
+            max_environments: m.max_environments,
         })
     }
 }
@@ -238,6 +243,9 @@ pub struct Workspace {
     pub member_count: Option<i32>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// Quota override (null: the platform default); set by operators with `setWorkspaceQuota`.
+    pub max_gpus: Option<i32>,
+    pub max_environments: Option<i32>,
 }
 
 #[ComplexObject]
@@ -276,6 +284,8 @@ impl ApiObject for Workspace {
             member_count: m.member_count,
             created_at: ts_opt(m.created_at),
             updated_at: ts_opt(m.updated_at),
+            max_gpus: m.max_gpus,
+            max_environments: m.max_environments,
         })
     }
 }

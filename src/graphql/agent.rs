@@ -17,6 +17,7 @@ use super::live::EnvironmentStatusEvent;
 use super::scalars::BigInt;
 use crate::domain::{ByteSize, Count, IpAddress};
 use crate::error::{AppError, AppResult, GqlResult};
+use crate::services::environments;
 use crate::services::{agents, host_status};
 
 /// How a host describes itself; `null` optional fields keep what the server has.
@@ -344,28 +345,35 @@ impl AgentMutation {
         })
     }
 
-    /// The status of an environment on the agent's host (agent token only); subscribers of
-    /// `environmentStatus` see the change.
+    /// The state of an environment on the agent's host (agent token only): where an order
+    /// ended (`RUNNING`, `STOPPED`, `DELETED`) or `FAILED` with the reason (Docker's
+    /// message). A report that does not follow from the current state changes nothing;
+    /// subscribers of `environmentStatus` see each change.
     async fn report_environment_status(
         &self,
         ctx: &Context<'_>,
         environment_id: ID,
         status: EnvironmentStatus,
+        reason: Option<String>,
     ) -> async_graphql::Result<EnvironmentStatusEvent> {
         let host_id = principal(ctx).agent_host().gql()?.to_owned();
         let state = state(ctx);
-        let now = Utc::now();
-        let change = agents::report_environment_status(
+        let reason = reason
+            .map(|r| crate::domain::BoundedText::parse("reason", &r, 4000))
+            .transpose()
+            .gql()?
+            .map(crate::domain::BoundedText::into_string);
+        let change = environments::report_status(
             &state.db,
             state.events.as_ref(),
             &host_id,
             environment_id.as_str(),
-            status.as_db(),
-            now,
+            status.into(),
+            reason,
         )
         .await
         .gql()?;
-        host_status::heartbeat(&state.db, state.events.as_ref(), &host_id, now)
+        host_status::heartbeat(&state.db, state.events.as_ref(), &host_id, Utc::now())
             .await
             .gql()?;
         EnvironmentStatusEvent::from_change(&change).gql()

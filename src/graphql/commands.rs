@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use entity::{command_results as cr, commands};
 use futures_util::stream::{self, BoxStream, StreamExt};
 
-use super::convert::{id, opt_text, ts_opt};
+use super::convert::{id, opt_text, string_map, ts_opt};
 use super::crud::{crud_query, load_many, load_parent, principal, state, ApiObject};
 use super::enums::*;
 use super::filter::{
@@ -199,18 +199,6 @@ pub struct RunCommandInput {
 pub struct RunCommandPayload {
     pub batch_id: String,
     pub commands: Vec<Command>,
-}
-
-fn string_map(
-    field: &str,
-    value: serde_json::Value,
-) -> AppResult<serde_json::Map<String, serde_json::Value>> {
-    match value {
-        serde_json::Value::Object(map) if map.values().all(serde_json::Value::is_string) => Ok(map),
-        _ => Err(AppError::bad_input(format!(
-            "{field}: must be an object of strings"
-        ))),
-    }
 }
 
 impl RunCommandInput {

@@ -82,3 +82,16 @@ pub fn storage_path(field: &str, raw: String) -> AppResult<String> {
     }
     Ok(path)
 }
+
+/// A JSON input that must be an object of strings (labels, selectors, environments).
+pub fn string_map(
+    field: &str,
+    value: serde_json::Value,
+) -> AppResult<serde_json::Map<String, serde_json::Value>> {
+    match value {
+        serde_json::Value::Object(map) if map.values().all(serde_json::Value::is_string) => Ok(map),
+        _ => Err(AppError::bad_input(format!(
+            "{field}: must be an object of strings"
+        ))),
+    }
+}

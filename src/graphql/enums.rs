@@ -63,8 +63,44 @@ db_enum!(WorkspaceStatus { Active = "active", Archived = "archived" });
 db_enum!(WorkspaceRole { Owner = "owner", Admin = "admin", Member = "member", Viewer = "viewer" });
 db_enum!(MemberStatus { Active = "active", Invited = "invited", Suspended = "suspended" });
 db_enum!(
-    EnvironmentStatus { Creating = "creating", Running = "running", Stopping = "stopping", Stopped = "stopped", Error = "error" }
+    /// `starting`, `deleting`, `deleted` and `failed` are additions to the seed's list (see
+    /// `domain::EnvState` for the lifecycle).
+    EnvironmentStatus { Creating = "creating", Starting = "starting", Running = "running", Stopping = "stopping", Stopped = "stopped", Deleting = "deleting", Deleted = "deleted", Failed = "failed", Error = "error" }
 );
+
+impl From<crate::domain::EnvState> for EnvironmentStatus {
+    fn from(state: crate::domain::EnvState) -> Self {
+        use crate::domain::EnvState as S;
+        match state {
+            S::Creating => Self::Creating,
+            S::Starting => Self::Starting,
+            S::Running => Self::Running,
+            S::Stopping => Self::Stopping,
+            S::Stopped => Self::Stopped,
+            S::Deleting => Self::Deleting,
+            S::Deleted => Self::Deleted,
+            S::Failed => Self::Failed,
+            S::Error => Self::Error,
+        }
+    }
+}
+
+impl From<EnvironmentStatus> for crate::domain::EnvState {
+    fn from(status: EnvironmentStatus) -> Self {
+        use crate::domain::EnvState as S;
+        match status {
+            EnvironmentStatus::Creating => S::Creating,
+            EnvironmentStatus::Starting => S::Starting,
+            EnvironmentStatus::Running => S::Running,
+            EnvironmentStatus::Stopping => S::Stopping,
+            EnvironmentStatus::Stopped => S::Stopped,
+            EnvironmentStatus::Deleting => S::Deleting,
+            EnvironmentStatus::Deleted => S::Deleted,
+            EnvironmentStatus::Failed => S::Failed,
+            EnvironmentStatus::Error => S::Error,
+        }
+    }
+}
 db_enum!(ServiceType { Ssh = "ssh", Rdp = "rdp", Jupyter = "jupyter" });
 db_enum!(PortMappingStatus { Active = "active", Released = "released" });
 db_enum!(

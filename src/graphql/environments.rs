@@ -1,8 +1,8 @@
-//! Development environments and their port mappings. Environments are created by the
-//! environment lifecycle (a later process); here they are read. Port mappings can be
-//! maintained by hand.
+//! Development environments and their port mappings, as the API shows them. Environments
+//! are made and changed by the lifecycle (`lifecycle.rs`, `services::environments`); port
+//! mappings are allocated with them (operators may still correct one by hand).
 
-use async_graphql::{ComplexObject, Context, InputObject, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, InputObject, Json, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::{environments as env, port_mappings as pm};
 use sea_orm::sea_query::Condition;
@@ -43,8 +43,23 @@ pub struct Environment {
     /// Bytes.
     pub memory: BigInt,
     pub gpu: Option<i32>,
+    /// The GPU model asked for, if any.
+    pub gpu_model: Option<String>,
+    /// External port of its SSH service, if it has one.
     pub ssh_port: Option<i32>,
+    /// Why it is `FAILED` (e.g. the container runtime's message).
+    pub failure_reason: Option<String>,
+    /// The address to connect to (a gateway host name or the host's public IP); null
+    /// when the platform has neither.
+    pub connect_host: Option<String>,
+    /// Variables passed to the container.
+    pub env_vars: Option<Json<serde_json::Value>>,
     pub created_at: Option<DateTime<Utc>>,
+    /// When it last became `RUNNING`.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it last stopped or failed.
+    pub stopped_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 #[ComplexObject]
@@ -103,8 +118,15 @@ impl ApiObject for Environment {
             cpu: m.cpu,
             memory: BigInt(m.memory),
             gpu: m.gpu,
+            gpu_model: m.gpu_model,
             ssh_port: m.ssh_port,
+            failure_reason: m.failure_reason,
+            connect_host: m.connect_host,
+            env_vars: m.env_vars.map(Json),
             created_at: ts_opt(m.created_at),
+            started_at: ts_opt(m.started_at),
+            stopped_at: ts_opt(m.stopped_at),
+            updated_at: ts_opt(m.updated_at),
         })
     }
 }
@@ -172,6 +194,19 @@ impl PortMapping {
         load_parent::<EnvironmentById, _>(ctx, self.env_id.to_string())
             .await
             .gql()
+    }
+    /// How to reach the service from outside: `ssh -p 30001 root@gw.example.com`,
+    /// `http://gw.example.com:31000` (Jupyter) or `gw.example.com:32000` (RDP). Null while
+    /// the platform has no gateway host and the host no public IP.
+    async fn connect(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let env: Environment = load_parent::<EnvironmentById, _>(ctx, self.env_id.to_string())
+            .await
+            .gql()?;
+        Ok(env.connect_host.map(|host| match self.service_type {
+            ServiceType::Ssh => format!("ssh -p {} root@{host}", self.external_port),
+            ServiceType::Jupyter => format!("http://{host}:{}", self.external_port),
+            ServiceType::Rdp => format!("{host}:{}", self.external_port),
+        }))
     }
 }
 

@@ -55,6 +55,8 @@ pub struct EnvironmentStatusEvent {
     pub host_id: ID,
     pub status: EnvironmentStatus,
     pub previous_status: Option<EnvironmentStatus>,
+    /// Why it failed (for `FAILED`).
+    pub reason: Option<String>,
     pub at: DateTime<Utc>,
 }
 
@@ -65,6 +67,7 @@ impl EnvironmentStatusEvent {
             host_id: ID(c.host_id.clone()),
             status: EnvironmentStatus::from_db(&c.status)?,
             previous_status: EnvironmentStatus::from_db_opt(c.previous_status.as_deref())?,
+            reason: c.reason.clone(),
             at: c.at,
         })
     }

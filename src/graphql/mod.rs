@@ -12,6 +12,7 @@ pub mod schema;
 
 pub mod accounts;
 pub mod agent;
+pub mod agent_environments;
 pub mod auth;
 pub mod billing;
 pub mod commands;
@@ -20,6 +21,7 @@ pub mod data;
 pub mod environments;
 pub mod history;
 pub mod hosts;
+pub mod lifecycle;
 pub mod live;
 pub mod metrics;
 pub mod relations;

@@ -16,8 +16,8 @@ use futures_util::StreamExt;
 
 use super::loaders::DbLoader;
 use super::{
-    accounts, agent, auth, billing, commands, data, environments, history, hosts, live, metrics,
-    system,
+    accounts, agent, agent_environments, auth, billing, commands, data, environments, history,
+    hosts, lifecycle, live, metrics, system,
 };
 use crate::auth::Principal;
 use crate::config::{GraphqlSettings, LimitSettings};
@@ -61,10 +61,12 @@ pub struct MutationRoot(
     agent::AgentMutation,
     commands::CommandMutation,
     commands::AgentCommandMutation,
+    agent_environments::AgentEnvironmentMutation,
     hosts::GpuMutation,
     accounts::CustomerMutation,
     accounts::WorkspaceMutation,
     accounts::WorkspaceMemberMutation,
+    lifecycle::EnvironmentMutation,
     environments::PortMappingMutation,
     data::DatasetMutation,
     data::DatasetVersionMutation,
@@ -74,7 +76,11 @@ pub struct MutationRoot(
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct SubscriptionRoot(live::LiveSubscription, commands::CommandSubscription);
+pub struct SubscriptionRoot(
+    live::LiveSubscription,
+    commands::CommandSubscription,
+    agent_environments::AgentEnvironmentSubscription,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

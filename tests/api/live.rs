@@ -186,9 +186,9 @@ async fn environment_status_reaches_only_its_tenants(backend: Backend) {
     app.wait_for_subscriptions(4).await;
 
     let set = "mutation($e: ID!, $s: EnvironmentStatus!) { reportEnvironmentStatus(environmentId: $e, status: $s) { status } }";
-    app.gql_ok_as(Some(&token), set, json!({ "e": env, "s": "STOPPING" }))
+    app.gql_ok_as(Some(&token), set, json!({ "e": env, "s": "STOPPED" }))
         .await;
-    let expected = json!({ "environmentStatus": { "environmentId": env, "status": "STOPPING", "previousStatus": "RUNNING" } });
+    let expected = json!({ "environmentStatus": { "environmentId": env, "status": "STOPPED", "previousStatus": "RUNNING" } });
     let mut got = vec![sub_a.next().await, sub_a.next().await];
     got.sort_by_key(|m| m["id"].as_str().unwrap().to_owned());
     assert_eq!(got[0]["id"], "all");
@@ -200,7 +200,7 @@ async fn environment_status_reaches_only_its_tenants(backend: Backend) {
     sub_b.expect_silence(QUIET).await;
 
     // The same status again is no change: no event.
-    app.gql_ok_as(Some(&token), set, json!({ "e": env, "s": "STOPPING" }))
+    app.gql_ok_as(Some(&token), set, json!({ "e": env, "s": "STOPPED" }))
         .await;
     sub_a.expect_silence(QUIET).await;
 }

@@ -11,6 +11,7 @@ mod agent_e2e;
 mod auth;
 mod commands;
 mod crud;
+mod environments;
 mod errors;
 mod history;
 mod http;

@@ -1,0 +1,644 @@
+//! Environments: placement and atomic allocation under concurrency, quotas, the lifecycle
+//! with the agent's reports, failure at each step leaving nothing reserved, reconcile, and
+//! tenancy. The agent here is the test speaking the agent API with the host's token; the
+//! real agent with a real Docker Engine is in `environments_e2e.rs`.
+
+use serde_json::{json, Value};
+
+use crate::fixtures::{create_gpu, create_host_with_token};
+use crate::helpers::{on_both_backends, Backend, TestApp};
+use crate::wsclient::WsClient;
+
+pub const CREATE: &str = "mutation($i: CreateEnvironmentInput!) { createEnvironment(input: $i) { id status hostId gpu sshPort connectHost portMappings { serviceType externalPort internalPort connect } } }";
+const STOP: &str = "mutation($id: ID!) { stopEnvironment(id: $id) { status } }";
+const START: &str = "mutation($id: ID!) { startEnvironment(id: $id) { status } }";
+const RESTART: &str = "mutation($id: ID!) { restartEnvironment(id: $id) { status } }";
+const DELETE: &str = "mutation($id: ID!) { deleteEnvironment(id: $id) { status } }";
+const REPORT: &str = "mutation($e: ID!, $s: EnvironmentStatus!, $r: String) { reportEnvironmentStatus(environmentId: $e, status: $s, reason: $r) { status previousStatus } }";
+const ORDERS: &str = "subscription { agentEnvironmentOrders { environmentId generation action image cpu memory gpuUuids ports { service internalPort externalPort } envVars { name value } mounts { source target readOnly } } }";
+const GIB: i64 = 1 << 30;
+
+/// An online, healthy host with `gpus` H100s; returns its id and agent token.
+pub async fn gpu_host(app: &TestApp, name: &str, gpus: i32) -> (String, String) {
+    let (host, token) = create_host_with_token(app, name).await;
+    for i in 0..gpus {
+        create_gpu(app, &host, i).await;
+    }
+    app.gql_ok_as(Some(&token), "mutation { agentHeartbeat }", json!({}))
+        .await;
+    (host, token)
+}
+
+pub async fn catalogue_image(app: &TestApp, name: &str) -> String {
+    let data = app
+        .gql_ok(
+            "mutation($n: String!) { createImage(input: { name: $n }) { id } }",
+            json!({ "n": name }),
+        )
+        .await;
+    data["createImage"]["id"].as_str().unwrap().to_owned()
+}
+
+pub fn request(image: &str, gpus: i32) -> Value {
+    json!({ "name": "train", "imageId": image, "cpu": 4, "memory": (16 * GIB).to_string(), "gpuCount": gpus })
+}
+
+async fn set_config(app: &TestApp, key: &str, value: &str) {
+    app.gql_ok(
+        "mutation($k: String!, $v: String!) { createSystemConfig(input: { configKey: $k, configValue: $v, configType: STRING }) { id } }",
+        json!({ "k": key, "v": value }),
+    )
+    .await;
+}
+
+async fn set_quota(app: &TestApp, customer: &str, gpus: i32, envs: i32) {
+    app.gql_ok(
+        "mutation($c: ID!, $g: Int, $e: Int) { setCustomerQuota(customerId: $c, quota: { maxGpus: $g, maxEnvironments: $e }) { maxGpus } }",
+        json!({ "c": customer, "g": gpus, "e": envs }),
+    )
+    .await;
+}
+
+async fn host_usage(app: &TestApp, host: &str) -> (String, String, String) {
+    let col = |c: &'static str| async move {
+        app.column_text("hosts", c, &format!("id = '{host}'"))
+            .await
+            .unwrap_or_else(|| "0".into())
+    };
+    (
+        col("used_cpu").await,
+        col("used_memory").await,
+        col("used_gpu").await,
+    )
+}
+
+/// Everything is free again on `host`: no GPU allocated, no capacity used, no active port.
+async fn assert_nothing_reserved(app: &TestApp, host: &str) {
+    assert_eq!(
+        app.count_rows(
+            "gpus",
+            &format!("host_id = '{host}' AND status <> 'available'")
+        )
+        .await,
+        0,
+        "GPUs still allocated"
+    );
+    assert_eq!(
+        host_usage(app, host).await,
+        ("0".into(), "0".into(), "0".into()),
+        "host capacity still used"
+    );
+    assert_eq!(
+        app.count_rows("port_mappings", "status = 'active'").await,
+        0,
+        "ports still taken"
+    );
+}
+
+async fn concurrent_creates_never_double_allocate(backend: Backend) {
+    let Some(app) = crate::helpers::spawn_app(backend).await else {
+        return;
+    };
+    let (a, _) = gpu_host(&app, "gpu-a", 5).await;
+    let (b, _) = gpu_host(&app, "gpu-b", 3).await;
+    let image = catalogue_image(&app, "pytorch:2.3").await;
+    let (token, customer) = app.register("many").await;
+    set_quota(&app, &customer, 1000, 1000).await;
+
+    let mut tasks = Vec::new();
+    for _ in 0..100 {
+        let (app_url, client, token, input) = (
+            app.address.clone(),
+            app.client.clone(),
+            token.clone(),
+            request(&image, 1),
+        );
+        tasks.push(tokio::spawn(async move {
+            let response: Value = client
+                .post(format!("{app_url}/graphql"))
+                .bearer_auth(token)
+                .json(&json!({ "query": CREATE, "variables": { "i": input } }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            response
+        }));
+    }
+    let mut ok = 0;
+    let mut exhausted = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r["errors"][0]["extensions"]["code"].as_str() {
+            None => ok += 1,
+            Some("CAPACITY_EXHAUSTED") => exhausted += 1,
+            Some(other) => panic!("unexpected {other}: {r}"),
+        }
+    }
+    assert_eq!((ok, exhausted), (8, 92));
+    // No GPU twice, every allocated GPU belongs to a live environment, ports distinct.
+    assert_eq!(app.count_rows("gpus", "status = 'allocated'").await, 8);
+    assert_eq!(
+        app.count_rows(
+            "gpus",
+            "allocated_to IN (SELECT id FROM environments WHERE status = 'creating')"
+        )
+        .await,
+        8
+    );
+    assert_eq!(
+        app.count_rows("environments", "status = 'creating'").await,
+        8
+    );
+    assert_eq!(
+        app.count_rows(
+            "(SELECT allocated_to FROM gpus WHERE allocated_to IS NOT NULL GROUP BY allocated_to HAVING COUNT(*) > 1) d",
+            "1 = 1"
+        )
+        .await,
+        0,
+        "an environment got two GPUs"
+    );
+    assert_eq!(
+        app.count_rows("port_mappings", "status = 'active'").await,
+        8
+    );
+    // used_* equal the sums over live environments, host by host.
+    for (host, gpus) in [(&a, 5), (&b, 3)] {
+        let envs = app
+            .count_rows("environments", &format!("host_id = '{host}'"))
+            .await;
+        assert_eq!(envs, gpus);
+        assert_eq!(
+            host_usage(&app, host).await,
+            (
+                (4 * gpus).to_string(),
+                (16 * GIB * gpus).to_string(),
+                gpus.to_string()
+            )
+        );
+    }
+}
+
+async fn quotas_hold_under_concurrent_creates(backend: Backend) {
+    let Some(app) = crate::helpers::spawn_app(backend).await else {
+        return;
+    };
+    gpu_host(&app, "gpu-a", 8).await;
+    let image = catalogue_image(&app, "pytorch:2.3").await;
+    let (token, customer) = app.register("limited").await;
+    set_quota(&app, &customer, 8, 3).await;
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (url, client, token, input) = (
+            app.address.clone(),
+            app.client.clone(),
+            token.clone(),
+            request(&image, 1),
+        );
+        tasks.push(tokio::spawn(async move {
+            let r: Value = client
+                .post(format!("{url}/graphql"))
+                .bearer_auth(token)
+                .json(&json!({ "query": CREATE, "variables": { "i": input } }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        if r.get("errors").is_none() {
+            ok += 1;
+        } else {
+            assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN", "{r}");
+            assert_eq!(r["errors"][0]["extensions"]["reason"], "QUOTA", "{r}");
+        }
+    }
+    assert_eq!(ok, 3);
+    assert_eq!(app.count_rows("gpus", "status = 'allocated'").await, 3);
+
+    // The GPU quota too: 2 GPUs left under a limit of 4.
+    set_quota(&app, &customer, 4, 10).await;
+    let msg = app
+        .gql_err_as(
+            Some(&token),
+            CREATE,
+            json!({ "i": request(&image, 2) }),
+            "FORBIDDEN",
+        )
+        .await;
+    assert!(msg.contains("GPUs"), "{msg}");
+    // The default for a new customer comes from system_configs.
+    set_config(&app, "quota_customer_max_environments", "0").await;
+    let (other, _) = app.register("nobody").await;
+    let r = app
+        .gql_as(Some(&other), CREATE, json!({ "i": request(&image, 0) }))
+        .await;
+    assert_eq!(r["errors"][0]["extensions"]["reason"], "QUOTA", "{r}");
+}
+
+async fn a_failure_at_each_step_leaves_nothing_reserved(backend: Backend) {
+    let Some(app) = crate::helpers::spawn_app(backend).await else {
+        return;
+    };
+    let (host, agent) = gpu_host(&app, "gpu-a", 2).await;
+    let image = catalogue_image(&app, "pytorch:2.3").await;
+    let (token, _) = app.register("carol").await;
+
+    // Placement: no host has the memory.
+    let mut big = request(&image, 1);
+    big["memory"] = json!((512 * GIB).to_string());
+    let msg = app
+        .gql_err_as(
+            Some(&token),
+            CREATE,
+            json!({ "i": big }),
+            "CAPACITY_EXHAUSTED",
+        )
+        .await;
+    assert!(msg.starts_with("memory:"), "{msg}");
+    let mut model = request(&image, 1);
+    model["gpuModel"] = json!("NVIDIA B200");
+    let msg = app
+        .gql_err_as(
+            Some(&token),
+            CREATE,
+            json!({ "i": model }),
+            "CAPACITY_EXHAUSTED",
+        )
+        .await;
+    assert!(msg.starts_with("GPU model:"), "{msg}");
+    assert_nothing_reserved(&app, &host).await;
+
+    // Port allocation, after the GPU and capacity were reserved in the same transaction:
+    // the one-port SSH range is taken by the first environment.
+    set_config(&app, "ssh_port_range_start", "30500").await;
+    set_config(&app, "ssh_port_range_end", "30500").await;
+    let first = app
+        .gql_ok_as(Some(&token), CREATE, json!({ "i": request(&image, 1) }))
+        .await;
+    let first_id = first["createEnvironment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(first["createEnvironment"]["sshPort"], 30500);
+    let msg = app
+        .gql_err_as(
+            Some(&token),
+            CREATE,
+            json!({ "i": request(&image, 1) }),
+            "CAPACITY_EXHAUSTED",
+        )
+        .await;
+    assert!(msg.starts_with("ports:"), "{msg}");
+    assert_eq!(app.count_rows("gpus", "status = 'allocated'").await, 1);
+    assert_eq!(app.count_rows("environments", "1 = 1").await, 1);
+    assert_eq!(
+        host_usage(&app, &host).await,
+        ("4".into(), (16 * GIB).to_string(), "1".into())
+    );
+
+    // The agent cannot start it: FAILED with the runtime's message, everything released.
+    let r = app
+        .gql_ok_as(
+            Some(&agent),
+            REPORT,
+            json!({ "e": first_id, "s": "FAILED", "r": "No such image: pytorch:2.3" }),
+        )
+        .await;
+    assert_eq!(
+        r["reportEnvironmentStatus"],
+        json!({ "status": "FAILED", "previousStatus": "CREATING" })
+    );
+    assert_eq!(
+        app.column_text(
+            "environments",
+            "failure_reason",
+            &format!("id = '{first_id}'")
+        )
+        .await
+        .as_deref(),
+        Some("No such image: pytorch:2.3")
+    );
+    assert_nothing_reserved(&app, &host).await;
+    // Its port is free for the next one (the released row gives way).
+    let again = app
+        .gql_ok_as(Some(&token), CREATE, json!({ "i": request(&image, 1) }))
+        .await;
+    assert_eq!(again["createEnvironment"]["sshPort"], 30500);
+}
+
+async fn lifecycle_with_orders_and_events(backend: Backend) {
+    let Some(app) = crate::helpers::spawn_app(backend).await else {
+        return;
+    };
+    let (host, agent) = gpu_host(&app, "gpu-a", 2).await;
+    app.gql_ok(
+        "mutation($id: ID!) { updateHost(id: $id, input: { publicIp: \"203.0.113.9\" }) { id } }",
+        json!({ "id": host }),
+    )
+    .await;
+    let image = catalogue_image(&app, "pytorch:2.3").await;
+    let (token, customer) = app.register("dave").await;
+    let dataset = app
+        .gql_ok_as(
+            Some(&token),
+            "mutation { createDataset(input: { name: \"imagenet\", storagePath: \"/srv/datasets/imagenet\" }) { id } }",
+            json!({}),
+        )
+        .await["createDataset"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut orders = WsClient::connect(&app, &agent).await;
+    orders.subscribe("orders", ORDERS, json!({})).await;
+    let mut watch = WsClient::connect(&app, &token).await;
+    watch
+        .subscribe(
+            "status",
+            "subscription { environmentStatus { environmentId status previousStatus } }",
+            json!({}),
+        )
+        .await;
+    app.wait_for_subscriptions(2).await;
+
+    let mut input = request(&image, 1);
+    input["services"] = json!(["SSH", "JUPYTER"]);
+    input["envVars"] = json!([{ "name": "WANDB_MODE", "value": "offline" }]);
+    input["datasets"] = json!([{ "datasetId": dataset, "mountPath": "/data/imagenet" }]);
+    let created = app
+        .gql_ok_as(Some(&token), CREATE, json!({ "i": input }))
+        .await["createEnvironment"]
+        .clone();
+    let env = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["status"], "CREATING");
+    assert_eq!(created["connectHost"], "203.0.113.9");
+    let ssh = created["sshPort"].as_i64().unwrap();
+    assert!((30000..=30999).contains(&ssh));
+    let mappings = created["portMappings"].as_array().unwrap();
+    assert_eq!(mappings.len(), 2);
+    assert!(mappings.contains(&json!({
+        "serviceType": "SSH", "externalPort": ssh, "internalPort": 22,
+        "connect": format!("ssh -p {ssh} root@203.0.113.9")
+    })));
+
+    // The agent's order carries the whole container.
+    let order = orders.next_data("orders").await["agentEnvironmentOrders"].clone();
+    assert_eq!(order["environmentId"], env);
+    assert_eq!(order["action"], "CREATE");
+    assert_eq!(order["generation"], "1");
+    assert_eq!(order["cpu"], 4);
+    assert_eq!(order["memory"], (16 * GIB).to_string());
+    assert_eq!(order["gpuUuids"], json!([format!("GPU-{host}-0")]));
+    assert_eq!(
+        order["envVars"],
+        json!([{ "name": "WANDB_MODE", "value": "offline" }])
+    );
+    assert_eq!(
+        order["mounts"],
+        json!([{ "source": "/srv/datasets/imagenet", "target": "/data/imagenet", "readOnly": true }])
+    );
+    assert_eq!(order["ports"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        watch.next_data("status").await["environmentStatus"],
+        json!({ "environmentId": env, "status": "CREATING", "previousStatus": null })
+    );
+
+    app.gql_ok_as(Some(&agent), REPORT, json!({ "e": env, "s": "RUNNING" }))
+        .await;
+    assert_eq!(
+        watch.next_data("status").await["environmentStatus"]["status"],
+        "RUNNING"
+    );
+    // A stale report changes nothing.
+    let r = app
+        .gql_ok_as(Some(&agent), REPORT, json!({ "e": env, "s": "DELETED" }))
+        .await;
+    assert_eq!(r["reportEnvironmentStatus"]["status"], "RUNNING");
+
+    // Stop: an order, then the agent's report releases the GPU and capacity.
+    let r = app
+        .gql_ok_as(Some(&token), STOP, json!({ "id": env }))
+        .await;
+    assert_eq!(r["stopEnvironment"]["status"], "STOPPING");
+    let order = orders.next_data("orders").await["agentEnvironmentOrders"].clone();
+    assert_eq!(
+        (order["action"].clone(), order["generation"].clone()),
+        (json!("STOP"), json!("2"))
+    );
+    // A repeated request is no new order.
+    let r = app
+        .gql_ok_as(Some(&token), STOP, json!({ "id": env }))
+        .await;
+    assert_eq!(r["stopEnvironment"]["status"], "STOPPING");
+    app.gql_ok_as(Some(&agent), REPORT, json!({ "e": env, "s": "STOPPED" }))
+        .await;
+    assert_eq!(app.count_rows("gpus", "status = 'allocated'").await, 0);
+    assert_eq!(
+        host_usage(&app, &host).await,
+        ("0".into(), "0".into(), "0".into())
+    );
+    assert_eq!(
+        app.count_rows("port_mappings", "status = 'active'").await,
+        2,
+        "ports kept"
+    );
+
+    // Start reserves again, the same GPU first.
+    let r = app
+        .gql_ok_as(Some(&token), START, json!({ "id": env }))
+        .await;
+    assert_eq!(r["startEnvironment"]["status"], "STARTING");
+    let order = orders.next_data("orders").await["agentEnvironmentOrders"].clone();
+    assert_eq!(order["action"], "START");
+    assert_eq!(order["gpuUuids"], json!([format!("GPU-{host}-0")]));
+    app.gql_ok_as(Some(&agent), REPORT, json!({ "e": env, "s": "RUNNING" }))
+        .await;
+    assert_eq!(
+        app.count_rows("gpus", &format!("allocated_to = '{env}'"))
+            .await,
+        1
+    );
+    let r = app
+        .gql_ok_as(Some(&token), RESTART, json!({ "id": env }))
+        .await;
+    assert_eq!(r["restartEnvironment"]["status"], "STARTING");
+    assert_eq!(
+        orders.next_data("orders").await["agentEnvironmentOrders"]["action"],
+        "RESTART"
+    );
+    app.gql_ok_as(Some(&agent), REPORT, json!({ "e": env, "s": "RUNNING" }))
+        .await;
+
+    // An order under way is delivered again to a reconnecting agent.
+    let r = app
+        .gql_ok_as(Some(&token), DELETE, json!({ "id": env }))
+        .await;
+    assert_eq!(r["deleteEnvironment"]["status"], "DELETING");
+    let mut again = WsClient::connect(&app, &agent).await;
+    again.subscribe("orders", ORDERS, json!({})).await;
+    let order = again.next_data("orders").await["agentEnvironmentOrders"].clone();
+    assert_eq!(order["action"], "DELETE");
+    assert_eq!(order["generation"], "5");
+    app.gql_ok_as(Some(&agent), REPORT, json!({ "e": env, "s": "DELETED" }))
+        .await;
+    assert_nothing_reserved(&app, &host).await;
+    assert_eq!(
+        app.count_rows(
+            "dataset_usage",
+            &format!("env_id = '{env}' AND unmounted_at IS NOT NULL")
+        )
+        .await,
+        1
+    );
+    let _ = customer;
+}
+
+async fn reconcile_fails_vanished_and_reports_unknown(backend: Backend) {
+    let Some(app) = crate::helpers::spawn_app(backend).await else {
+        return;
+    };
+    let (host, agent) = gpu_host(&app, "gpu-a", 2).await;
+    let image = catalogue_image(&app, "pytorch:2.3").await;
+    let (token, _) = app.register("erin").await;
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let id = app
+            .gql_ok_as(Some(&token), CREATE, json!({ "i": request(&image, 1) }))
+            .await["createEnvironment"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.gql_ok_as(Some(&agent), REPORT, json!({ "e": id, "s": "RUNNING" }))
+            .await;
+        ids.push(id);
+    }
+    let r = app
+        .gql_ok_as(
+            Some(&agent),
+            "mutation($c: [ContainerStateInput!]!) { reconcileEnvironments(containers: $c) { unknown failed ordered stop } }",
+            json!({ "c": [
+                { "environmentId": ids[1], "running": true },
+                { "environmentId": "env-stranger", "running": true }
+            ] }),
+        )
+        .await;
+    assert_eq!(
+        r["reconcileEnvironments"],
+        json!({ "unknown": ["env-stranger"], "failed": [ids[0]], "ordered": [], "stop": [] })
+    );
+    assert_eq!(
+        app.column_text("environments", "status", &format!("id = '{}'", ids[0]))
+            .await
+            .as_deref(),
+        Some("failed")
+    );
+    assert_eq!(
+        app.count_rows(
+            "gpus",
+            &format!("host_id = '{host}' AND status = 'allocated'")
+        )
+        .await,
+        1,
+        "the vanished one's GPU is free, the other's kept"
+    );
+}
+
+async fn tenants_and_viewers(backend: Backend) {
+    let Some(app) = crate::helpers::spawn_app(backend).await else {
+        return;
+    };
+    gpu_host(&app, "gpu-a", 2).await;
+    let image = catalogue_image(&app, "pytorch:2.3").await;
+    let (owner, _) = app.register("owner").await;
+    let (viewer, viewer_id) = app.register("viewer").await;
+    let (stranger, _) = app.register("stranger").await;
+    let ws = app
+        .gql_ok_as(
+            Some(&owner),
+            "mutation { createWorkspace(input: { name: \"lab\" }) { id } }",
+            json!({}),
+        )
+        .await["createWorkspace"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.gql_ok_as(
+        Some(&owner),
+        "mutation($w: ID!, $c: ID!) { createWorkspaceMember(input: { workspaceId: $w, customerId: $c, role: VIEWER, status: ACTIVE }) { id } }",
+        json!({ "w": ws, "c": viewer_id }),
+    )
+    .await;
+    let mut input = request(&image, 1);
+    input["workspaceId"] = json!(ws);
+    let env = app
+        .gql_ok_as(Some(&owner), CREATE, json!({ "i": input.clone() }))
+        .await["createEnvironment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A viewer reads but cannot create or change.
+    app.gql_err_as(Some(&viewer), CREATE, json!({ "i": input }), "FORBIDDEN")
+        .await;
+    for m in [STOP, START, RESTART, DELETE] {
+        app.gql_err_as(Some(&viewer), m, json!({ "id": env }), "FORBIDDEN")
+            .await;
+        // Another tenant's environment is one that does not exist.
+        app.gql_err_as(Some(&stranger), m, json!({ "id": env }), "NOT_FOUND")
+            .await;
+        app.gql_err_as(
+            Some(&stranger),
+            m,
+            json!({ "id": "env-missing" }),
+            "NOT_FOUND",
+        )
+        .await;
+    }
+    // Customers cannot pin a host, and inputs are checked before anything is written.
+    let mut pinned = request(&image, 1);
+    pinned["hostId"] = json!("host-x");
+    app.gql_err_as(
+        Some(&stranger),
+        CREATE,
+        json!({ "i": pinned }),
+        "BAD_USER_INPUT",
+    )
+    .await;
+    for (field, value) in [
+        ("cpu", json!(0)),
+        ("gpuCount", json!(9)),
+        ("memory", json!("1024")),
+        ("imageId", json!("999999")),
+    ] {
+        let mut bad = request(&image, 1);
+        bad[field] = value;
+        app.gql_err_as(
+            Some(&stranger),
+            CREATE,
+            json!({ "i": bad }),
+            "BAD_USER_INPUT",
+        )
+        .await;
+    }
+    assert_eq!(app.count_rows("environments", "1 = 1").await, 1);
+    assert_eq!(app.count_rows("gpus", "status = 'allocated'").await, 1);
+}
+
+on_both_backends!(
+    concurrent_creates_never_double_allocate,
+    quotas_hold_under_concurrent_creates,
+    a_failure_at_each_step_leaves_nothing_reserved,
+    lifecycle_with_orders_and_events,
+    reconcile_fails_vanished_and_reports_unknown,
+    tenants_and_viewers
+);
