@@ -1,5 +1,6 @@
 //! Command-line and environment configuration.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -183,6 +184,23 @@ pub struct Config {
     )]
     pub output_cap_bytes: u64,
 
+    /// Unix socket of the Docker Engine that runs the environments' containers.
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_DOCKER_SOCKET",
+        default_value = crate::runtime::docker::DEFAULT_SOCKET
+    )]
+    pub docker_socket: PathBuf,
+
+    /// Host address the environments' published ports are bound on (`0.0.0.0`: every
+    /// address; `127.0.0.1`: this machine only).
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_PUBLISH_ADDRESS",
+        default_value = "0.0.0.0"
+    )]
+    pub publish_address: IpAddr,
+
     /// Collect one host description and one sample, print them as JSON and exit
     /// (no server contact, no token needed).
     #[arg(long)]
@@ -227,6 +245,24 @@ impl Config {
             retry_initial: Duration::from_millis(self.retry_initial_ms),
             retry_max: Duration::from_millis(self.retry_max_ms),
             request_timeout: self.request_timeout(),
+        }
+    }
+
+    /// Settings of the Docker runtime.
+    pub fn docker_settings(&self) -> crate::runtime::docker::DockerSettings {
+        crate::runtime::docker::DockerSettings {
+            socket: self.docker_socket.clone(),
+            publish_address: self.publish_address,
+            ..Default::default()
+        }
+    }
+
+    /// How containers get their GPUs: device requests for real GPUs (NVML), only
+    /// `NVIDIA_VISIBLE_DEVICES` for fake ones.
+    pub fn gpu_mode(&self) -> crate::runtime::GpuMode {
+        match self.collector {
+            CollectorKind::Nvml => crate::runtime::GpuMode::DeviceRequests,
+            CollectorKind::Fake => crate::runtime::GpuMode::EnvOnly,
         }
     }
 
@@ -307,6 +343,27 @@ mod tests {
         let s = c.command_settings();
         assert_eq!((s.max_concurrent, s.output_cap), (2, 100));
         assert!(Config::try_parse_from(["a", "--max-concurrent-commands", "0"]).is_err());
+    }
+
+    #[test]
+    fn runtime_flags() {
+        let c = parse(&[]);
+        assert_eq!(c.docker_socket, PathBuf::from("/var/run/docker.sock"));
+        assert_eq!(c.publish_address, IpAddr::from([0, 0, 0, 0]));
+        assert_eq!(c.gpu_mode(), crate::runtime::GpuMode::DeviceRequests);
+        let c = parse(&[
+            "--docker-socket",
+            "/run/d.sock",
+            "--publish-address",
+            "127.0.0.1",
+            "--collector",
+            "fake",
+        ]);
+        let s = c.docker_settings();
+        assert_eq!(s.socket, PathBuf::from("/run/d.sock"));
+        assert_eq!(s.publish_address, IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(c.gpu_mode(), crate::runtime::GpuMode::EnvOnly);
+        assert!(Config::try_parse_from(["a", "--publish-address", "nowhere"]).is_err());
     }
 
     #[test]
