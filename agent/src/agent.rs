@@ -145,11 +145,24 @@ pub async fn run(
         );
         None
     } else {
+        // Environment orders share the command WebSocket.
+        let (env_tx, env_rx) = tokio::sync::mpsc::channel(64);
+        let runtime: std::sync::Arc<dyn crate::runtime::ContainerRuntime> = std::sync::Arc::new(
+            crate::runtime::docker::DockerRuntime::new(config.docker_settings()),
+        );
+        tokio::spawn(crate::environments::serve(
+            runtime,
+            client.clone(),
+            config.environment_settings(),
+            env_rx,
+            stop_rx.clone(),
+        ));
         Some(tokio::spawn(crate::commands::serve(
             config.command_settings(),
             client.clone(),
             url.clone(),
             token.clone(),
+            Some(env_tx),
             stop_rx,
         )))
     };

@@ -156,6 +156,11 @@ pub struct Config {
     )]
     pub request_timeout: u64,
 
+    /// Seconds between reconciles of the environments' containers with the server (also
+    /// done on every connect).
+    #[arg(long, env = "REMOTEGPU_AGENT_RECONCILE_INTERVAL", default_value_t = 60)]
+    pub reconcile_interval: u64,
+
     /// Do not take commands from the server: the agent does not even subscribe to them.
     #[arg(
         long,
@@ -245,6 +250,18 @@ impl Config {
             retry_initial: Duration::from_millis(self.retry_initial_ms),
             retry_max: Duration::from_millis(self.retry_max_ms),
             request_timeout: self.request_timeout(),
+        }
+    }
+
+    /// Settings of the environment side.
+    pub fn environment_settings(&self) -> crate::environments::Settings {
+        crate::environments::Settings {
+            data_dir: self.data_dir.clone(),
+            gpu_mode: self.gpu_mode(),
+            reconcile_interval: Duration::from_secs(self.reconcile_interval.max(1)),
+            stop_grace: Duration::from_secs(10),
+            retry_initial: Duration::from_millis(self.retry_initial_ms),
+            retry_max: Duration::from_millis(self.retry_max_ms),
         }
     }
 

@@ -12,5 +12,6 @@ pub mod client;
 pub mod collector;
 pub mod commands;
 pub mod config;
+pub mod environments;
 pub mod model;
 pub mod runtime;

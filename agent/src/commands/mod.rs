@@ -106,6 +106,7 @@ pub async fn serve(
     client: Client,
     server: reqwest::Url,
     token: Secret,
+    environments: Option<mpsc::Sender<crate::environments::Feed>>,
     stop: watch::Receiver<bool>,
 ) {
     let started_path = settings.data_dir.join(STARTED_LOG);
@@ -145,6 +146,7 @@ pub async fn serve(
         token,
         timeout: settings.request_timeout,
         backoff: Backoff::new(settings.retry_initial, settings.retry_max),
+        environments,
     };
     let ws_task = tokio::spawn(subscription.run(tx, stop.clone()));
     service.run(rx, stop).await;

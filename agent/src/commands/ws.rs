@@ -106,6 +106,8 @@ pub struct Subscription {
     pub token: Secret,
     pub timeout: Duration,
     pub backoff: Backoff,
+    /// Where environment orders go; `None`: not subscribed to them.
+    pub environments: Option<mpsc::Sender<crate::environments::Feed>>,
 }
 
 impl Subscription {
@@ -294,6 +296,23 @@ impl Subscription {
                     if let Err(e) = ws.send(Message::text(subscribe.to_string())).await {
                         return End::Lost(e.to_string());
                     }
+                    if let Some(envs) = &self.environments {
+                        let subscribe = json!({
+                            "id": crate::environments::OPERATION_ID,
+                            "type": "subscribe",
+                            "payload": { "query": crate::environments::SUBSCRIPTION },
+                        });
+                        if let Err(e) = ws.send(Message::text(subscribe.to_string())).await {
+                            return End::Lost(e.to_string());
+                        }
+                        if envs
+                            .send(crate::environments::Feed::Connected)
+                            .await
+                            .is_err()
+                        {
+                            return End::Stopped;
+                        }
+                    }
                     match announce {
                         Some(what) => tracing::info!(url = %self.url, "{what}"),
                         None => tracing::debug!(url = %self.url, "command channel connected"),
@@ -324,6 +343,22 @@ impl Subscription {
                             "cannot understand a delivered command; ignored"
                         ),
                     }
+                }
+                "next" if message["id"] == crate::environments::OPERATION_ID => {
+                    let order = &message["payload"]["data"]["agentEnvironmentOrders"];
+                    if let Some(envs) = &self.environments {
+                        if !order.is_null()
+                            && envs
+                                .send(crate::environments::Feed::Order(order.clone()))
+                                .await
+                                .is_err()
+                        {
+                            return End::Stopped;
+                        }
+                    }
+                }
+                "error" | "complete" if message["id"] == crate::environments::OPERATION_ID => {
+                    tracing::error!(payload = %message["payload"], "the server refused the environment order subscription");
                 }
                 "error" if message["id"] == OPERATION_ID => {
                     return End::Refusal(message["payload"].to_string());
