@@ -39,6 +39,17 @@ pub struct Agent {
 
 impl Agent {
     pub fn start(app: &TestApp, binary: &PathBuf, token: &str, data_dir: &std::path::Path) -> Self {
+        Self::start_with(app, binary, token, data_dir, &[])
+    }
+
+    /// Like [`Agent::start`], with extra flags.
+    pub fn start_with(
+        app: &TestApp,
+        binary: &PathBuf,
+        token: &str,
+        data_dir: &std::path::Path,
+        extra: &[&str],
+    ) -> Self {
         let fake = concat!(env!("CARGO_MANIFEST_DIR"), "/agent/examples/fake-gpus.json");
         let child = Process::new(binary)
             .args([
@@ -50,6 +61,7 @@ impl Agent {
                 fake,
             ])
             .args(["--interval", "1", "--output-cap-bytes", "1000"])
+            .args(extra)
             .arg("--data-dir")
             .arg(data_dir)
             .env("REMOTEGPU_AGENT_TOKEN", token)

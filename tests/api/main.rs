@@ -12,6 +12,7 @@ mod auth;
 mod commands;
 mod crud;
 mod environments;
+mod environments_e2e;
 mod errors;
 mod history;
 mod http;
