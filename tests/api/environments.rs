@@ -95,6 +95,38 @@ async fn assert_nothing_reserved(app: &TestApp, host: &str) {
     );
 }
 
+/// Sends `n` `createEnvironment` requests at once as `token`; their whole responses.
+async fn create_at_once(app: &TestApp, token: &str, input: Value, n: usize) -> Vec<Value> {
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (url, client, token, input) = (
+                app.address.clone(),
+                app.client.clone(),
+                token.to_owned(),
+                input.clone(),
+            );
+            tokio::spawn(async move {
+                let response: Value = client
+                    .post(format!("{url}/graphql"))
+                    .bearer_auth(token)
+                    .json(&json!({ "query": CREATE, "variables": { "i": input } }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                response
+            })
+        })
+        .collect();
+    let mut out = Vec::with_capacity(n);
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
 async fn concurrent_creates_never_double_allocate(backend: Backend) {
     let Some(app) = crate::helpers::spawn_app(backend).await else {
         return;
@@ -105,32 +137,10 @@ async fn concurrent_creates_never_double_allocate(backend: Backend) {
     let (token, customer) = app.register("many").await;
     set_quota(&app, &customer, 1000, 1000).await;
 
-    let mut tasks = Vec::new();
-    for _ in 0..100 {
-        let (app_url, client, token, input) = (
-            app.address.clone(),
-            app.client.clone(),
-            token.clone(),
-            request(&image, 1),
-        );
-        tasks.push(tokio::spawn(async move {
-            let response: Value = client
-                .post(format!("{app_url}/graphql"))
-                .bearer_auth(token)
-                .json(&json!({ "query": CREATE, "variables": { "i": input } }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            response
-        }));
-    }
+    let responses = create_at_once(&app, &token, request(&image, 1), 100).await;
     let mut ok = 0;
     let mut exhausted = 0;
-    for t in tasks {
-        let r = t.await.unwrap();
+    for r in responses {
         match r["errors"][0]["extensions"]["code"].as_str() {
             None => ok += 1,
             Some("CAPACITY_EXHAUSTED") => exhausted += 1,
@@ -190,31 +200,9 @@ async fn quotas_hold_under_concurrent_creates(backend: Backend) {
     let image = catalogue_image(&app, "pytorch:2.3").await;
     let (token, customer) = app.register("limited").await;
     set_quota(&app, &customer, 8, 3).await;
-    let mut tasks = Vec::new();
-    for _ in 0..10 {
-        let (url, client, token, input) = (
-            app.address.clone(),
-            app.client.clone(),
-            token.clone(),
-            request(&image, 1),
-        );
-        tasks.push(tokio::spawn(async move {
-            let r: Value = client
-                .post(format!("{url}/graphql"))
-                .bearer_auth(token)
-                .json(&json!({ "query": CREATE, "variables": { "i": input } }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            r
-        }));
-    }
+    let responses = create_at_once(&app, &token, request(&image, 1), 10).await;
     let mut ok = 0;
-    for t in tasks {
-        let r = t.await.unwrap();
+    for r in responses {
         if r.get("errors").is_none() {
             ok += 1;
         } else {
