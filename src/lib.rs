@@ -5,6 +5,13 @@
 //! resolvers), `http` (axum routes). `domain` holds parsed input types and `error` the one
 //! error type with its stable client codes. `events` is the bus that carries live data to
 //! subscriptions; `jobs` the background jobs (offline detection, metric rollups).
+//!
+//! An environment travels: `graphql/lifecycle.rs` (`createEnvironment`, parsed input) ->
+//! `services/environments.rs` (quota, `services/placement.rs` ranks hosts, GPUs, capacity and
+//! ports reserved in one transaction; publishes a status event and an order reference) ->
+//! `events` -> `graphql/agent_environments.rs` (the host's agent's order feed loads the order
+//! from the row) -> the agent (`agent/src/environments.rs`, `agent/src/runtime/`) runs the
+//! container and reports back through `reportEnvironmentStatus`.
 
 #![recursion_limit = "512"]
 
