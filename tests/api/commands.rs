@@ -213,8 +213,8 @@ async fn commands_run_on_the_agent(backend: Backend) {
         json!({ "b": batch }),
     )
     .await;
-    // The agent's own command subscription is the third.
-    app.wait_for_subscriptions(3).await;
+    // The agent's own subscriptions (commands, environment orders) are the third and fourth.
+    app.wait_for_subscriptions(4).await;
     let mut saw_output_before_end = false;
     loop {
         let m = ws.next().await;
