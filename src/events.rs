@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use entity::{gpu_metrics, host_metrics};
+use entity::{environment_metrics, gpu_metrics, host_metrics};
 use futures_util::future::BoxFuture;
 use futures_util::Stream;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
@@ -51,6 +51,8 @@ pub enum Event {
     GpuMetric(gpu_metrics::Model),
     #[serde(with = "HostMetricRow")]
     HostMetric(host_metrics::Model),
+    #[serde(with = "EnvironmentMetricRow")]
+    EnvironmentMetric(environment_metrics::Model),
     HostStatus(HostStatusChange),
     EnvironmentStatus(EnvironmentStatusChange),
     /// An order for a host's agent: run a command, or stop one.
@@ -132,6 +134,7 @@ pub struct EnvironmentStatusChange {
 pub enum Kind {
     GpuMetrics,
     HostMetrics,
+    EnvironmentMetrics,
     HostStatus,
     EnvironmentStatus,
     AgentCommands,
@@ -176,6 +179,10 @@ impl Event {
             Event::HostMetric(m) => vec![
                 all(Kind::HostMetrics),
                 Topic::new(Kind::HostMetrics, Key::Host(m.host_id.clone())),
+            ],
+            Event::EnvironmentMetric(m) => vec![
+                all(Kind::EnvironmentMetrics),
+                Topic::new(Kind::EnvironmentMetrics, Key::Environment(m.env_id.clone())),
             ],
             Event::HostStatus(c) => vec![
                 all(Kind::HostStatus),
@@ -658,6 +665,20 @@ struct GpuMetricRow {
     sm_clock: Option<i32>,
     memory_clock: Option<i32>,
     process_count: Option<i32>,
+    collected_at: Option<NaiveDateTime>,
+}
+
+/// serde for the generated `environment_metrics` model.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "environment_metrics::Model")]
+struct EnvironmentMetricRow {
+    id: i64,
+    env_id: String,
+    cpu_usage_percent: Option<f64>,
+    memory_usage_percent: Option<f64>,
+    gpu_usage_percent: Option<f64>,
+    network_rx_bytes: Option<i64>,
+    network_tx_bytes: Option<i64>,
     collected_at: Option<NaiveDateTime>,
 }
 

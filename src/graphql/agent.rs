@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use entity::{gpu_metrics, host_metrics};
+use entity::{environment_metrics, gpu_metrics, host_metrics};
 use sea_orm::Set;
 
 use super::convert::{count, opt_bytes, opt_count, opt_text, text};
@@ -125,6 +125,25 @@ pub struct MetricBatchInput {
     pub dropped_samples: i32,
     pub host_samples: Vec<HostSampleInput>,
     pub gpu_samples: Vec<GpuSampleInput>,
+    /// Resource use of the host's environments (their containers).
+    #[graphql(default)]
+    pub environment_samples: Vec<EnvironmentSampleInput>,
+}
+
+/// One sample of an environment's container on the reporting host.
+#[derive(InputObject)]
+pub struct EnvironmentSampleInput {
+    pub environment_id: ID,
+    pub collected_at: DateTime<Utc>,
+    /// Percent of the cores the environment was given.
+    pub cpu_usage_percent: Option<f64>,
+    /// Percent of its memory limit.
+    pub memory_usage_percent: Option<f64>,
+    /// Average utilization of its GPUs.
+    pub gpu_usage_percent: Option<f64>,
+    /// Counters since the container started.
+    pub network_rx_bytes: Option<BigInt>,
+    pub network_tx_bytes: Option<BigInt>,
 }
 
 /// One host sample; bytes are bytes, I/O fields are counters since boot.
@@ -206,7 +225,8 @@ fn parse_batch(
     max: usize,
     now: DateTime<Utc>,
 ) -> AppResult<agents::MetricBatch> {
-    let total = input.host_samples.len() + input.gpu_samples.len();
+    let total =
+        input.host_samples.len() + input.gpu_samples.len() + input.environment_samples.len();
     if total > max {
         return Err(AppError::bad_input(format!(
             "a batch holds at most {max} samples; this one has {total}"
@@ -276,7 +296,32 @@ fn parse_batch(
             Ok((uuid, row))
         })
         .collect::<AppResult<Vec<_>>>()?;
+    let environment_samples = input
+        .environment_samples
+        .into_iter()
+        .map(|s| {
+            Ok(environment_metrics::ActiveModel {
+                env_id: Set(text(
+                    "environmentSamples.environmentId",
+                    s.environment_id.0,
+                    64,
+                )?),
+                cpu_usage_percent: Set(s.cpu_usage_percent),
+                memory_usage_percent: Set(s.memory_usage_percent),
+                gpu_usage_percent: Set(s.gpu_usage_percent),
+                network_rx_bytes: Set(opt_bytes("networkRxBytes", s.network_rx_bytes)?),
+                network_tx_bytes: Set(opt_bytes("networkTxBytes", s.network_tx_bytes)?),
+                collected_at: Set(Some(collected_at(
+                    "environmentSamples.collectedAt",
+                    s.collected_at,
+                    now,
+                )?)),
+                ..Default::default()
+            })
+        })
+        .collect::<AppResult<Vec<_>>>()?;
     Ok(agents::MetricBatch {
+        environment_samples,
         batch_id: text("batchId", input.batch_id, 64)?,
         dropped_samples: count("droppedSamples", input.dropped_samples)?,
         host_samples,

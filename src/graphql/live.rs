@@ -19,7 +19,7 @@ use sea_orm::{DatabaseConnection, PaginatorTrait, QueryFilter};
 
 use super::crud::{principal, state, ApiObject};
 use super::enums::{DbEnum, EnvironmentStatus, HostStatus};
-use super::metrics::{GpuMetric, HostMetric};
+use super::metrics::{EnvironmentMetric, GpuMetric, HostMetric};
 use crate::auth::policy::{user_for, Policy, Scope};
 use crate::auth::User;
 use crate::error::{AppError, AppResult, GqlResult};
@@ -214,6 +214,35 @@ impl LiveSubscription {
             move |event| match event {
                 Event::HostMetric(m) if host.as_ref().is_none_or(|h| *h == m.host_id) => {
                     Some((m.id, HostMetric::from_model(m.clone())))
+                }
+                _ => None,
+            },
+        ))
+    }
+
+    /// Resource use of environments as their agents report it: all one may read, or one
+    /// environment's (its customer's and its workspace members', like the environment).
+    async fn environment_metrics(
+        &self,
+        ctx: &Context<'_>,
+        environment_id: Option<ID>,
+    ) -> async_graphql::Result<BoxStream<'static, EnvironmentMetric>> {
+        let user = principal(ctx).user().gql()?;
+        let state = state(ctx);
+        let env = environment_id.map(|e| e.to_string());
+        if let Some(e) = &env {
+            require_readable::<environments::Entity>(&state.db, user, e.clone(), "environment")
+                .await
+                .gql()?;
+        }
+        let key = env.clone().map_or(Key::All, Key::Environment);
+        Ok(deliver::<environments::Entity, _, _>(
+            state,
+            user,
+            Topic::new(Kind::EnvironmentMetrics, key),
+            move |event| match event {
+                Event::EnvironmentMetric(m) if env.as_ref().is_none_or(|e| *e == m.env_id) => {
+                    Some((m.env_id.clone(), EnvironmentMetric::from_model(m.clone())))
                 }
                 _ => None,
             },

@@ -6,7 +6,9 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use entity::{gpu_metrics, gpus, host_metrics, hosts, metric_batches};
+use entity::{
+    environment_metrics, environments, gpu_metrics, gpus, host_metrics, hosts, metric_batches,
+};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
@@ -267,6 +269,8 @@ pub struct MetricBatch {
     pub host_samples: Vec<host_metrics::ActiveModel>,
     /// Rows ready to insert except `host_id` and `gpu_id`, with the GPU's uuid.
     pub gpu_samples: Vec<(String, gpu_metrics::ActiveModel)>,
+    /// Rows ready to insert, `env_id` set: environments of the reporting host.
+    pub environment_samples: Vec<environment_metrics::ActiveModel>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -324,7 +328,29 @@ async fn store_batch(
         )));
     }
 
-    let total = batch.host_samples.len() + batch.gpu_samples.len();
+    let env_ids: HashSet<String> = batch
+        .environment_samples
+        .iter()
+        .filter_map(|r| r.env_id.try_as_ref().cloned())
+        .collect();
+    if !env_ids.is_empty() {
+        let known: HashSet<String> = environments::Entity::find()
+            .filter(environments::Column::HostId.eq(host_id))
+            .filter(environments::Column::Id.is_in(env_ids.iter().cloned()))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        if let Some(unknown) = env_ids.iter().find(|e| !known.contains(*e)) {
+            return Err(AppError::bad_input(format!(
+                "environmentSamples.environmentId: '{unknown}' is not an environment of this host"
+            )));
+        }
+    }
+
+    let total =
+        batch.host_samples.len() + batch.gpu_samples.len() + batch.environment_samples.len();
     let inserted = metric_batches::Entity::insert(metric_batches::ActiveModel {
         host_id: Set(host_id.to_owned()),
         batch_id: Set(batch.batch_id.clone()),
@@ -390,6 +416,13 @@ async fn store_batch(
             .exec_with_returning_many(txn)
             .await?;
         events.extend(rows.into_iter().map(Event::GpuMetric));
+    }
+    // environment_metrics has 7 columns to bind.
+    for chunk in batch.environment_samples.chunks(MAX_BINDS / 7) {
+        let rows = environment_metrics::Entity::insert_many(chunk.to_vec())
+            .exec_with_returning_many(txn)
+            .await?;
+        events.extend(rows.into_iter().map(Event::EnvironmentMetric));
     }
     Ok((
         IngestResult {
