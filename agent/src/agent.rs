@@ -137,6 +137,8 @@ pub async fn run(
         "agent started"
     );
 
+    // The newest utilization per GPU, for the environments' samples.
+    let gpu_utilization = crate::environments::GpuUtilization::default();
     // The command side runs beside the metrics loop, on its own tasks.
     let (stop_commands, stop_rx) = tokio::sync::watch::channel(false);
     let commands = if config.refuse_commands {
@@ -155,6 +157,7 @@ pub async fn run(
             client.clone(),
             config.environment_settings(),
             env_rx,
+            gpu_utilization.clone(),
             stop_rx.clone(),
         ));
         Some(tokio::spawn(crate::commands::serve(
@@ -182,6 +185,7 @@ pub async fn run(
         in_flight: None,
         retry_at: None,
         collected: 0,
+        gpu_utilization,
     };
     agent.run(config.interval(), shutdown).await;
     let _ = stop_commands.send(true);
@@ -267,6 +271,7 @@ struct Agent {
     retry_at: Option<Instant>,
     /// Rounds collected since start (for the final log line).
     collected: u64,
+    gpu_utilization: crate::environments::GpuUtilization,
 }
 
 async fn poll_call(in_flight: &mut Option<InFlight>) -> Result<serde_json::Value, CallError> {
@@ -317,6 +322,13 @@ impl Agent {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| collectors.collect())) {
             Ok(round) => {
                 self.collected += 1;
+                if let Ok(mut seen) = self.gpu_utilization.lock() {
+                    for g in &round.gpus {
+                        if let Some(u) = g.utilization_percent {
+                            seen.insert(g.gpu_uuid.clone(), u);
+                        }
+                    }
+                }
                 self.buffer.push(round);
             }
             Err(_) => {

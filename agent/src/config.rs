@@ -257,6 +257,7 @@ impl Config {
     pub fn environment_settings(&self) -> crate::environments::Settings {
         crate::environments::Settings {
             data_dir: self.data_dir.clone(),
+            sample_interval: self.interval(),
             gpu_mode: self.gpu_mode(),
             reconcile_interval: Duration::from_secs(self.reconcile_interval.max(1)),
             stop_grace: Duration::from_secs(10),

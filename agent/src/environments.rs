@@ -10,6 +10,12 @@
 //! out again on restart: every runtime step is idempotent (creating an existing container,
 //! starting a running one), so the container ends as the order says, once.
 //!
+//! Every sampling interval the running containers' use (cpu as a percent of the cores given,
+//! memory as a percent of the limit, the average utilization of their GPUs from the GPU
+//! collector, network counters) goes to the server as a `reportMetrics` batch of
+//! `environmentSamples`; a batch the server cannot take is dropped (host and GPU samples are
+//! the buffered ones).
+//!
 //! Each time the channel (re)connects, and every `--reconcile-interval` seconds, the agent
 //! sends the containers it has (`reconcileEnvironments`): the server fails environments
 //! whose container vanished and tells the agent which containers to stop; containers it
@@ -34,6 +40,7 @@ pub const OPERATION_ID: &str = "environments";
 /// What the agent subscribes to.
 pub const SUBSCRIPTION: &str = "subscription { agentEnvironmentOrders { environmentId generation action image cpu memory gpuUuids ports { service internalPort externalPort } envVars { name value } mounts { source target readOnly } } }";
 const REPORT: &str = "mutation($e: ID!, $s: EnvironmentStatus!, $r: String) { reportEnvironmentStatus(environmentId: $e, status: $s, reason: $r) { status } }";
+const SAMPLES: &str = "mutation($b: MetricBatchInput!) { reportMetrics(batch: $b) { accepted } }";
 const RECONCILE: &str = "mutation($c: [ContainerStateInput!]!) { reconcileEnvironments(containers: $c) { unknown failed ordered stop } }";
 /// The newest finished generation per environment.
 pub const APPLIED: &str = "environments.json";
@@ -47,9 +54,14 @@ pub enum Feed {
     Order(Value),
 }
 
+/// The newest utilization of each GPU (by uuid), written by the metrics loop.
+pub type GpuUtilization = Arc<std::sync::Mutex<HashMap<String, f64>>>;
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub data_dir: PathBuf,
+    /// How often the containers' use is sampled.
+    pub sample_interval: Duration,
     pub gpu_mode: GpuMode,
     pub reconcile_interval: Duration,
     pub stop_grace: Duration,
@@ -202,6 +214,9 @@ struct Service {
     settings: Settings,
     applied: Applied,
     stop: watch::Receiver<bool>,
+    gpus: GpuUtilization,
+    /// Cores given to each environment, from its orders.
+    cores: HashMap<String, u32>,
 }
 
 /// Runs the environment side until `stop` turns true.
@@ -210,6 +225,7 @@ pub async fn serve(
     client: Client,
     settings: Settings,
     mut feed: mpsc::Receiver<Feed>,
+    gpus: GpuUtilization,
     stop: watch::Receiver<bool>,
 ) {
     let applied = Applied::load(settings.data_dir.join(APPLIED));
@@ -219,9 +235,14 @@ pub async fn serve(
         settings,
         applied,
         stop: stop.clone(),
+        gpus,
+        cores: HashMap::new(),
     };
     let mut tick = tokio::time::interval(service.settings.reconcile_interval);
     tick.tick().await;
+    let mut sample = tokio::time::interval(service.settings.sample_interval);
+    sample.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    sample.tick().await;
     let mut stop = stop;
     loop {
         tokio::select! {
@@ -234,6 +255,7 @@ pub async fn serve(
                 },
             },
             _ = tick.tick() => service.reconcile().await,
+            _ = sample.tick() => service.sample().await,
             () = stopped(&mut stop) => return,
         }
     }
@@ -251,6 +273,7 @@ impl Service {
             return;
         }
         tracing::info!(environment = env, generation = order.generation, action = ?order.action, "applying environment order");
+        self.cores.insert(env.clone(), order.spec.cpu_cores.max(1));
         let grace = self.settings.stop_grace;
         let rt = &self.runtime;
         let outcome = match order.action {
@@ -311,6 +334,58 @@ impl Service {
                 () = stopped(&mut self.stop) => return false,
             }
             delay = (delay * 2).min(self.settings.retry_max);
+        }
+    }
+
+    /// Sends one batch with the use of every running container.
+    async fn sample(&mut self) {
+        let Ok(containers) = self.runtime.list().await else {
+            return;
+        };
+        let mut samples = Vec::new();
+        for c in containers
+            .iter()
+            .filter(|c| c.state == ContainerState::Running)
+        {
+            let Ok(Some(usage)) = self.runtime.usage(&c.environment_id).await else {
+                continue;
+            };
+            let cores = f64::from(self.cores.get(&c.environment_id).copied().unwrap_or(1));
+            let gpu = {
+                let seen = self
+                    .gpus
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let values: Vec<f64> = c.gpus.iter().filter_map(|g| seen.get(g).copied()).collect();
+                (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
+            };
+            let memory = (usage.memory_limit_bytes > 0).then(|| {
+                (usage.memory_used_bytes as f64 * 100.0 / usage.memory_limit_bytes as f64)
+                    .min(100.0)
+            });
+            samples.push(json!({
+                "environmentId": c.environment_id,
+                "collectedAt": crate::model::now_millis().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "cpuUsagePercent": (usage.cpu_percent / cores).clamp(0.0, 100.0),
+                "memoryUsagePercent": memory,
+                "gpuUsagePercent": gpu,
+                "networkRxBytes": usage.network_rx_bytes.max(0).to_string(),
+                "networkTxBytes": usage.network_tx_bytes.max(0).to_string(),
+            }));
+        }
+        if samples.is_empty() {
+            return;
+        }
+        let batch = json!({
+            "batchId": uuid::Uuid::new_v4().to_string(),
+            "droppedSamples": 0,
+            "hostSamples": [],
+            "gpuSamples": [],
+            "environmentSamples": samples,
+        });
+        let body = json!({ "query": SAMPLES, "variables": { "b": batch } });
+        if let Err(e) = self.client.post(body.to_string().into_bytes()).await {
+            tracing::warn!(error = %e, "environment samples not delivered; dropped");
         }
     }
 
