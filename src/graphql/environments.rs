@@ -43,7 +43,7 @@ pub struct Environment {
     /// Bytes.
     pub memory: BigInt,
     pub gpu: Option<i32>,
-    /// The GPU model asked for, if any.
+    /// The model of its GPUs (customers see GPUs by model only).
     pub gpu_model: Option<String>,
     /// External port of its SSH service, if it has one.
     pub ssh_port: Option<i32>,

@@ -224,6 +224,16 @@ async fn place(
     else {
         return Err(Attempt::Retry);
     };
+    // Customers see their GPUs by model only: record the model of the ones taken.
+    let gpu_model = match (&new.gpu_model, gpu_uuids.first()) {
+        (Some(m), _) => Some(m.clone()),
+        (None, Some(uuid)) => gpus::Entity::find()
+            .filter(gpus::Column::Uuid.eq(uuid.as_str()))
+            .one(txn)
+            .await?
+            .and_then(|g| g.name),
+        (None, None) => None,
+    };
     let host_row = hosts::Entity::find_by_id(host.host_id.as_str())
         .one(txn)
         .await?
@@ -247,7 +257,7 @@ async fn place(
         cpu: Set(new.cpu),
         memory: Set(new.memory),
         gpu: Set(Some(new.gpus)),
-        gpu_model: Set(new.gpu_model.clone()),
+        gpu_model: Set(gpu_model),
         env_vars: Set(Some(env_vars)),
         gpu_uuids: Set(Some(serde_json::json!(gpu_uuids))),
         generation: Set(1),

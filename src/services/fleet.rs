@@ -14,11 +14,14 @@ pub struct GpuModelCount {
     pub available: i64,
 }
 
-/// GPUs grouped by model and memory: how many exist and how many are free on online hosts.
+/// GPUs grouped by model and memory: how many exist and how many could be rented now (free
+/// and healthy, on hosts placement would choose: online, healthy, Docker-run).
 pub async fn gpu_availability(db: &impl ConnectionTrait) -> AppResult<Vec<GpuModelCount>> {
     let free = Expr::cust(
-        "SUM(CASE WHEN gpus.status = 'available' AND gpus.host_id IN \
-         (SELECT id FROM hosts WHERE status = 'online') THEN 1 ELSE 0 END)",
+        "SUM(CASE WHEN gpus.status = 'available' \
+         AND (gpus.health_status IS NULL OR gpus.health_status <> 'error') \
+         AND gpus.host_id IN (SELECT id FROM hosts WHERE status = 'online' \
+         AND health_status = 'healthy' AND deployment_mode = 'traditional') THEN 1 ELSE 0 END)",
     );
     Ok(gpus::Entity::find()
         .select_only()
