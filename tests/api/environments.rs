@@ -9,7 +9,7 @@ use crate::fixtures::{create_gpu, create_host_with_token};
 use crate::helpers::{on_both_backends, Backend, TestApp};
 use crate::wsclient::WsClient;
 
-pub const CREATE: &str = "mutation($i: CreateEnvironmentInput!) { createEnvironment(input: $i) { id status hostId gpu sshPort connectHost portMappings { serviceType externalPort internalPort connect } } }";
+pub const CREATE: &str = "mutation($i: CreateEnvironmentInput!) { createEnvironment(input: $i) { id status hostId gpu gpuModel sshPort connectHost portMappings { serviceType externalPort internalPort connect } } }";
 const STOP: &str = "mutation($id: ID!) { stopEnvironment(id: $id) { status } }";
 const START: &str = "mutation($id: ID!) { startEnvironment(id: $id) { status } }";
 const RESTART: &str = "mutation($id: ID!) { restartEnvironment(id: $id) { status } }";
@@ -369,7 +369,22 @@ async fn lifecycle_with_orders_and_events(backend: Backend) {
         .clone();
     let env = created["id"].as_str().unwrap().to_owned();
     assert_eq!(created["status"], "CREATING");
+    assert_eq!(
+        created["gpuModel"], "NVIDIA H100 80GB HBM3",
+        "the model of the GPU it holds"
+    );
     assert_eq!(created["connectHost"], "203.0.113.9");
+    let offer = app
+        .gql_ok_as(
+            Some(&token),
+            "{ gpuAvailability { name total available } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        offer["gpuAvailability"],
+        json!([{ "name": "NVIDIA H100 80GB HBM3", "total": 2, "available": 1 }])
+    );
     let ssh = created["sshPort"].as_i64().unwrap();
     assert!((30000..=30999).contains(&ssh));
     let mappings = created["portMappings"].as_array().unwrap();
@@ -622,7 +637,66 @@ async fn tenants_and_viewers(backend: Backend) {
     assert_eq!(app.count_rows("gpus", "status = 'allocated'").await, 1);
 }
 
+async fn agents_report_environment_samples(backend: Backend) {
+    let Some(app) = crate::helpers::spawn_app(backend).await else {
+        return;
+    };
+    let (_, agent) = gpu_host(&app, "gpu-a", 1).await;
+    let (_, other_agent) = gpu_host(&app, "gpu-b", 0).await;
+    let image = catalogue_image(&app, "pytorch:2.3").await;
+    let (token, _) = app.register("frank").await;
+    let (stranger, _) = app.register("grace").await;
+    let env = app
+        .gql_ok_as(Some(&token), CREATE, json!({ "i": request(&image, 1) }))
+        .await["createEnvironment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sub = "subscription($e: ID) { environmentMetrics(environmentId: $e) { envId cpuUsagePercent networkRxBytes } }";
+    let mut mine = WsClient::connect(&app, &token).await;
+    mine.subscribe("m", sub, json!({ "e": env })).await;
+    let mut theirs = WsClient::connect(&app, &stranger).await;
+    theirs.subscribe("all", sub, json!({})).await;
+    theirs.subscribe("one", sub, json!({ "e": env })).await;
+    assert_eq!(theirs.expect_error("one").await, "NOT_FOUND");
+    app.wait_for_subscriptions(2).await;
+
+    let report = "mutation($b: MetricBatchInput!) { reportMetrics(batch: $b) { accepted } }";
+    let batch = |id: &str, env: &str| {
+        json!({ "b": { "batchId": id, "droppedSamples": 0, "hostSamples": [], "gpuSamples": [],
+            "environmentSamples": [{ "environmentId": env, "collectedAt": "2026-01-01T00:00:00Z",
+                "cpuUsagePercent": 42.5, "memoryUsagePercent": 10.0, "networkRxBytes": "1000" }] } })
+    };
+    // Another host's agent cannot report it: nothing stored.
+    app.gql_err_as(
+        Some(&other_agent),
+        report,
+        batch("b0", &env),
+        "BAD_USER_INPUT",
+    )
+    .await;
+    assert_eq!(app.count_rows("environment_metrics", "1 = 1").await, 0);
+    let r = app.gql_ok_as(Some(&agent), report, batch("b1", &env)).await;
+    assert_eq!(r["reportMetrics"]["accepted"], 1);
+    assert_eq!(
+        mine.next_data("m").await["environmentMetrics"],
+        json!({ "envId": env, "cpuUsagePercent": 42.5, "networkRxBytes": "1000" })
+    );
+    theirs
+        .expect_silence(std::time::Duration::from_millis(300))
+        .await;
+    assert_eq!(
+        app.count_rows(
+            "environment_metrics",
+            &format!("env_id = '{env}' AND network_rx_bytes = 1000")
+        )
+        .await,
+        1
+    );
+}
+
 on_both_backends!(
+    agents_report_environment_samples,
     concurrent_creates_never_double_allocate,
     quotas_hold_under_concurrent_creates,
     a_failure_at_each_step_leaves_nothing_reserved,
