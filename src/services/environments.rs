@@ -766,8 +766,10 @@ fn plan(current: EnvState, what: Request) -> AppResult<Plan> {
     })
 }
 
-/// A stopped environment's GPUs and capacity, reserved again on its own host (its
-/// container and disk live there), its previous GPUs first.
+/// A stopped environment's GPUs and capacity, reserved again on its own host: its container
+/// and disk live there, and the container was created with its GPUs (Docker fixes a
+/// container's devices at creation), so it gets exactly those GPUs back or the start is
+/// CAPACITY_EXHAUSTED. An environment that never held GPUs takes any free ones.
 async fn reserve_again(txn: &DatabaseTransaction, row: &env::Model) -> Result<(), Attempt> {
     let settings = platform::environment_settings(txn).await?;
     let gpus = row.gpu.unwrap_or(0);
@@ -793,7 +795,7 @@ async fn reserve_again(txn: &DatabaseTransaction, row: &env::Model) -> Result<()
         .as_ref()
         .and_then(|v| serde_json::from_value(v.clone()).ok())
         .unwrap_or_default();
-    let Some(taken) = reserve_gpus(
+    let taken = reserve_gpus(
         txn,
         &row.host_id,
         &row.id,
@@ -801,10 +803,19 @@ async fn reserve_again(txn: &DatabaseTransaction, row: &env::Model) -> Result<()
         row.gpu_model.as_deref(),
         &previous,
     )
-    .await?
-    else {
+    .await?;
+    let same = |t: &Vec<String>| {
+        previous.is_empty() || {
+            let (mut a, mut b) = (t.clone(), previous.clone());
+            a.sort();
+            b.sort();
+            a == b
+        }
+    };
+    let Some(taken) = taken.filter(same) else {
         return Err(AppError::CapacityExhausted(format!(
-            "GPUs: the environment's host has fewer than {gpus} free GPUs now"
+            "GPUs: the {gpus} GPUs this environment's container was created with are in use; \
+             start it later, or create a new environment"
         ))
         .into());
     };

@@ -695,7 +695,80 @@ async fn agents_report_environment_samples(backend: Backend) {
     );
 }
 
+async fn a_start_gets_its_own_gpus_back_or_nothing(backend: Backend) {
+    let Some(app) = crate::helpers::spawn_app(backend).await else {
+        return;
+    };
+    let (host, agent) = gpu_host(&app, "gpu-a", 2).await;
+    let image = catalogue_image(&app, "pytorch:2.3").await;
+    let (token, _) = app.register("heidi").await;
+    let create = || async {
+        let id = app
+            .gql_ok_as(Some(&token), CREATE, json!({ "i": request(&image, 1) }))
+            .await["createEnvironment"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        app.gql_ok_as(Some(&agent), REPORT, json!({ "e": id, "s": "RUNNING" }))
+            .await;
+        id
+    };
+    let first = create().await;
+    app.gql_ok_as(Some(&token), STOP, json!({ "id": first }))
+        .await;
+    app.gql_ok_as(Some(&agent), REPORT, json!({ "e": first, "s": "STOPPED" }))
+        .await;
+    // Its GPU goes to another environment; another GPU is free, but not the one its
+    // container was created with.
+    let second = create().await;
+    assert_eq!(
+        app.column_text("gpus", "allocated_to", &format!("uuid = 'GPU-{host}-0'"))
+            .await
+            .as_deref(),
+        Some(second.as_str())
+    );
+    let msg = app
+        .gql_err_as(
+            Some(&token),
+            START,
+            json!({ "id": first }),
+            "CAPACITY_EXHAUSTED",
+        )
+        .await;
+    assert!(msg.starts_with("GPUs:"), "{msg}");
+    assert_eq!(status_of(&app, &first).await, "stopped");
+    assert_eq!(
+        app.count_rows("gpus", "status = 'allocated'").await,
+        1,
+        "nothing half-reserved"
+    );
+    assert_eq!(
+        host_usage(&app, &host).await,
+        ("4".into(), (16 * GIB).to_string(), "1".into())
+    );
+    // Once its GPU is free again, it starts on it.
+    app.gql_ok_as(Some(&token), STOP, json!({ "id": second }))
+        .await;
+    app.gql_ok_as(Some(&agent), REPORT, json!({ "e": second, "s": "STOPPED" }))
+        .await;
+    app.gql_ok_as(Some(&token), START, json!({ "id": first }))
+        .await;
+    assert_eq!(
+        app.column_text("gpus", "allocated_to", &format!("uuid = 'GPU-{host}-0'"))
+            .await
+            .as_deref(),
+        Some(first.as_str())
+    );
+}
+
+async fn status_of(app: &TestApp, env: &str) -> String {
+    app.column_text("environments", "status", &format!("id = '{env}'"))
+        .await
+        .unwrap_or_default()
+}
+
 on_both_backends!(
+    a_start_gets_its_own_gpus_back_or_nothing,
     agents_report_environment_samples,
     concurrent_creates_never_double_allocate,
     quotas_hold_under_concurrent_creates,
