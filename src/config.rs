@@ -55,6 +55,25 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub metrics: MetricSettings,
     pub commands: CommandSettings,
+    pub environments: LifecycleSettings,
+}
+
+/// The environment lifecycle.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LifecycleSettings {
+    /// An environment whose order (create, start, stop, delete) its agent has not carried
+    /// out within this long ends `failed` (a delete: `deleted`), its reservation released:
+    /// its host or agent is gone. Generous, for slow image pulls.
+    pub order_timeout_secs: i64,
+}
+
+impl Default for LifecycleSettings {
+    fn default() -> Self {
+        Self {
+            order_timeout_secs: 1800,
+        }
+    }
 }
 
 /// Remote commands.
@@ -326,6 +345,7 @@ impl Default for Settings {
                 rollup_lateness_secs: 2 * 3600,
             },
             commands: CommandSettings::default(),
+            environments: LifecycleSettings::default(),
         }
     }
 }

@@ -6,8 +6,10 @@
 //! - [`offline`]: hosts without a heartbeat for `agents.offline_after_secs` go offline.
 //! - [`rollups`]: hourly and daily metric rollups, and retention.
 //! - [`commands`]: commands never delivered, or whose agent went silent, end `timeout`.
+//! - [`environments`]: environments whose order was never carried out end `failed`.
 
 pub mod commands;
+pub mod environments;
 pub mod offline;
 pub mod rollups;
 
@@ -26,7 +28,21 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
     let offline_state = state.clone();
     let rollup_state = state.clone();
     let command_state = state.clone();
+    let environment_state = state.clone();
     vec![
+        tokio::spawn(every(
+            "environments",
+            Duration::from_secs(jobs.command_check_interval_secs.max(1)),
+            shutdown.clone(),
+            move || {
+                let state = environment_state.clone();
+                async move {
+                    environments::run_once(&state, chrono::Utc::now())
+                        .await
+                        .map(drop)
+                }
+            },
+        )),
         tokio::spawn(every(
             "commands",
             Duration::from_secs(jobs.command_check_interval_secs.max(1)),

@@ -996,6 +996,50 @@ async fn publish(bus: &dyn EventBus, row: &env::Model, previous: Option<EnvState
     .await;
 }
 
+/// The lifecycle-timeout job's work: environments whose order has waited longer than
+/// `timeout` (since their last change) end `failed` — a delete ends `deleted` — with what
+/// they held released, each by compare-and-set (an agent report may win the race). Returns
+/// the changes, published.
+pub async fn expire(
+    db: &DatabaseConnection,
+    bus: &dyn EventBus,
+    now: NaiveDateTime,
+    timeout: chrono::Duration,
+) -> AppResult<Vec<EnvironmentStatusChange>> {
+    let cutoff = now - timeout;
+    let stale = env::Entity::find()
+        .filter(env::Column::Status.is_in(["creating", "starting", "stopping", "deleting"]))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|r| r.updated_at.or(r.created_at).is_some_and(|t| t < cutoff));
+    let mut changes = Vec::new();
+    for row in stale {
+        let from = state_of(&row)?;
+        let (to, reason) = if from == EnvState::Deleting {
+            (EnvState::Deleted, None)
+        } else {
+            let why = format!(
+                "the host's agent did not carry out the {} order within {} s",
+                row.last_order.as_deref().unwrap_or("create"),
+                timeout.num_seconds()
+            );
+            (EnvState::Failed, Some(why))
+        };
+        let _writer = db::write_guard(db).await;
+        let txn = db.begin().await?;
+        let Some(updated) = settle(&txn, &row, from, to, reason).await? else {
+            continue;
+        };
+        txn.commit().await?;
+        let event = change(&updated, to, Some(from));
+        bus.publish(vec![Event::EnvironmentStatus(event.clone())])
+            .await;
+        changes.push(event);
+    }
+    Ok(changes)
+}
+
 /// A container as the agent sees it on connect.
 #[derive(Debug, Clone)]
 pub struct Observed {

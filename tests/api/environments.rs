@@ -761,6 +761,48 @@ async fn a_start_gets_its_own_gpus_back_or_nothing(backend: Backend) {
     );
 }
 
+async fn orders_never_carried_out_time_out(backend: Backend) {
+    let Some(app) = crate::helpers::spawn_app(backend).await else {
+        return;
+    };
+    let (host, _agent) = gpu_host(&app, "gpu-a", 2).await;
+    let image = catalogue_image(&app, "pytorch:2.3").await;
+    let (token, _) = app.register("ivan").await;
+    let creating = app
+        .gql_ok_as(Some(&token), CREATE, json!({ "i": request(&image, 1) }))
+        .await["createEnvironment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let now = chrono::Utc::now();
+    // Within the limit nothing changes.
+    let changed = remotegpu::jobs::environments::run_once(&app.state, now)
+        .await
+        .unwrap();
+    assert!(changed.is_empty());
+    let later = now + chrono::Duration::seconds(app.settings.environments.order_timeout_secs + 1);
+    let changed = remotegpu::jobs::environments::run_once(&app.state, later)
+        .await
+        .unwrap();
+    assert_eq!(changed.len(), 1);
+    assert_eq!(status_of(&app, &creating).await, "failed");
+    assert!(app
+        .column_text(
+            "environments",
+            "failure_reason",
+            &format!("id = '{creating}'")
+        )
+        .await
+        .unwrap()
+        .contains("did not carry out the create order"));
+    assert_nothing_reserved(&app, &host).await;
+    // A second pass finds nothing more.
+    let again = remotegpu::jobs::environments::run_once(&app.state, later)
+        .await
+        .unwrap();
+    assert!(again.is_empty());
+}
+
 async fn status_of(app: &TestApp, env: &str) -> String {
     app.column_text("environments", "status", &format!("id = '{env}'"))
         .await
@@ -768,6 +810,7 @@ async fn status_of(app: &TestApp, env: &str) -> String {
 }
 
 on_both_backends!(
+    orders_never_carried_out_time_out,
     a_start_gets_its_own_gpus_back_or_nothing,
     agents_report_environment_samples,
     concurrent_creates_never_double_allocate,
