@@ -176,6 +176,13 @@ pub fn parse_order(v: &Value, gpu_mode: GpuMode) -> Result<Order, String> {
     })
 }
 
+fn vanished() -> crate::runtime::RuntimeError {
+    crate::runtime::RuntimeError::new(
+        crate::runtime::RuntimeErrorKind::NotFound,
+        "the environment's container disappeared from its host",
+    )
+}
+
 /// The newest finished generation per environment, on disk.
 struct Applied {
     path: PathBuf,
@@ -276,20 +283,22 @@ impl Service {
         self.cores.insert(env.clone(), order.spec.cpu_cores.max(1));
         let grace = self.settings.stop_grace;
         let rt = &self.runtime;
+        // Only CREATE makes a container: a START or RESTART that finds none fails the
+        // environment (its container, with its disk, is gone), never makes a new one.
         let outcome = match order.action {
-            Action::Create | Action::Start => {
-                let created = rt.create(&order.spec).await;
-                match created {
-                    Ok(_) => rt.start(&env).await.map(|()| "RUNNING"),
-                    Err(e) => Err(e),
-                }
-            }
-            Action::Restart => match rt.restart(&env, grace).await {
-                Ok(()) => Ok("RUNNING"),
-                Err(_) => match rt.create(&order.spec).await {
-                    Ok(_) => rt.start(&env).await.map(|()| "RUNNING"),
-                    Err(e) => Err(e),
-                },
+            Action::Create => match rt.create(&order.spec).await {
+                Ok(_) => rt.start(&env).await.map(|()| "RUNNING"),
+                Err(e) => Err(e),
+            },
+            Action::Start => match rt.inspect(&env).await {
+                Ok(info) if info.state == ContainerState::Missing => Err(vanished()),
+                Ok(_) => rt.start(&env).await.map(|()| "RUNNING"),
+                Err(e) => Err(e),
+            },
+            Action::Restart => match rt.inspect(&env).await {
+                Ok(info) if info.state == ContainerState::Missing => Err(vanished()),
+                Ok(_) => rt.restart(&env, grace).await.map(|()| "RUNNING"),
+                Err(e) => Err(e),
             },
             Action::Stop => match rt.stop(&env, grace).await {
                 Err(e) if e.kind == crate::runtime::RuntimeErrorKind::NotFound => Ok("STOPPED"),

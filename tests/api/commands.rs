@@ -65,9 +65,19 @@ impl Agent {
             .arg("--data-dir")
             .arg(data_dir)
             .env("REMOTEGPU_AGENT_TOKEN", token)
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("REMOTEGPU_TEST_AGENT_LOG_LEVEL").unwrap_or("warn".into()),
+            )
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(match std::env::var_os("REMOTEGPU_TEST_AGENT_LOG") {
+                Some(path) => std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_or(Stdio::null(), Stdio::from),
+                None => Stdio::null(),
+            })
             .spawn()
             .expect("agent starts");
         Self { child }

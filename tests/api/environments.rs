@@ -803,6 +803,33 @@ async fn orders_never_carried_out_time_out(backend: Backend) {
     assert!(again.is_empty());
 }
 
+async fn orders_reach_an_agent_on_another_replica(backend: Backend) {
+    if backend == Backend::Sqlite {
+        return; // one process per SQLite file; replicas need PostgreSQL
+    }
+    let Some(a) = crate::helpers::spawn_app(backend).await else {
+        return;
+    };
+    let b = a.spawn_replica().await;
+    let (host, agent) = gpu_host(&a, "gpu-a", 1).await;
+    let image = catalogue_image(&a, "pytorch:2.3").await;
+    let (token, _) = a.register("judy").await;
+    let mut on_b = WsClient::connect(&b, &agent).await;
+    on_b.subscribe("orders", ORDERS, json!({})).await;
+    b.wait_for_subscriptions(1).await;
+    // Created through replica A; the agent holds its feed on replica B.
+    let env = a
+        .gql_ok_as(Some(&token), CREATE, json!({ "i": request(&image, 1) }))
+        .await["createEnvironment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let order = on_b.next_data("orders").await["agentEnvironmentOrders"].clone();
+    assert_eq!(order["environmentId"], env.as_str());
+    assert_eq!(order["action"], "CREATE");
+    assert_eq!(order["gpuUuids"], json!([format!("GPU-{host}-0")]));
+}
+
 async fn status_of(app: &TestApp, env: &str) -> String {
     app.column_text("environments", "status", &format!("id = '{env}'"))
         .await
@@ -810,6 +837,7 @@ async fn status_of(app: &TestApp, env: &str) -> String {
 }
 
 on_both_backends!(
+    orders_reach_an_agent_on_another_replica,
     orders_never_carried_out_time_out,
     a_start_gets_its_own_gpus_back_or_nothing,
     agents_report_environment_samples,

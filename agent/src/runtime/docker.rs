@@ -558,7 +558,10 @@ fn info_from_inspect(environment_id: &str, response: &ContainerInspectResponse) 
         Some(S::RUNNING | S::RESTARTING | S::PAUSED | S::STOPPING) => {
             (ContainerState::Running, None, None)
         }
-        Some(S::EXITED | S::DEAD) => {
+        // Being removed, or dead (a failed removal): it is going away, as good as missing,
+        // so nothing starts it again.
+        Some(S::REMOVING | S::DEAD) => (ContainerState::Missing, code, error),
+        Some(S::EXITED) => {
             let message = error.or_else(|| {
                 code.map(|c| {
                     if oom {
