@@ -47,7 +47,7 @@ export const CANCEL_COMMAND = graphql(`
 `)
 
 export const COMMAND_UPDATES = graphql(`
-  subscription CommandUpdates($batchId: String!) {
+  subscription CommandUpdates($batchId: String) {
     commandUpdates(batchId: $batchId) { commandId batchId hostId status at }
   }
 `)
