@@ -13,7 +13,7 @@ import { chromium } from 'playwright-core'
 export const repo = resolve(import.meta.dirname, '../..')
 const binDir = process.env.REMOTEGPU_BIN_DIR ?? join(process.env.CARGO_TARGET_DIR ?? join(repo, 'target'), 'debug')
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-export const screenshots = resolve(import.meta.dirname, 'screenshots')
+export const screenshots = resolve(process.env.REMOTEGPU_E2E_SCREENSHOTS ?? join(import.meta.dirname, 'screenshots'))
 
 export const ADMIN = { username: 'ops', email: 'ops@example.com', password: 'e2e-operator-password' }
 
@@ -166,6 +166,14 @@ export async function startBrowser() {
   }
 }
 
+/** A screenshot of the whole page; the console scrolls inside its main pane, so it is grown first. */
 export async function shot(page, name) {
+  const size = page.viewportSize()
+  const height = await page.evaluate(() => {
+    const main = document.querySelector('.el-main')
+    return main ? main.scrollHeight + main.getBoundingClientRect().top : document.documentElement.scrollHeight
+  })
+  if (size && height > size.height) await page.setViewportSize({ width: size.width, height: Math.min(height, 4000) })
   await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true })
+  if (size && height > size.height) await page.setViewportSize(size)
 }

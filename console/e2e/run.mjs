@@ -101,6 +101,20 @@ test('a GPU gauge changes value as samples arrive', async () => {
   await shot(page, '05-gpu-gauges-live')
 })
 
+test('history charts follow the range, with its resolution', async () => {
+  const host = page.locator('[data-test=history-host]')
+  await page.locator('[data-test=range] label', { hasText: '24h' }).click()
+  await until(async () => Number(await host.getAttribute('data-points')) > 0 && (await host.getAttribute('data-resolution')) === 'RAW', {
+    what: 'raw samples of the last 24 h',
+  })
+  await until(async () => Number(await page.locator('[data-test=history-gpu]').getAttribute('data-points')) > 0, { what: 'GPU history' })
+  await page.locator('[data-test=range] label', { hasText: '7d' }).click()
+  await until(async () => (await host.getAttribute('data-resolution')) === 'HOURLY', { what: 'hourly rollups for 7 days' })
+  await page.locator('[data-test=range] label', { hasText: '1h' }).click()
+  await until(async () => Number(await host.getAttribute('data-points')) > 0, { what: 'the last hour' })
+  await shot(page, '06-host-history')
+})
+
 test("a command's output appears line by line", async () => {
   await page.locator('[data-test=nav] .el-menu-item', { hasText: '远程命令' }).click()
   await page.waitForURL('**/commands')
@@ -119,7 +133,7 @@ test("a command's output appears line by line", async () => {
   await terminal.locator('[data-stream=STDERR]', { hasText: 'finished' }).first().waitFor()
   await page.locator('[data-test=selected-status][data-status=SUCCESS]').waitFor()
   await page.locator('[data-test=batch-progress]', { hasText: '1/1' }).waitFor()
-  await shot(page, '06-command-output-live')
+  await shot(page, '07-command-output-live')
 })
 
 test('switching to English changes the labels', async () => {
@@ -131,7 +145,7 @@ test('switching to English changes the labels', async () => {
   assert.equal(await nav.locator('.el-menu-item', { hasText: '主机管理' }).count(), 0)
   await page.locator('h2', { hasText: 'Commands' }).waitFor()
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'en')
-  await shot(page, '07-english')
+  await shot(page, '08-english')
 })
 
 test('a customer signs up and sees no host', async () => {
@@ -155,7 +169,7 @@ test('a customer signs up and sees no host', async () => {
   await page.locator('[data-test=gpu-availability] .el-table__row').first().waitFor()
   const text = (await page.locator('body').textContent()) ?? ''
   assert.ok(!text.includes(HOST) && !text.includes('192.168.1.10'), 'a customer sees no host')
-  await shot(page, '08-customer-sees-no-host')
+  await shot(page, '09-customer-sees-no-host')
 })
 
 test('with the network cut off, the console and GraphiQL load completely', async () => {
@@ -166,13 +180,13 @@ test('with the network cut off, the console and GraphiQL load completely', async
   await gql.locator('.graphiql-execute-button').click()
   // The customer's token from the console is in the headers: hosts are refused, by code.
   await gql.locator('.result-window', { hasText: 'FORBIDDEN' }).waitFor()
-  await shot(gql, '09-graphiql-offline')
+  await shot(gql, '10-graphiql-offline')
   await gql.close()
   const deep = await browser.newPage()
   await deep.goto(`${server.url}/datasets`)
   await deep.locator('h2', { hasText: 'Datasets' }).waitFor()
   await deep.waitForLoadState('networkidle')
-  await shot(deep, '10-console-deep-link-offline')
+  await shot(deep, '11-console-deep-link-offline')
   await deep.close()
   assert.deepEqual(browser.blocked, [], 'requests that would have left 127.0.0.1')
   assert.deepEqual(browser.failed, [], 'requests that failed')
