@@ -17,6 +17,13 @@ let agent
 let page
 let token = ''
 
+/** Waits until no Element Plus dialog is showing (their fade-out included). */
+async function dialogsClosed() {
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('.el-overlay')].every((o) => getComputedStyle(o).display === 'none'),
+  )
+}
+
 /** Picks an option of an Element Plus select. */
 async function choose(select, option) {
   await select.click()
@@ -65,6 +72,7 @@ test('an operator registers a host through the form', async () => {
   // The created row is in the list without a refetch, offline until its agent speaks.
   await page.locator(`[data-test="host-${HOST}"]`).waitFor()
   await page.locator(`[data-test="status-${HOST}"][data-status=OFFLINE]`).waitFor()
+  await dialogsClosed()
 })
 
 test('the agent connects and the host turns ONLINE without a reload', async () => {
@@ -136,6 +144,26 @@ test("a command's output appears line by line", async () => {
   await shot(page, '07-command-output-live')
 })
 
+test('every page of the menu opens', async () => {
+  const pages = [
+    ['数据集', '/datasets'],
+    ['模型', '/models'],
+    ['镜像', '/images'],
+    ['系统配置', '/system-configs'],
+    ['账户', '/account'],
+    ['总览', '/'],
+  ]
+  for (const [label, path] of pages) {
+    await page.locator('[data-test=nav] .el-menu-item', { hasText: label }).click()
+    await page.waitForURL((url) => url.pathname === path)
+    await page.locator('.el-main h2').first().waitFor()
+    await page.locator('.el-main .el-table').first().waitFor()
+    await shot(page, `08-page-${path.slice(1) || 'overview'}`)
+  }
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: '远程命令' }).click()
+  await page.waitForURL('**/commands')
+})
+
 test('switching to English changes the labels', async () => {
   const nav = page.locator('[data-test=nav]')
   await nav.locator('.el-menu-item', { hasText: '主机管理' }).waitFor()
@@ -145,7 +173,7 @@ test('switching to English changes the labels', async () => {
   assert.equal(await nav.locator('.el-menu-item', { hasText: '主机管理' }).count(), 0)
   await page.locator('h2', { hasText: 'Commands' }).waitFor()
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'en')
-  await shot(page, '08-english')
+  await shot(page, '09-english')
 })
 
 test('a customer signs up and sees no host', async () => {
@@ -169,7 +197,30 @@ test('a customer signs up and sees no host', async () => {
   await page.locator('[data-test=gpu-availability] .el-table__row').first().waitFor()
   const text = (await page.locator('body').textContent()) ?? ''
   assert.ok(!text.includes(HOST) && !text.includes('192.168.1.10'), 'a customer sees no host')
-  await shot(page, '09-customer-sees-no-host')
+  await shot(page, '10-customer-sees-no-host')
+})
+
+test('a customer creates a workspace and shares a dataset in it', async () => {
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Account' }).click()
+  await page.locator('[data-test=create-workspace]').click()
+  const dialog = page.locator('.el-dialog:visible')
+  await dialog.locator('input').first().fill('ML Team')
+  await dialog.locator('button[type=submit]').click()
+  await page.locator('.el-main a', { hasText: 'ML Team' }).click()
+  await page.waitForURL('**/workspaces/**')
+  await page.locator('.el-main .el-table__row', { hasText: CUSTOMER.username }).filter({ hasText: 'Owner' }).waitFor()
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Datasets' }).click()
+  await page.locator('[data-test=create-dataset]').click()
+  const form = page.locator('.el-dialog:visible form')
+  await form.locator('input[name=name]').fill('ImageNet-1K')
+  await form.locator('textarea').fill('image classification')
+  await form.locator('input[placeholder="datasets/imagenet/"]').fill('datasets/imagenet/')
+  await choose(form.locator('.el-select').first(), 'ML Team')
+  await form.locator('button[type=submit]').click()
+  // The created row joins the list from the mutation's answer.
+  await page.locator('[data-test=datasets] .el-table__row', { hasText: 'ImageNet-1K' }).filter({ hasText: 'ML Team' }).waitFor()
+  await dialogsClosed()
+  await shot(page, '10-customer-dataset-in-workspace')
 })
 
 test('with the network cut off, the console and GraphiQL load completely', async () => {
@@ -180,13 +231,13 @@ test('with the network cut off, the console and GraphiQL load completely', async
   await gql.locator('.graphiql-execute-button').click()
   // The customer's token from the console is in the headers: hosts are refused, by code.
   await gql.locator('.result-window', { hasText: 'FORBIDDEN' }).waitFor()
-  await shot(gql, '10-graphiql-offline')
+  await shot(gql, '11-graphiql-offline')
   await gql.close()
   const deep = await browser.newPage()
   await deep.goto(`${server.url}/datasets`)
   await deep.locator('h2', { hasText: 'Datasets' }).waitFor()
   await deep.waitForLoadState('networkidle')
-  await shot(deep, '11-console-deep-link-offline')
+  await shot(deep, '12-console-deep-link-offline')
   await deep.close()
   assert.deepEqual(browser.blocked, [], 'requests that would have left 127.0.0.1')
   assert.deepEqual(browser.failed, [], 'requests that failed')
