@@ -15,6 +15,17 @@ const binDir = process.env.REMOTEGPU_BIN_DIR ?? join(process.env.CARGO_TARGET_DI
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 export const screenshots = resolve(process.env.REMOTEGPU_E2E_SCREENSHOTS ?? join(import.meta.dirname, 'screenshots'))
 
+// Whatever ends this process (a failure, a closed pipe), the server and agent end with it.
+const children = new Set()
+process.on('exit', () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+})
+function track(child) {
+  children.add(child)
+  child.on('exit', () => children.delete(child))
+  return child
+}
+
 export const ADMIN = { username: 'ops', email: 'ops@example.com', password: 'e2e-operator-password' }
 
 /** Polls `check` until it returns a truthy value (observable state, never a fixed sleep). */
@@ -36,7 +47,7 @@ export async function until(check, { timeout = 20_000, interval = 100, what = 'c
 export async function startServer() {
   const data = mkdtempSync(join(tmpdir(), 'remotegpu-e2e-'))
   const logs = []
-  const child = spawn(join(binDir, 'remotegpu'), [], {
+  const child = track(spawn(join(binDir, 'remotegpu'), [], {
     cwd: data,
     env: {
       ...process.env,
@@ -57,7 +68,7 @@ export async function startServer() {
       REMOTEGPU_LIMITS__RATE_BURST: '5000',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  }))
   const port = await new Promise((resolvePort, reject) => {
     const onLine = (line) => {
       logs.push(line)
@@ -83,11 +94,11 @@ export async function startServer() {
 export function startAgent(serverUrl, token) {
   const data = mkdtempSync(join(tmpdir(), 'remotegpu-e2e-agent-'))
   const logs = []
-  const child = spawn(
+  const child = track(spawn(
     join(binDir, 'remotegpu-agent'),
     ['--server-url', serverUrl, '--collector', 'fake', '--fake-gpus', join(repo, 'agent/examples/fake-gpus.json'), '--interval', '1', '--data-dir', data],
     { env: { ...process.env, REMOTEGPU_AGENT_TOKEN: token, RUST_LOG: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
+  ))
   createInterface({ input: child.stdout }).on('line', (l) => logs.push(l))
   createInterface({ input: child.stderr }).on('line', (l) => logs.push(l))
   return {

@@ -43,6 +43,23 @@ test('an operator signs in', async () => {
   await shot(page, '01-operator-signed-in')
 })
 
+test('the session is refreshed before the access token expires', async () => {
+  const read = () => page.evaluate(() => JSON.parse(localStorage.getItem('remotegpu.session') ?? 'null'))
+  const before = await read()
+  assert.ok(before?.refreshToken, 'a stored session')
+  // Pretend the access token has 30 s left: the console refreshes it at once (a minute early).
+  await page.evaluate((s) => {
+    localStorage.setItem('remotegpu.session', JSON.stringify({ ...s, accessTokenExpiresAt: new Date(Date.now() + 30_000).toISOString() }))
+  }, before)
+  await page.reload()
+  const after = await until(async () => {
+    const s = await read()
+    return s && s.refreshToken !== before.refreshToken ? s : null
+  }, { what: 'a refreshed session' })
+  assert.ok(new Date(after.accessTokenExpiresAt).getTime() > Date.now() + 10 * 60_000, 'a fresh access token')
+  await page.locator('[data-test=fleet-summary]').waitFor()
+})
+
 test('the host form rejects a bad IP beside the field', async () => {
   await page.locator('[data-test=register-host]').click()
   const form = page.locator('[data-test=host-form]')
