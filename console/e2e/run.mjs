@@ -71,6 +71,15 @@ test('the host form rejects a bad IP beside the field', async () => {
   await error.waitFor()
   assert.equal((await error.textContent())?.trim(), '请输入有效的IP地址')
   await shot(page, '02-bad-ip-rejected')
+  // A rule only the server knows (64 characters at most): its BAD_USER_INPUT lands beside the field.
+  await form.locator('input[name=ipAddress]').fill('10.0.0.1')
+  await form.locator('input[name=osVersion]').fill('x'.repeat(65))
+  await page.locator('[data-test=host-submit]').click()
+  const serverError = page.locator('[data-test=field-osVersion] .el-form-item__error')
+  await serverError.waitFor()
+  assert.match((await serverError.textContent()) ?? '', /BAD_USER_INPUT/)
+  await shot(page, '02-server-error-beside-field')
+  await form.locator('input[name=osVersion]').fill('')
   await form.locator('input[name=ipAddress]').fill('')
 })
 
