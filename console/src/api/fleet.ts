@@ -42,6 +42,12 @@ export const HOST = graphql(`
   }
 `)
 
+export const HOST_ROW = graphql(`
+  query HostRow($id: ID!) {
+    host(id: $id) { ...HostFields }
+  }
+`)
+
 export const CREATE_HOST = graphql(`
   mutation CreateHost($input: CreateHostInput!) {
     createHost(input: $input) { host { ...HostFields } agentToken }

@@ -60,6 +60,7 @@ type Documents = {
     "\n  fragment GpuFields on Gpu {\n    id hostId gpuIndex uuid name brand architecture memoryTotal cudaCores computeCapability\n    status healthStatus allocatedTo powerLimit temperatureLimit\n  }\n": typeof types.GpuFieldsFragmentDoc,
     "\n  query Hosts($filter: HostFilter) {\n    hosts(first: 100, filter: $filter, orderBy: [{ field: NAME, direction: ASC }]) {\n      totalCount\n      nodes { ...HostFields }\n    }\n  }\n": typeof types.HostsDocument,
     "\n  query Host($id: ID!) {\n    host(id: $id) {\n      ...HostFields\n      gpus { ...GpuFields latestMetric { ...GpuMetricFields } }\n      latestMetric { id cpuUsagePercent memoryUsagePercent diskUsagePercent collectedAt }\n    }\n  }\n": typeof types.HostDocument,
+    "\n  query HostRow($id: ID!) {\n    host(id: $id) { ...HostFields }\n  }\n": typeof types.HostRowDocument,
     "\n  mutation CreateHost($input: CreateHostInput!) {\n    createHost(input: $input) { host { ...HostFields } agentToken }\n  }\n": typeof types.CreateHostDocument,
     "\n  mutation UpdateHost($id: ID!, $input: UpdateHostInput!) {\n    updateHost(id: $id, input: $input) { ...HostFields }\n  }\n": typeof types.UpdateHostDocument,
     "\n  mutation DeleteHost($id: ID!) {\n    deleteHost(id: $id) { id }\n  }\n": typeof types.DeleteHostDocument,
@@ -123,6 +124,7 @@ const documents: Documents = {
     "\n  fragment GpuFields on Gpu {\n    id hostId gpuIndex uuid name brand architecture memoryTotal cudaCores computeCapability\n    status healthStatus allocatedTo powerLimit temperatureLimit\n  }\n": types.GpuFieldsFragmentDoc,
     "\n  query Hosts($filter: HostFilter) {\n    hosts(first: 100, filter: $filter, orderBy: [{ field: NAME, direction: ASC }]) {\n      totalCount\n      nodes { ...HostFields }\n    }\n  }\n": types.HostsDocument,
     "\n  query Host($id: ID!) {\n    host(id: $id) {\n      ...HostFields\n      gpus { ...GpuFields latestMetric { ...GpuMetricFields } }\n      latestMetric { id cpuUsagePercent memoryUsagePercent diskUsagePercent collectedAt }\n    }\n  }\n": types.HostDocument,
+    "\n  query HostRow($id: ID!) {\n    host(id: $id) { ...HostFields }\n  }\n": types.HostRowDocument,
     "\n  mutation CreateHost($input: CreateHostInput!) {\n    createHost(input: $input) { host { ...HostFields } agentToken }\n  }\n": types.CreateHostDocument,
     "\n  mutation UpdateHost($id: ID!, $input: UpdateHostInput!) {\n    updateHost(id: $id, input: $input) { ...HostFields }\n  }\n": types.UpdateHostDocument,
     "\n  mutation DeleteHost($id: ID!) {\n    deleteHost(id: $id) { id }\n  }\n": types.DeleteHostDocument,
@@ -338,6 +340,10 @@ export function graphql(source: "\n  query Hosts($filter: HostFilter) {\n    hos
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query Host($id: ID!) {\n    host(id: $id) {\n      ...HostFields\n      gpus { ...GpuFields latestMetric { ...GpuMetricFields } }\n      latestMetric { id cpuUsagePercent memoryUsagePercent diskUsagePercent collectedAt }\n    }\n  }\n"): (typeof documents)["\n  query Host($id: ID!) {\n    host(id: $id) {\n      ...HostFields\n      gpus { ...GpuFields latestMetric { ...GpuMetricFields } }\n      latestMetric { id cpuUsagePercent memoryUsagePercent diskUsagePercent collectedAt }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query HostRow($id: ID!) {\n    host(id: $id) { ...HostFields }\n  }\n"): (typeof documents)["\n  query HostRow($id: ID!) {\n    host(id: $id) { ...HostFields }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
