@@ -193,12 +193,17 @@ test('every page of the menu opens', async () => {
 test('switching to English changes the labels', async () => {
   const nav = page.locator('[data-test=nav]')
   await nav.locator('.el-menu-item', { hasText: '主机管理' }).waitFor()
+  // Element Plus's own texts follow the language too (its select placeholder here).
+  const placeholder = page.locator('[data-test=command-hosts] .el-select__placeholder')
+  await placeholder.filter({ hasText: '请选择' }).waitFor()
   await choose(page.locator('.el-header [data-test=language]'), 'English')
+  await placeholder.filter({ hasText: 'Select' }).waitFor()
   await nav.locator('.el-menu-item', { hasText: 'Hosts' }).waitFor()
   await nav.locator('.el-menu-item', { hasText: 'Commands' }).waitFor()
   assert.equal(await nav.locator('.el-menu-item', { hasText: '主机管理' }).count(), 0)
   await page.locator('h2', { hasText: 'Commands' }).waitFor()
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'en')
+  await page.locator('.el-select-dropdown').first().waitFor({ state: 'hidden' })
   await shot(page, '09-english')
 })
 
