@@ -56,6 +56,7 @@ pub struct Settings {
     pub metrics: MetricSettings,
     pub commands: CommandSettings,
     pub environments: LifecycleSettings,
+    pub console: ConsoleSettings,
 }
 
 /// The environment lifecycle.
@@ -72,6 +73,22 @@ impl Default for LifecycleSettings {
     fn default() -> Self {
         Self {
             order_timeout_secs: 1800,
+        }
+    }
+}
+
+/// The web console (see `http::console`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConsoleSettings {
+    /// The console's build (`index.html`, `graphiql.html`, `assets/`), relative to the working
+    /// directory unless absolute. `cargo build` writes it to `console/dist`.
+    pub dir: PathBuf,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("console/dist"),
         }
     }
 }
@@ -346,6 +363,7 @@ impl Default for Settings {
             },
             commands: CommandSettings::default(),
             environments: LifecycleSettings::default(),
+            console: ConsoleSettings::default(),
         }
     }
 }
@@ -369,7 +387,18 @@ impl Settings {
             }
         }
         figment = figment.merge(Env::prefixed("REMOTEGPU_").split("__"));
-        figment.extract().map_err(|e| ConfigError(Box::new(e)))
+        let settings: Settings = figment.extract().map_err(|e| ConfigError(Box::new(e)))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what the types alone cannot.
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.console.dir.as_os_str().is_empty() {
+            let err = figment::Error::from("console.dir must name a directory".to_owned());
+            return Err(ConfigError(Box::new(err)));
+        }
+        Ok(())
     }
 
     /// The database URL to connect to: the configured one, or the default SQLite file.
@@ -421,6 +450,22 @@ mod tests {
             let s = Settings::load(Some(Path::new("custom.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(s.server.port, 9002);
             assert_eq!(s.database_url().expose(), "postgres://localhost/x");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature
+    fn console_dir_defaults_to_the_build_and_must_not_be_empty() {
+        figment::Jail::expect_with(|jail| {
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.console.dir, PathBuf::from("console/dist"));
+            jail.set_env("REMOTEGPU_CONSOLE__DIR", "/srv/remotegpu/console");
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.console.dir, PathBuf::from("/srv/remotegpu/console"));
+            jail.set_env("REMOTEGPU_CONSOLE__DIR", "");
+            let err = Settings::load(None).map(|_| ()).unwrap_err();
+            assert!(err.to_string().contains("console.dir"), "{err}");
             Ok(())
         });
     }

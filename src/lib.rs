@@ -2,9 +2,10 @@
 //!
 //! `startup::Application` wires the pieces: `config` (layered settings), `services` (business
 //! rules and persistence, no GraphQL types), `graphql` (the API: objects, inputs, thin
-//! resolvers), `http` (axum routes). `domain` holds parsed input types and `error` the one
-//! error type with its stable client codes. `events` is the bus that carries live data to
-//! subscriptions; `jobs` the background jobs (offline detection, metric rollups).
+//! resolvers), `http` (axum routes, and the built web console from `console/`). `domain`
+//! holds parsed input types and `error` the one error type with its stable client codes.
+//! `events` is the bus that carries live data to subscriptions; `jobs` the background jobs
+//! (offline detection, metric rollups, environment order timeouts).
 //!
 //! An environment travels: `graphql/lifecycle.rs` (`createEnvironment`, parsed input) ->
 //! `services/environments.rs` (quota, `services/placement.rs` ranks hosts, GPUs, capacity and

@@ -1,11 +1,13 @@
 //! HTTP routes: `POST /graphql` (queries and mutations, single or batched), `GET /graphql`
 //! (GraphiQL when enabled), `/graphql/ws` (see [`ws`]), `/healthz` (the process is up),
-//! `/readyz` (the database answers) and `/metrics` (Prometheus text).
+//! `/readyz` (the database answers), `/metrics` (Prometheus text), and every other path the
+//! web console (see [`console`]: its files, or its index page for its history-mode routes).
 //!
 //! Every GraphQL request is authenticated first (a bad token is UNAUTHENTICATED, never
 //! anonymous), then rate-limited per principal (429 with `Retry-After`), then executed with
 //! a time limit.
 
+pub mod console;
 pub mod rate_limit;
 pub mod ws;
 
@@ -13,12 +15,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::{BatchRequest, BatchResponse, ServerError};
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, State, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -29,6 +30,7 @@ use crate::error::AppError;
 use crate::graphql::schema::{request_data, AppSchema, InBatch};
 use crate::services::db;
 use crate::state::AppState;
+use console::Console;
 use rate_limit::RateLimiter;
 
 #[derive(Clone)]
@@ -36,16 +38,19 @@ struct HttpState {
     app: AppState,
     schema: AppSchema,
     limiter: Arc<RateLimiter>,
+    console: Arc<Console>,
 }
 
 pub fn router(app: AppState, schema: AppSchema) -> Router {
     let max_body = app.settings.server.max_body_bytes;
     let limits = &app.settings.limits;
     let limiter = Arc::new(RateLimiter::new(limits.rate_per_second, limits.rate_burst));
+    let console = Arc::new(Console::new(app.settings.console.dir.clone()));
     let state = HttpState {
         app,
         schema,
         limiter,
+        console,
     };
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
@@ -53,6 +58,7 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .fallback(console_page)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(RequestBodyLimitLayer::new(max_body))
         .layer(TraceLayer::new_for_http())
@@ -156,7 +162,7 @@ async fn graphql_ws(State(state): State<HttpState>, upgrade: WebSocketUpgrade) -
     upgrade.on_upgrade(move |socket| ws::serve(socket, protocol, state.app, state.schema))
 }
 
-async fn graphiql(State(state): State<HttpState>) -> Response {
+async fn graphiql(State(state): State<HttpState>, request: Request) -> Response {
     if !state.app.settings.graphql.graphiql {
         return (
             StatusCode::NOT_FOUND,
@@ -164,14 +170,11 @@ async fn graphiql(State(state): State<HttpState>) -> Response {
         )
             .into_response();
     }
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("RemoteGPU GraphiQL")
-            .finish(),
-    )
-    .into_response()
+    state.console.graphiql(request).await
+}
+
+async fn console_page(State(state): State<HttpState>, request: Request) -> Response {
+    state.console.fallback(request).await
 }
 
 async fn healthz() -> &'static str {

@@ -1,5 +1,5 @@
-//! The HTTP surface: health and readiness, GraphiQL, metrics, the body limit, and the
-//! WebSocket endpoint speaking both subscription protocols.
+//! The HTTP surface: health and readiness, the console and GraphiQL pages, metrics, the body
+//! limit, and the WebSocket endpoint speaking both subscription protocols.
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::fixtures::create_host;
 use crate::helpers::{on_both_backends, spawn_app, spawn_app_with, Backend, TestApp};
 
-async fn health_readiness_graphiql_metrics(backend: Backend) {
+async fn health_readiness_metrics(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
@@ -22,15 +22,6 @@ async fn health_readiness_graphiql_metrics(backend: Backend) {
     let r = get("/readyz").await.unwrap();
     assert_eq!(r.status(), 200);
 
-    let r = get("/graphql").await.unwrap();
-    assert_eq!(r.status(), 200);
-    let html = r.text().await.unwrap();
-    assert!(html.contains("graphiql"), "GraphiQL page");
-    assert!(
-        html.contains("/graphql/ws"),
-        "subscriptions endpoint configured"
-    );
-
     app.gql_ok("{ hosts { totalCount } }", json!({})).await;
     let r = get("/metrics").await.unwrap();
     let text = r.text().await.unwrap();
@@ -42,8 +33,94 @@ async fn health_readiness_graphiql_metrics(backend: Backend) {
     assert!(n > 0);
 }
 
+/// A console build as Vite writes it: two pages and hashed assets.
+fn console_build() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<div id=\"app\">console</div>",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("graphiql.html"),
+        "<div id=\"graphiql\"></div>",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("assets")).unwrap();
+    std::fs::write(dir.path().join("assets/console-abc123.js"), "export {}").unwrap();
+    dir
+}
+
+async fn console_and_graphiql_are_served_from_the_build(backend: Backend) {
+    let build = console_build();
+    let dir = build.path().to_owned();
+    let Some(app) = spawn_app_with(backend, |s| s.console.dir = dir).await else {
+        return;
+    };
+    let get = |path: &str| app.client.get(format!("{}{path}", app.address)).send();
+
+    for path in ["/", "/fleet", "/hosts/host-1", "/index.html"] {
+        let r = get(path).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["cache-control"], "no-cache", "{path}");
+        assert!(r.text().await.unwrap().contains("console"), "{path}");
+    }
+    let r = get("/assets/console-abc123.js").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+    assert!(r.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .contains("immutable"));
+    // A missing asset is a 404, not the console page; so are unknown API paths.
+    for path in ["/assets/gone-000.js", "/graphql/nothing", "/metrics/x"] {
+        assert_eq!(get(path).await.unwrap().status(), 404, "{path}");
+    }
+    let r = app
+        .client
+        .post(format!("{}/fleet", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+
+    let r = get("/graphql").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.text().await.unwrap().contains("graphiql"),
+        "GraphiQL page"
+    );
+    assert_eq!(get("/healthz").await.unwrap().text().await.unwrap(), "ok");
+    app.gql_ok("{ hosts { totalCount } }", json!({})).await;
+}
+
+async fn without_a_build_the_console_says_how_to_build_it(backend: Backend) {
+    let empty = tempfile::tempdir().unwrap();
+    let dir = empty.path().join("dist");
+    let Some(app) = spawn_app_with(backend, |s| s.console.dir = dir).await else {
+        return;
+    };
+    for path in ["/", "/fleet", "/graphql"] {
+        let r = app
+            .client
+            .get(format!("{}{path}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 503, "{path}");
+        assert!(r.text().await.unwrap().contains("npm run build"), "{path}");
+    }
+    app.gql_ok("{ hosts { totalCount } }", json!({})).await;
+}
+
 async fn graphiql_and_introspection_can_be_disabled(backend: Backend) {
+    let build = console_build();
+    let dir = build.path().to_owned();
     let Some(app) = spawn_app_with(backend, |s| {
+        s.console.dir = dir;
         s.graphql.graphiql = false;
         s.graphql.introspection = false;
         s.graphql.suggestions = false;
@@ -185,7 +262,9 @@ async fn websocket_speaks_both_protocols(backend: Backend) {
 }
 
 on_both_backends!(
-    health_readiness_graphiql_metrics,
+    health_readiness_metrics,
+    console_and_graphiql_are_served_from_the_build,
+    without_a_build_the_console_says_how_to_build_it,
     graphiql_and_introspection_can_be_disabled,
     suggestions_help_in_development,
     oversized_bodies_are_refused,

@@ -1,0 +1,315 @@
+// Browser tests of the console against the real server and agent binaries. A plain runner:
+// the scenarios run in order in one browser (each builds on the one before), each saves a
+// screenshot under e2e/screenshots/, and the last line is "N passed, N failed".
+//
+//   node e2e/run.mjs        (scripts/console-test.sh builds what it needs first)
+import assert from 'node:assert/strict'
+import { ADMIN, screenshots, shot, startAgent, startBrowser, startServer, until } from './harness.mjs'
+
+const HOST = 'GPU-Server-E2E'
+const CUSTOMER = { username: 'alice', email: 'alice@example.com', password: 'alice-password-1' }
+const tests = []
+const test = (name, fn) => tests.push({ name, fn })
+
+let server
+let browser
+let agent
+let page
+let token = ''
+
+/** Waits until no Element Plus dialog is showing (their fade-out included). */
+async function dialogsClosed() {
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('.el-overlay')].every((o) => getComputedStyle(o).display === 'none'),
+  )
+}
+
+/** Picks an option of an Element Plus select. */
+async function choose(select, option) {
+  await select.click()
+  await page.locator('.el-select-dropdown:visible .el-select-dropdown__item', { hasText: option }).first().click()
+}
+
+test('an operator signs in', async () => {
+  page = await browser.newPage()
+  await page.goto(`${server.url}/`)
+  await page.locator('[data-test=login-form]').waitFor()
+  await page.locator('input[name=login]').fill(ADMIN.username)
+  await page.locator('input[name=password]').fill(ADMIN.password)
+  await page.locator('[data-test=sign-in]').click()
+  await page.waitForURL('**/fleet')
+  await page.locator('[data-test=whoami]', { hasText: ADMIN.username }).waitFor()
+  await page.locator('[data-test=fleet-summary]', { hasText: '共 0 台主机' }).waitFor()
+  await shot(page, '01-operator-signed-in')
+})
+
+test('the session is refreshed before the access token expires', async () => {
+  const read = () => page.evaluate(() => JSON.parse(localStorage.getItem('remotegpu.session') ?? 'null'))
+  const before = await read()
+  assert.ok(before?.refreshToken, 'a stored session')
+  // Pretend the access token has 30 s left: the console refreshes it at once (a minute early).
+  await page.evaluate((s) => {
+    localStorage.setItem('remotegpu.session', JSON.stringify({ ...s, accessTokenExpiresAt: new Date(Date.now() + 30_000).toISOString() }))
+  }, before)
+  await page.reload()
+  const after = await until(async () => {
+    const s = await read()
+    return s && s.refreshToken !== before.refreshToken ? s : null
+  }, { what: 'a refreshed session' })
+  assert.ok(new Date(after.accessTokenExpiresAt).getTime() > Date.now() + 10 * 60_000, 'a fresh access token')
+  await page.locator('[data-test=fleet-summary]').waitFor()
+})
+
+test('the host form rejects a bad IP beside the field', async () => {
+  await page.locator('[data-test=register-host]').click()
+  const form = page.locator('[data-test=host-form]')
+  await form.waitFor()
+  await form.locator('input[name=name]').fill('bad-ip-host')
+  await form.locator('input[name=ipAddress]').fill('10.0.0.256')
+  await page.locator('[data-test=host-submit]').click()
+  const error = page.locator('[data-test=field-ipAddress] .el-form-item__error')
+  await error.waitFor()
+  assert.equal((await error.textContent())?.trim(), '请输入有效的IP地址')
+  await shot(page, '02-bad-ip-rejected')
+  // A rule only the server knows (64 characters at most): its BAD_USER_INPUT lands beside the field.
+  await form.locator('input[name=ipAddress]').fill('10.0.0.1')
+  await form.locator('input[name=osVersion]').fill('x'.repeat(65))
+  await page.locator('[data-test=host-submit]').click()
+  const serverError = page.locator('[data-test=field-osVersion] .el-form-item__error')
+  await serverError.waitFor()
+  assert.match((await serverError.textContent()) ?? '', /BAD_USER_INPUT/)
+  await shot(page, '02-server-error-beside-field')
+  await form.locator('input[name=osVersion]').fill('')
+  await form.locator('input[name=ipAddress]').fill('')
+})
+
+test('an operator registers a host through the form', async () => {
+  const form = page.locator('[data-test=host-form]')
+  await form.locator('input[name=name]').fill(HOST)
+  await form.locator('input[name=ipAddress]').fill('192.168.1.10')
+  await form.locator('input[name=labels]').fill('region=us-west, zone=e2e')
+  await page.locator('[data-test=host-submit]').click()
+  const tokenInput = page.locator('[data-test=agent-token] input')
+  await tokenInput.waitFor()
+  token = await tokenInput.inputValue()
+  assert.match(token, /^rgpu_agent_/)
+  await shot(page, '03-host-registered-token')
+  await page.locator('[data-test=token-done]').click()
+  // The created row is in the list without a refetch, offline until its agent speaks.
+  await page.locator(`[data-test="host-${HOST}"]`).waitFor()
+  await page.locator(`[data-test="status-${HOST}"][data-status=OFFLINE]`).waitFor()
+  await dialogsClosed()
+})
+
+test('the agent connects and the host turns ONLINE without a reload', async () => {
+  await page.evaluate(() => ((window).__noReload = true))
+  agent = startAgent(server.url, token)
+  await page.locator(`[data-test="status-${HOST}"][data-status=ONLINE]`).waitFor({ timeout: 30_000 })
+  assert.equal(await page.evaluate(() => (window).__noReload), true, 'the page was not reloaded')
+  assert.match((await page.locator(`[data-test="status-${HOST}"]`).textContent()) ?? '', /在线/)
+  await shot(page, '04-host-online-live')
+})
+
+test('a GPU gauge changes value as samples arrive', async () => {
+  await page.locator(`[data-test="host-${HOST}"]`).click()
+  await page.waitForURL('**/hosts/**')
+  const gauge = page.locator('[data-test=gauge-utilization-0]')
+  const first = await until(async () => {
+    const text = (await gauge.textContent())?.trim()
+    return text && text !== '—' ? text : null
+  }, { what: 'a first GPU sample' })
+  // From here on nothing asks the server over HTTP: the values come over the subscription.
+  let posts = 0
+  const count = (req) => {
+    if (req.method() === 'POST' && new URL(req.url()).pathname === '/graphql') posts += 1
+  }
+  page.on('request', count)
+  const second = await until(async () => {
+    const text = (await gauge.textContent())?.trim()
+    return text && text !== first ? text : null
+  }, { what: 'the gauge to change' })
+  page.off('request', count)
+  assert.notEqual(first, second)
+  assert.equal(posts, 0, 'gauges are pushed, not polled')
+  await page.locator('[data-test=gauge-temperature-0]').waitFor()
+  await shot(page, '05-gpu-gauges-live')
+})
+
+test('history charts follow the range, with its resolution', async () => {
+  const host = page.locator('[data-test=history-host]')
+  await page.locator('[data-test=range] label', { hasText: '24h' }).click()
+  await until(async () => Number(await host.getAttribute('data-points')) > 0 && (await host.getAttribute('data-resolution')) === 'RAW', {
+    what: 'raw samples of the last 24 h',
+  })
+  await until(async () => Number(await page.locator('[data-test=history-gpu]').getAttribute('data-points')) > 0, { what: 'GPU history' })
+  await page.locator('[data-test=range] label', { hasText: '7d' }).click()
+  await until(async () => (await host.getAttribute('data-resolution')) === 'HOURLY', { what: 'hourly rollups for 7 days' })
+  await page.locator('[data-test=range] label', { hasText: '1h' }).click()
+  await until(async () => Number(await host.getAttribute('data-points')) > 0, { what: 'the last hour' })
+  await shot(page, '06-host-history')
+})
+
+test("a command's output appears line by line", async () => {
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: '远程命令' }).click()
+  await page.waitForURL('**/commands')
+  // The output is live only (no replay): the first line comes a second in, once the page follows.
+  await page.locator('[data-test=command-form] textarea').fill('sleep 1; for i in 1 2 3 4 5; do echo "line $i"; sleep 1; done; echo "finished" >&2')
+  await choose(page.locator('[data-test=command-hosts]'), HOST)
+  await page.keyboard.press('Escape')
+  await page.locator('[data-test=run-command]').click()
+  const terminal = page.locator('[data-test=terminal]')
+  const early = await until(async () => {
+    const text = (await terminal.textContent()) ?? ''
+    return text.includes('line 1') ? text : null
+  }, { what: 'the first line' })
+  assert.ok(!early.includes('line 5'), `output arrived all at once: ${early}`)
+  await until(async () => ((await terminal.textContent()) ?? '').includes('line 5'), { what: 'the last line' })
+  await terminal.locator('[data-stream=STDERR]', { hasText: 'finished' }).first().waitFor()
+  await page.locator('[data-test=selected-status][data-status=SUCCESS]').waitFor()
+  await page.locator('[data-test=batch-progress]', { hasText: '1/1' }).waitFor()
+  await shot(page, '07-command-output-live')
+})
+
+test('every page of the menu opens', async () => {
+  const pages = [
+    ['数据集', '/datasets'],
+    ['模型', '/models'],
+    ['镜像', '/images'],
+    ['系统配置', '/system-configs'],
+    ['账户', '/account'],
+    ['总览', '/'],
+  ]
+  for (const [label, path] of pages) {
+    await page.locator('[data-test=nav] .el-menu-item', { hasText: label }).click()
+    await page.waitForURL((url) => url.pathname === path)
+    await page.locator('.el-main h2').first().waitFor()
+    await page.locator('.el-main .el-table').first().waitFor()
+    await shot(page, `08-page-${path.slice(1) || 'overview'}`)
+  }
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: '远程命令' }).click()
+  await page.waitForURL('**/commands')
+})
+
+test('switching to English changes the labels', async () => {
+  const nav = page.locator('[data-test=nav]')
+  await nav.locator('.el-menu-item', { hasText: '主机管理' }).waitFor()
+  // Element Plus's own texts follow the language too (its select placeholder here).
+  const placeholder = page.locator('[data-test=command-hosts] .el-select__placeholder')
+  await placeholder.filter({ hasText: '请选择' }).waitFor()
+  await choose(page.locator('.el-header [data-test=language]'), 'English')
+  await placeholder.filter({ hasText: 'Select' }).waitFor()
+  await nav.locator('.el-menu-item', { hasText: 'Hosts' }).waitFor()
+  await nav.locator('.el-menu-item', { hasText: 'Commands' }).waitFor()
+  assert.equal(await nav.locator('.el-menu-item', { hasText: '主机管理' }).count(), 0)
+  await page.locator('h2', { hasText: 'Commands' }).waitFor()
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'en')
+  await page.locator('.el-select-dropdown').first().waitFor({ state: 'hidden' })
+  await shot(page, '09-english')
+})
+
+test('a customer signs up and sees no host', async () => {
+  await page.locator('[data-test=sign-out]').click()
+  await page.waitForURL('**/login')
+  await page.locator('[data-test=to-register]').click()
+  const form = page.locator('[data-test=register-form]')
+  await form.locator('input[name=username]').fill(CUSTOMER.username)
+  await form.locator('input[name=email]').fill(CUSTOMER.email)
+  await form.locator('input[name=password]').fill(CUSTOMER.password)
+  await page.locator('[data-test=register]').click()
+  await page.locator('[data-test=hello]', { hasText: CUSTOMER.username }).waitFor()
+  await page.locator('[data-test=whoami]', { hasText: 'Customer' }).waitFor()
+  const nav = page.locator('[data-test=nav]')
+  await nav.locator('.el-menu-item', { hasText: 'Datasets' }).waitFor()
+  assert.equal(await nav.locator('.el-menu-item', { hasText: 'Hosts' }).count(), 0, 'no fleet for customers')
+  // Typing the fleet's address leads back to the overview, and no host shows anywhere.
+  await page.goto(`${server.url}/fleet`)
+  await page.locator('[data-test=hello]').waitFor()
+  assert.equal(new URL(page.url()).pathname, '/')
+  await page.locator('[data-test=gpu-availability] .el-table__row').first().waitFor()
+  const text = (await page.locator('body').textContent()) ?? ''
+  assert.ok(!text.includes(HOST) && !text.includes('192.168.1.10'), 'a customer sees no host')
+  await shot(page, '10-customer-sees-no-host')
+})
+
+test('a customer creates a workspace and shares a dataset in it', async () => {
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Account' }).click()
+  await page.locator('[data-test=create-workspace]').click()
+  const dialog = page.locator('.el-dialog:visible')
+  await dialog.locator('input').first().fill('ML Team')
+  await dialog.locator('button[type=submit]').click()
+  await page.locator('.el-main a', { hasText: 'ML Team' }).click()
+  await page.waitForURL('**/workspaces/**')
+  await page.locator('.el-main .el-table__row', { hasText: CUSTOMER.username }).filter({ hasText: 'Owner' }).waitFor()
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Datasets' }).click()
+  await page.locator('[data-test=create-dataset]').click()
+  const form = page.locator('.el-dialog:visible form')
+  await form.locator('input[name=name]').fill('ImageNet-1K')
+  await form.locator('textarea').fill('image classification')
+  await form.locator('input[placeholder="datasets/imagenet/"]').fill('datasets/imagenet/')
+  await choose(form.locator('.el-select').first(), 'ML Team')
+  await form.locator('button[type=submit]').click()
+  // The created row joins the list from the mutation's answer.
+  await page.locator('[data-test=datasets] .el-table__row', { hasText: 'ImageNet-1K' }).filter({ hasText: 'ML Team' }).waitFor()
+  await dialogsClosed()
+  await shot(page, '10-customer-dataset-in-workspace')
+})
+
+test('with the network cut off, the console and GraphiQL load completely', async () => {
+  const gql = await browser.newPage()
+  await gql.goto(`${server.url}/graphql`)
+  await gql.locator('.graphiql-container').waitFor()
+  await gql.locator('.graphiql-query-editor .CodeMirror').waitFor()
+  await gql.locator('.graphiql-execute-button').click()
+  // The customer's token from the console is in the headers: hosts are refused, by code.
+  await gql.locator('.result-window', { hasText: 'FORBIDDEN' }).waitFor()
+  await shot(gql, '11-graphiql-offline')
+  await gql.close()
+  const deep = await browser.newPage()
+  await deep.goto(`${server.url}/datasets`)
+  await deep.locator('h2', { hasText: 'Datasets' }).waitFor()
+  await deep.waitForLoadState('networkidle')
+  await shot(deep, '12-console-deep-link-offline')
+  await deep.close()
+  assert.deepEqual(browser.blocked, [], 'requests that would have left 127.0.0.1')
+  assert.deepEqual(browser.failed, [], 'requests that failed')
+})
+
+let passed = 0
+let failed = 0
+try {
+  server = await startServer()
+  browser = await startBrowser()
+  for (const { name, fn } of tests) {
+    const started = Date.now()
+    try {
+      await fn()
+      passed += 1
+      console.log(`ok - ${name} (${Date.now() - started} ms)`)
+    } catch (err) {
+      failed += 1
+      console.log(`not ok - ${name}\n  ${String(err?.stack ?? err).split('\n').join('\n  ')}`)
+      if (page) await shot(page, `FAILED-${name.replace(/[^a-z0-9]+/gi, '-')}`).catch(() => undefined)
+    }
+  }
+  // Any request that tried to leave the machine fails the run, whichever test made it.
+  if (browser.blocked.length) {
+    failed += 1
+    console.log(`not ok - no request left 127.0.0.1\n  ${browser.blocked.join('\n  ')}`)
+  }
+} catch (err) {
+  failed += 1
+  console.log(`not ok - start-up\n  ${String(err?.stack ?? err)}`)
+} finally {
+  if (failed) {
+    console.log('--- server log (last 40 lines)')
+    console.log((server?.logs ?? []).slice(-40).join('\n'))
+    console.log('--- agent log (last 20 lines)')
+    console.log((agent?.logs ?? []).slice(-20).join('\n'))
+  }
+  await agent?.stop().catch(() => undefined)
+  await browser?.stop().catch(() => undefined)
+  await server?.stop().catch(() => undefined)
+}
+console.log(`screenshots: ${screenshots}`)
+console.log(`${passed} passed, ${failed} failed`)
+process.exit(failed ? 1 : 0)

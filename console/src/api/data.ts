@@ -1,0 +1,122 @@
+// Datasets, models and their versions; images; system configs.
+import { graphql } from '../gql'
+
+export const DATASET_FIELDS = graphql(`
+  fragment DatasetFields on Dataset {
+    id uuid customerId workspaceId name description storagePath totalSize status createdAt
+    workspace { id name }
+    versions { id datasetId version description storagePath size fileCount checksum status createdAt }
+  }
+`)
+
+export const DATASETS = graphql(`
+  query Datasets {
+    datasets(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }
+  }
+`)
+
+export const CREATE_DATASET = graphql(`
+  mutation CreateDataset($input: CreateDatasetInput!) { createDataset(input: $input) { ...DatasetFields } }
+`)
+
+export const DELETE_DATASET = graphql(`
+  mutation DeleteDataset($id: ID!) { deleteDataset(id: $id) { id } }
+`)
+
+export const CREATE_DATASET_VERSION = graphql(`
+  mutation CreateDatasetVersion($input: CreateDatasetVersionInput!) {
+    createDatasetVersion(input: $input) { id datasetId version description storagePath size fileCount checksum status createdAt }
+  }
+`)
+
+export const DELETE_DATASET_VERSION = graphql(`
+  mutation DeleteDatasetVersion($id: ID!) { deleteDatasetVersion(id: $id) { id datasetId } }
+`)
+
+export const MODEL_FIELDS = graphql(`
+  fragment ModelFields on Model {
+    id uuid customerId workspaceId name framework storagePath totalSize createdAt
+    workspace { id name }
+    versions { id modelId version description storagePath size format metrics status createdAt }
+  }
+`)
+
+export const MODELS = graphql(`
+  query Models {
+    models(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }
+  }
+`)
+
+export const CREATE_MODEL = graphql(`
+  mutation CreateModel($input: CreateModelInput!) { createModel(input: $input) { ...ModelFields } }
+`)
+
+export const DELETE_MODEL = graphql(`
+  mutation DeleteModel($id: ID!) { deleteModel(id: $id) { id } }
+`)
+
+export const CREATE_MODEL_VERSION = graphql(`
+  mutation CreateModelVersion($input: CreateModelVersionInput!) {
+    createModelVersion(input: $input) { id modelId version description storagePath size format metrics status createdAt }
+  }
+`)
+
+export const DELETE_MODEL_VERSION = graphql(`
+  mutation DeleteModelVersion($id: ID!) { deleteModelVersion(id: $id) { id modelId } }
+`)
+
+export const MY_WORKSPACES = graphql(`
+  query MyWorkspaces {
+    me { id memberships { id role workspace { id name } } }
+  }
+`)
+
+export const IMAGES = graphql(`
+  query Images {
+    images(first: 100, orderBy: [{ field: NAME, direction: ASC }]) {
+      totalCount
+      nodes { id name description category isOfficial size createdAt }
+    }
+  }
+`)
+
+export const CREATE_IMAGE = graphql(`
+  mutation CreateImage($input: CreateImageInput!) {
+    createImage(input: $input) { id name description category isOfficial size createdAt }
+  }
+`)
+
+export const UPDATE_IMAGE = graphql(`
+  mutation UpdateImage($id: ID!, $input: UpdateImageInput!) {
+    updateImage(id: $id, input: $input) { id name description category isOfficial size createdAt }
+  }
+`)
+
+export const DELETE_IMAGE = graphql(`
+  mutation DeleteImage($id: ID!) { deleteImage(id: $id) { id } }
+`)
+
+export const SYSTEM_CONFIGS = graphql(`
+  query SystemConfigs {
+    systemConfigs(first: 100, orderBy: [{ field: CONFIG_KEY, direction: ASC }]) {
+      totalCount
+      nodes { id configKey configValue configType description isPublic updatedAt }
+    }
+  }
+`)
+
+export const CREATE_SYSTEM_CONFIG = graphql(`
+  mutation CreateSystemConfig($input: CreateSystemConfigInput!) {
+    createSystemConfig(input: $input) { id configKey configValue configType description isPublic updatedAt }
+  }
+`)
+
+export const UPDATE_SYSTEM_CONFIG = graphql(`
+  mutation UpdateSystemConfig($id: ID!, $input: UpdateSystemConfigInput!) {
+    updateSystemConfig(id: $id, input: $input) { id configKey configValue configType description isPublic updatedAt }
+  }
+`)
+
+export const DELETE_SYSTEM_CONFIG = graphql(`
+  mutation DeleteSystemConfig($id: ID!) { deleteSystemConfig(id: $id) { id } }
+`)
