@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::{customers, workspace_members as wm, workspaces};
 use sea_orm::Set;
 
-use super::convert::{fk, id, opt_text, text, ts_opt};
+use super::convert::{description, fk, id, opt_description, opt_text, text, ts_opt};
 use super::crud::{
     crud_mutation, crud_query, load_many, load_parent, parse_nullable, patch, patch_nullable,
     ApiObject, CreateInput, UpdateInput,
@@ -321,7 +321,7 @@ impl CreateInput for CreateWorkspaceInput {
             uuid: Set(format!("ws-{}", uuid::Uuid::new_v4().simple())),
             owner_id: owner(self.owner_id.as_ref())?,
             name: Set(text("name", self.name, 128)?),
-            description: Set(self.description),
+            description: Set(opt_description(self.description)?),
             r#type: Set(Some(self.workspace_type.as_db().into())),
             ..Default::default()
         })
@@ -344,7 +344,10 @@ impl UpdateInput for UpdateWorkspaceInput {
             &mut row.name,
             self.name.map(|v| text("name", v, 128)).transpose()?,
         );
-        patch_nullable(&mut row.description, self.description);
+        patch_nullable(
+            &mut row.description,
+            parse_nullable(self.description, description)?,
+        );
         patch(
             &mut row.r#type,
             self.workspace_type.map(|v| Some(v.as_db().into())),

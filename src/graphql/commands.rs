@@ -147,8 +147,8 @@ impl ApiObject for CommandResult {
         Ok(Self {
             id: id(m.id),
             command_id: m.command_id,
-            stdout: m.stdout,
-            stderr: m.stderr,
+            stdout: m.stdout.as_deref().map(crate::domain::decode_output),
+            stderr: m.stderr.as_deref().map(crate::domain::decode_output),
             exit_code: m.exit_code,
             execution_time_ms: m.execution_time_ms,
             created_at: ts_opt(m.created_at),
@@ -176,6 +176,9 @@ crud_query!(
     CommandResultFilter,
     CommandResultOrder
 );
+
+/// Hosts one `runCommand` may name in `hostIds`.
+pub const MAX_TARGET_IDS: usize = 1000;
 
 #[derive(InputObject)]
 pub struct RunCommandInput {
@@ -209,6 +212,12 @@ impl RunCommandInput {
         }
         if text.len() > cmd::MAX_COMMAND_CHARS {
             return Err(AppError::bad_input("commandText: longer than 64 KiB"));
+        }
+        crate::domain::check_chars("commandText", &text, true)?;
+        if self.host_ids.len() > MAX_TARGET_IDS {
+            return Err(AppError::bad_input(format!(
+                "hostIds: at most {MAX_TARGET_IDS} hosts; use a labelSelector for more"
+            )));
         }
         if !(1..=cmd::MAX_TIMEOUT_SECS).contains(&self.timeout_seconds) {
             return Err(AppError::bad_input(format!(

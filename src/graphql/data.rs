@@ -11,7 +11,8 @@ use sea_orm::Set;
 
 use super::accounts::{owner, Customer, Workspace};
 use super::convert::{
-    big_opt, bytes, fk, id, opt_bytes, opt_count, opt_text, storage_path, text, ts_opt,
+    big_opt, bytes, description, fk, id, json, opt_bytes, opt_count, opt_description, opt_text,
+    storage_path, text, ts_opt,
 };
 use super::crud::{
     crud_mutation, crud_query, load_many, load_opt, load_parent, parse_nullable, patch,
@@ -134,7 +135,7 @@ impl CreateInput for CreateDatasetInput {
                 .map(|w| fk("workspaceId", w))
                 .transpose()?),
             name: Set(text("name", self.name, 256)?),
-            description: Set(self.description),
+            description: Set(opt_description(self.description)?),
             storage_path: Set(storage_path("storagePath", self.storage_path)?),
             total_size: Set(Some(bytes("totalSize", self.total_size)?)),
             status: Set(Some(self.status.as_db().into())),
@@ -159,7 +160,10 @@ impl UpdateInput for UpdateDatasetInput {
             &mut row.name,
             self.name.map(|v| text("name", v, 256)).transpose()?,
         );
-        patch_nullable(&mut row.description, self.description);
+        patch_nullable(
+            &mut row.description,
+            parse_nullable(self.description, description)?,
+        );
         patch(
             &mut row.storage_path,
             self.storage_path
@@ -274,7 +278,7 @@ impl CreateInput for CreateDatasetVersionInput {
         Ok(dv::ActiveModel {
             dataset_id: Set(fk("datasetId", &self.dataset_id)?),
             version: Set(text("version", self.version, 64)?),
-            description: Set(self.description),
+            description: Set(opt_description(self.description)?),
             storage_path: Set(storage_path("storagePath", self.storage_path)?),
             size: Set(Some(bytes("size", self.size)?)),
             file_count: Set(Some(opt_count("fileCount", self.file_count)?.unwrap_or(0))),
@@ -299,7 +303,10 @@ pub struct UpdateDatasetVersionInput {
 impl UpdateInput for UpdateDatasetVersionInput {
     type Object = DatasetVersion;
     fn apply(self, row: &mut dv::ActiveModel) -> AppResult<()> {
-        patch_nullable(&mut row.description, self.description);
+        patch_nullable(
+            &mut row.description,
+            parse_nullable(self.description, description)?,
+        );
         patch(
             &mut row.storage_path,
             self.storage_path
@@ -653,11 +660,11 @@ impl CreateInput for CreateModelVersionInput {
         Ok(mv::ActiveModel {
             model_id: Set(fk("modelId", &self.model_id)?),
             version: Set(text("version", self.version, 64)?),
-            description: Set(self.description),
+            description: Set(opt_description(self.description)?),
             storage_path: Set(storage_path("storagePath", self.storage_path)?),
             size: Set(Some(bytes("size", self.size)?)),
             format: Set(opt_text("format", self.format, 32)?),
-            metrics: Set(self.metrics.map(|m| m.0)),
+            metrics: Set(self.metrics.map(|m| json("metrics", m.0)).transpose()?),
             status: Set(Some(self.status.as_db().into())),
             ..Default::default()
         })
@@ -677,7 +684,10 @@ pub struct UpdateModelVersionInput {
 impl UpdateInput for UpdateModelVersionInput {
     type Object = ModelVersion;
     fn apply(self, row: &mut mv::ActiveModel) -> AppResult<()> {
-        patch_nullable(&mut row.description, self.description);
+        patch_nullable(
+            &mut row.description,
+            parse_nullable(self.description, description)?,
+        );
         patch(
             &mut row.storage_path,
             self.storage_path
@@ -692,7 +702,10 @@ impl UpdateInput for UpdateModelVersionInput {
             &mut row.format,
             parse_nullable(self.format, |v| text("format", v, 32))?,
         );
-        patch_nullable(&mut row.metrics, parse_nullable(self.metrics, |m| Ok(m.0))?);
+        patch_nullable(
+            &mut row.metrics,
+            parse_nullable(self.metrics, |m| json("metrics", m.0))?,
+        );
         patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
         Ok(())
     }
@@ -773,7 +786,7 @@ impl CreateInput for CreateImageInput {
     fn into_row(self) -> AppResult<images::ActiveModel> {
         Ok(images::ActiveModel {
             name: Set(text("name", self.name, 256)?),
-            description: Set(self.description),
+            description: Set(opt_description(self.description)?),
             category: Set(opt_text("category", self.category, 64)?),
             is_official: Set(Some(self.is_official)),
             size: Set(opt_bytes("size", self.size)?),
@@ -798,7 +811,10 @@ impl UpdateInput for UpdateImageInput {
             &mut row.name,
             self.name.map(|v| text("name", v, 256)).transpose()?,
         );
-        patch_nullable(&mut row.description, self.description);
+        patch_nullable(
+            &mut row.description,
+            parse_nullable(self.description, description)?,
+        );
         patch_nullable(
             &mut row.category,
             parse_nullable(self.category, |v| text("category", v, 64))?,

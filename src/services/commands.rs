@@ -111,6 +111,10 @@ pub async fn run(
 }
 
 pub async fn find(db: &impl ConnectionTrait, command_id: &str) -> AppResult<commands::Model> {
+    if command_id.contains('\0') {
+        // No id holds NUL (and PostgreSQL cannot compare with one).
+        return Err(AppError::NotFound("command"));
+    }
     commands::Entity::find()
         .filter(commands::Column::CommandId.eq(command_id))
         .one(db)
@@ -251,8 +255,8 @@ pub async fn finished(
         &txn,
         command_results::ActiveModel {
             command_id: Set(report.command_id),
-            stdout: Set(Some(report.stdout)),
-            stderr: Set(Some(report.stderr)),
+            stdout: Set(Some(crate::domain::encode_output(&report.stdout))),
+            stderr: Set(Some(crate::domain::encode_output(&report.stderr))),
             exit_code: Set(report.exit_code),
             execution_time_ms: Set(Some(report.duration_ms)),
             stdout_truncated: Set(report.stdout_truncated),

@@ -1,0 +1,327 @@
+//! The abuse section: one `async fn` per attack, each run on both backends. Every attack
+//! asserts the answer the attacker gets (`extensions.code`) and that the database holds
+//! nothing it should not. To add one: write `async fn the_attack(backend: Backend)` and list
+//! it in `on_both_backends!` at the end.
+
+use sea_orm::{ActiveModelTrait, Set};
+use serde_json::{json, Value};
+
+use crate::agent::{batch, METRICS};
+use crate::fixtures::*;
+use crate::helpers::{on_both_backends, spawn_app, Backend, TestApp};
+
+const WORKSPACE: &str =
+    "mutation($input: CreateWorkspaceInput!) { createWorkspace(input: $input) { id description } }";
+
+/// A forged cursor naming a position past 2^63 used to panic in the SQL binder and drop the
+/// connection; it is BAD_USER_INPUT, and the server keeps answering.
+async fn forged_cursors(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let forged = "cG9zOjkyMjMzNzIwMzY4NTQ3NzU4MDc"; // "pos:9223372036854775807"
+    for query in [
+        format!("{{ images(after: \"{forged}\") {{ totalCount nodes {{ id }} }} }}"),
+        format!("{{ images(before: \"{forged}\", last: 5) {{ nodes {{ id }} }} }}"),
+        format!("{{ hosts(first: 100, after: \"{forged}\") {{ nodes {{ id }} }} }}"),
+    ] {
+        let message = app.gql_err(&query, json!({}), "BAD_USER_INPUT").await;
+        assert!(message.contains("cursor"), "{message}");
+    }
+    app.gql_ok("{ images { totalCount } }", json!({})).await;
+}
+
+/// NUL is refused in every input (it is an INTERNAL error on PostgreSQL otherwise), and
+/// other control characters in every parsed text; descriptions keep newlines and tabs.
+async fn control_characters_in_text(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (token, _) = app.register("mallory").await;
+    let t = Some(token.as_str());
+    for input in [
+        json!({ "name": "team\u{0}" }),
+        json!({ "name": "team\u{1b}[2J" }),
+        json!({ "name": "two\nlines" }),
+        json!({ "name": "team", "description": "bell\u{7}" }),
+        json!({ "name": "team", "description": "nul\u{0}" }),
+        json!({ "name": "team", "description": "x".repeat(4001) }),
+    ] {
+        app.gql_err_as(t, WORKSPACE, json!({ "input": input }), "BAD_USER_INPUT")
+            .await;
+    }
+    assert_eq!(app.count_rows("workspaces", "1 = 1").await, 0);
+
+    // NUL in a filter, an id, a sign-in name, a JSON input, a literal: refused up front.
+    app.gql_err_as(
+        t,
+        "query($n: String!) { images(filter: { name: { eq: $n } }) { totalCount } }",
+        json!({ "n": "a\u{0}" }),
+        "BAD_USER_INPUT",
+    )
+    .await;
+    app.gql_err_as(
+        t,
+        r#"{ workspace(id: "1\u0000") { id } }"#,
+        json!({}),
+        "BAD_USER_INPUT",
+    )
+    .await;
+    app.gql_err_as(
+        None,
+        "mutation($l: String!) { login(login: $l, password: \"whatever pw\") { accessToken } }",
+        json!({ "l": "mallory\u{0}" }),
+        "BAD_USER_INPUT",
+    )
+    .await;
+    let host = create_host(&app, "nul-target").await;
+    app.gql_err(
+        "mutation($input: RunCommandInput!) { runCommand(input: $input) { batchId } }",
+        json!({ "input": { "commandText": "env", "hostIds": [host], "environment": { "A": "x\u{0}" } } }),
+        "BAD_USER_INPUT",
+    )
+    .await;
+    app.gql_err(
+        "mutation($input: RunCommandInput!) { runCommand(input: $input) { batchId } }",
+        json!({ "input": { "commandText": "echo \u{0}", "hostIds": [host] } }),
+        "BAD_USER_INPUT",
+    )
+    .await;
+    assert_eq!(app.count_rows("commands", "1 = 1").await, 0);
+
+    // Multi-line text is content.
+    let data = app
+        .gql_ok_as(
+            t,
+            WORKSPACE,
+            json!({ "input": { "name": "team", "description": "line 1\nline 2\tend" } }),
+        )
+        .await;
+    assert_eq!(
+        data["createWorkspace"]["description"],
+        "line 1\nline 2\tend"
+    );
+    assert_eq!(app.count_rows("workspaces", "1 = 1").await, 1);
+}
+
+/// `in:` lists, `orderBy`, `hostIds`, tags and JSON inputs are bounded.
+async fn unbounded_lists_and_json(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let names = |n: usize| (0..n).map(|i| format!("image-{i}")).collect::<Vec<_>>();
+    let query = "query($n: [String!]!) { images(filter: { name: { in: $n } }) { totalCount } }";
+    app.gql_err(query, json!({ "n": names(101) }), "BAD_USER_INPUT")
+        .await;
+    app.gql_ok(query, json!({ "n": names(100) })).await;
+    let order: Vec<Value> = (0..11).map(|_| json!({ "field": "ID" })).collect();
+    app.gql_err(
+        "query($o: [ImageOrder!]) { images(orderBy: $o) { totalCount } }",
+        json!({ "o": order }),
+        "BAD_USER_INPUT",
+    )
+    .await;
+
+    let host_input = |labels: Value, tags: Vec<String>| {
+        json!({ "input": {
+            "name": "big", "ipAddress": "10.0.0.9", "osType": "LINUX",
+            "deploymentMode": "TRADITIONAL", "totalCpu": 8, "totalMemory": "1073741824",
+            "labels": labels, "tags": tags
+        }})
+    };
+    let create = "mutation($input: CreateHostInput!) { createHost(input: $input) { host { id } } }";
+    let many: serde_json::Map<String, Value> = (0..400)
+        .map(|i| (format!("key-{i}"), json!("v".repeat(50))))
+        .collect();
+    for input in [
+        host_input(Value::Object(many), vec![]),
+        host_input(json!({ "zone": "z".repeat(300) }), vec![]),
+        host_input(json!({ "zone": "a" }), names(65)),
+    ] {
+        app.gql_err(create, input, "BAD_USER_INPUT").await;
+    }
+    assert_eq!(app.count_rows("hosts", "1 = 1").await, 0);
+
+    let ids: Vec<String> = (0..1001).map(|i| format!("host-{i}")).collect();
+    let message = app
+        .gql_err(
+            "mutation($input: RunCommandInput!) { runCommand(input: $input) { batchId } }",
+            json!({ "input": { "commandText": "true", "hostIds": ids } }),
+            "BAD_USER_INPUT",
+        )
+        .await;
+    assert!(message.contains("hostIds"), "{message}");
+}
+
+/// Samples must be finite and physical; one bad sample refuses the whole batch, and
+/// nothing of it is stored.
+async fn unphysical_agent_samples(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (_, token) = create_host_with_token(&app, "liar").await;
+    let t = Some(token.as_str());
+    crate::agent::agent_report(&app, &token, &[(0, "GPU-liar-0")]).await;
+    let with_host = |field: &str, value: Value| {
+        let mut b = batch("b-host", &[10.0, 20.0], &[("GPU-liar-0", 50.0)]);
+        b["hostSamples"][1][field] = value;
+        b
+    };
+    let with_gpu = |field: &str, value: Value| {
+        let mut b = batch("b-gpu", &[10.0], &[("GPU-liar-0", 50.0)]);
+        b["gpuSamples"][0][field] = value;
+        b
+    };
+    for bad in [
+        with_host("cpuUsagePercent", json!(1e200)),
+        with_host("cpuUsagePercent", json!(-1.0)),
+        with_host("memoryUsagePercent", json!(100.5)),
+        with_host("cpuLoad1m", json!(-0.5)),
+        with_host("gpuAvgTemperature", json!(151.0)),
+        with_host("networkRxBytes", json!("-5")),
+        with_gpu("utilizationPercent", json!(1e200)),
+        with_gpu("temperature", json!(-51.0)),
+        with_gpu("powerDraw", json!(-1.0)),
+        with_gpu("fanSpeedPercent", json!(250.0)),
+        with_gpu("smClock", json!(-1)),
+    ] {
+        app.gql_err_as(t, METRICS, json!({ "batch": bad }), "BAD_USER_INPUT")
+            .await;
+    }
+    assert_eq!(app.count_rows("host_metrics", "1 = 1").await, 0);
+    assert_eq!(app.count_rows("gpu_metrics", "1 = 1").await, 0);
+    assert_eq!(app.count_rows("metric_batches", "1 = 1").await, 0);
+    // The edges of each range are physical.
+    let mut edge = batch("b-edge", &[100.0], &[("GPU-liar-0", 0.0)]);
+    edge["gpuSamples"][0]["temperature"] = json!(-50.0);
+    edge["gpuSamples"][0]["powerDraw"] = json!(0.0);
+    app.gql_ok_as(t, METRICS, json!({ "batch": edge })).await;
+    assert_eq!(app.count_rows("host_metrics", "1 = 1").await, 1);
+}
+
+/// Command output holding NUL (binary output, `printf '\0'`) used to be unstorable on
+/// PostgreSQL, so the real result was lost and the command later ended TIMEOUT. It is kept
+/// exactly, on both backends.
+async fn command_output_with_nul(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (host, token) = create_host_with_token(&app, "binary").await;
+    let t = Some(token.as_str());
+    let data = app
+        .gql_ok(
+            "mutation($input: RunCommandInput!) { runCommand(input: $input) { commands { commandId } } }",
+            json!({ "input": { "commandText": "printf 'a\\0b'", "hostIds": [host] } }),
+        )
+        .await;
+    let id = data["runCommand"]["commands"][0]["commandId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.gql_ok_as(
+        t,
+        "mutation($c: String!) { commandStarted(commandId: $c) }",
+        json!({ "c": id }),
+    )
+    .await;
+    let stdout = "a\u{0}b \\0 literal \\\\ back\\slash\u{0}";
+    let stderr = "warn\u{0}";
+    app.gql_ok_as(
+        t,
+        "mutation($c: String!, $d: String!) { commandOutput(commandId: $c, stream: STDOUT, seq: 0, data: $d) }",
+        json!({ "c": id, "d": stdout }),
+    )
+    .await;
+    app.gql_ok_as(
+        t,
+        "mutation($input: CommandFinishedInput!) { commandFinished(input: $input) }",
+        json!({ "input": {
+            "commandId": id, "status": "SUCCESS", "exitCode": 0, "stdout": stdout,
+            "stderr": stderr, "stdoutTruncated": false, "stderrTruncated": false, "durationMs": 5
+        }}),
+    )
+    .await;
+    let data = app
+        .gql_ok(
+            "query($c: String!) { commands(filter: { commandId: { eq: $c } }) { nodes { status result { stdout stderr } } } }",
+            json!({ "c": id }),
+        )
+        .await;
+    let c = &data["commands"]["nodes"][0];
+    assert_eq!(c["status"], "SUCCESS");
+    assert_eq!(c["result"]["stdout"], stdout);
+    assert_eq!(c["result"]["stderr"], stderr);
+    let stored = app
+        .column_text("command_results", "stdout", &format!("command_id = '{id}'"))
+        .await
+        .unwrap();
+    assert!(!stored.contains('\u{0}'), "{stored:?}");
+}
+
+async fn insert_sample(app: &TestApp, host: &str, cpu: f64, at: chrono::NaiveDateTime) {
+    entity::host_metrics::ActiveModel {
+        host_id: Set(host.to_owned()),
+        cpu_usage_percent: Set(Some(cpu)),
+        collected_at: Set(Some(at)),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+}
+
+/// A host whose stored samples cannot be aggregated (rows written before samples were
+/// bounded: on PostgreSQL, AVG over 1e200 overflows) no longer stops the other hosts'
+/// rollups or retention.
+async fn one_hosts_rollup_failure_is_contained(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let bad = create_host(&app, "overflow").await;
+    let good = create_host(&app, "healthy").await;
+    let now = chrono::Utc::now();
+    let hour_ago = (now - chrono::Duration::minutes(90)).naive_utc();
+    insert_sample(&app, &bad, 1e200, hour_ago).await;
+    insert_sample(&app, &bad, 1.0, hour_ago).await;
+    insert_sample(&app, &good, 40.0, hour_ago).await;
+    insert_sample(&app, &good, 60.0, hour_ago).await;
+    // Past raw retention (7 days): the pass must delete it whatever the rollups did.
+    let expired = (now - chrono::Duration::days(30)).naive_utc();
+    insert_sample(&app, &good, 50.0, expired).await;
+
+    let report = remotegpu::jobs::rollups::run_once(&app.state, now)
+        .await
+        .unwrap();
+    assert_eq!(report.failed_steps, 0, "{report:?}");
+    match backend {
+        Backend::Postgres => assert_eq!(report.failed_hosts, vec![bad.clone()], "{report:?}"),
+        Backend::Sqlite => assert!(report.failed_hosts.is_empty(), "{report:?}"),
+    }
+    let avg = app
+        .column_text(
+            "host_metrics_hourly",
+            "cpu_usage_percent_avg",
+            &format!(
+                "host_id = '{good}' AND bucket_start >= '{}'",
+                (now - chrono::Duration::days(1)).format("%Y-%m-%d")
+            ),
+        )
+        .await
+        .expect("the healthy host is rolled up");
+    assert_eq!(avg.parse::<f64>().unwrap(), 50.0);
+    assert_eq!(report.deleted_raw, 1, "{report:?}");
+    assert_eq!(
+        app.count_rows("host_metrics", &format!("host_id = '{good}'"))
+            .await,
+        2
+    );
+}
+
+on_both_backends!(
+    forged_cursors,
+    control_characters_in_text,
+    unbounded_lists_and_json,
+    unphysical_agent_samples,
+    command_output_with_nul,
+    one_hosts_rollup_failure_is_contained,
+);
