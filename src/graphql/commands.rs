@@ -415,21 +415,36 @@ pub struct AgentCommand {
     pub environment: Option<Json<serde_json::Value>>,
 }
 
-impl From<&AgentOrder> for AgentCommand {
-    fn from(o: &AgentOrder) -> Self {
+impl AgentCommand {
+    fn new(kind: AgentCommandKind, c: &commands::Model) -> Self {
         Self {
-            kind: if o.kind == "cancel" {
-                AgentCommandKind::Cancel
-            } else {
-                AgentCommandKind::Run
-            },
-            command_id: o.command_id.clone(),
-            command_text: o.command_text.clone(),
-            timeout_seconds: o.timeout_seconds,
-            working_directory: o.working_directory.clone(),
-            environment: o.environment.clone().map(Json),
+            kind,
+            command_id: c.command_id.clone(),
+            command_text: c.command_text.clone(),
+            timeout_seconds: c.timeout_seconds,
+            working_directory: c.working_directory.clone(),
+            environment: c.environment.clone().map(Json),
         }
     }
+}
+
+/// The command an order names, read from its row (orders carry only ids). A run order for
+/// a command that is no longer pending (cancelled, or started from another delivery) is
+/// dropped.
+async fn load_order(db: &sea_orm::DatabaseConnection, order: &AgentOrder) -> Option<AgentCommand> {
+    let row = match cmd::find(db, &order.command_id).await {
+        Ok(row) if row.target_node_id == order.host_id => row,
+        Ok(_) => return None,
+        Err(err) => {
+            tracing::warn!(error = %err, command = %order.command_id, "cannot load an agent order");
+            return None;
+        }
+    };
+    if order.kind == "cancel" {
+        return Some(AgentCommand::new(AgentCommandKind::Cancel, &row));
+    }
+    let pending = row.status.as_deref().is_none_or(|s| s == cmd::PENDING);
+    pending.then(|| AgentCommand::new(AgentCommandKind::Run, &row))
 }
 
 /// A piece of a running command's output. Pieces of one stream arrive in order; a large
@@ -476,7 +491,7 @@ impl CommandSubscription {
         let sent: std::collections::HashSet<String> = ids.into_iter().collect();
         let first: Vec<AgentCommand> = pending
             .iter()
-            .map(|c| AgentCommand::from(&cmd::run_order(c)))
+            .map(|c| AgentCommand::new(AgentCommandKind::Run, c))
             .collect();
         let db = app.db.clone();
         let rest = live.into_stream().filter_map(move |event| {
@@ -485,17 +500,18 @@ impl CommandSubscription {
                 let Event::AgentCommand(order) = &*event else {
                     return None;
                 };
-                if order.kind == "run" {
-                    if sent.contains(&order.command_id) {
-                        return None;
-                    }
+                if order.kind == "run" && sent.contains(&order.command_id) {
+                    return None;
+                }
+                let command = load_order(&db, order).await?;
+                if command.kind == AgentCommandKind::Run {
                     if let Err(err) =
                         cmd::mark_delivered(&db, std::slice::from_ref(&order.command_id)).await
                     {
                         tracing::warn!(error = %err, "cannot record a command's delivery");
                     }
                 }
-                Some(AgentCommand::from(order))
+                Some(command)
             }
         });
         Ok(stream::iter(first).chain(rest).boxed())

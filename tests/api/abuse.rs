@@ -317,6 +317,217 @@ async fn one_hosts_rollup_failure_is_contained(backend: Backend) {
     );
 }
 
+const RUN: &str =
+    "mutation($input: RunCommandInput!) { runCommand(input: $input) { commands { commandId } } }";
+const CANCEL: &str = "mutation($c: String!) { cancelCommand(commandId: $c) { status } }";
+const STARTED: &str = "mutation($c: String!) { commandStarted(commandId: $c) }";
+
+async fn run_on(app: &TestApp, host: &str, text: &str, timeout: i32) -> String {
+    let data = app
+        .gql_ok(
+            RUN,
+            json!({ "input": { "commandText": text, "hostIds": [host], "timeoutSeconds": timeout } }),
+        )
+        .await;
+    data["runCommand"]["commands"][0]["commandId"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn status_of(app: &TestApp, id: &str) -> String {
+    app.column_text("commands", "status", &format!("command_id = '{id}'"))
+        .await
+        .unwrap()
+}
+
+async fn results_of(app: &TestApp, id: &str) -> i64 {
+    app.count_rows("command_results", &format!("command_id = '{id}'"))
+        .await
+}
+
+/// `cancelCommand` racing the agent's `commandStarted`: exactly one wins. Either the command
+/// is cancelled and the agent is told not to run it, or it runs and the cancel finds it
+/// running (and has it killed). Never "cancelled, yet running", and the timeout job never
+/// trips over a second result.
+async fn cancel_racing_start(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (host, token) = create_host_with_token(&app, "racer").await;
+    for round in 0..12 {
+        let id = run_on(&app, &host, &format!("echo {round}"), 60).await;
+        let (cancel, started) = tokio::join!(
+            app.gql(CANCEL, json!({ "c": id })),
+            app.gql_as(Some(&token), STARTED, json!({ "c": id })),
+        );
+        let runs = started["data"]["commandStarted"].as_bool();
+        let cancel_status = cancel["data"]["cancelCommand"]["status"].as_str();
+        let status = status_of(&app, &id).await;
+        match (runs, cancel_status) {
+            (Some(false), Some("CANCELLED")) => {
+                assert_eq!(status, "cancelled");
+                assert_eq!(results_of(&app, &id).await, 1);
+            }
+            (Some(true), Some("RUNNING")) => {
+                assert_eq!(status, "running");
+                assert_eq!(results_of(&app, &id).await, 0);
+            }
+            other => panic!("round {round}: {other:?}: {cancel} {started}"),
+        }
+    }
+    // Past every limit, the job ends the running ones once, without an error.
+    let later = chrono::Utc::now() + chrono::Duration::days(1);
+    let ended = remotegpu::jobs::commands::run_once(&app.state, later)
+        .await
+        .expect("the timeout job runs");
+    assert_eq!(
+        ended.len() as i64,
+        app.count_rows("commands", "status = 'timeout'").await
+    );
+    assert_eq!(
+        app.count_rows(
+            "commands c",
+            "NOT EXISTS (SELECT 1 FROM command_results r WHERE r.command_id = c.command_id)"
+        )
+        .await,
+        0
+    );
+    assert!(remotegpu::jobs::commands::run_once(&app.state, later)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// A running command that already has a result (written before transitions were
+/// compare-and-set) used to fail the timeout job on every pass; it is skipped.
+async fn expire_skips_commands_with_a_result(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (host, token) = create_host_with_token(&app, "stuck").await;
+    let stuck = run_on(&app, &host, "sleep 1", 1).await;
+    app.gql_ok_as(Some(&token), STARTED, json!({ "c": stuck }))
+        .await;
+    entity::command_results::ActiveModel {
+        command_id: Set(stuck.clone()),
+        stderr: Set(Some("written by an older server".into())),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    let other = run_on(&app, &host, "true", 1).await;
+    let later = chrono::Utc::now() + chrono::Duration::days(1);
+    let ended = remotegpu::jobs::commands::run_once(&app.state, later)
+        .await
+        .expect("the timeout job runs");
+    assert_eq!(
+        ended
+            .iter()
+            .map(|c| c.command_id.clone())
+            .collect::<Vec<_>>(),
+        vec![other.clone()]
+    );
+    assert_eq!(status_of(&app, &stuck).await, "running");
+    assert_eq!(results_of(&app, &stuck).await, 1);
+    assert_eq!(status_of(&app, &other).await, "timeout");
+}
+
+/// A command delivered to an agent that then never reports it started used to stay
+/// `PENDING` forever; it ends `TIMEOUT` once its own limit and the report grace have passed
+/// since delivery (and not before).
+async fn delivered_but_never_started(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (host, token) = create_host_with_token(&app, "silent").await;
+    let id = run_on(&app, &host, "true", 3600).await;
+    let mut agent = crate::wsclient::WsClient::connect(&app, &token).await;
+    agent
+        .subscribe(
+            "c",
+            "subscription { agentCommands { kind commandId } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        agent.next_data("c").await["agentCommands"]["commandId"],
+        json!(id)
+    );
+    // Delivered: past the delivery timeout it is not "never picked up".
+    let now = chrono::Utc::now();
+    let after_delivery_timeout =
+        now + chrono::Duration::seconds(app.settings.commands.delivery_timeout_secs + 1);
+    assert!(
+        remotegpu::jobs::commands::run_once(&app.state, after_delivery_timeout)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(status_of(&app, &id).await, "pending");
+    let past_limit =
+        now + chrono::Duration::seconds(3600 + app.settings.commands.report_grace_secs + 5);
+    let ended = remotegpu::jobs::commands::run_once(&app.state, past_limit)
+        .await
+        .unwrap();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(status_of(&app, &id).await, "timeout");
+    let why = app
+        .column_text("command_results", "stderr", &format!("command_id = '{id}'"))
+        .await
+        .unwrap();
+    assert!(why.contains("never reported starting"), "{why}");
+    // The agent's late start is refused: it must not run.
+    let data = app
+        .gql_ok_as(Some(&token), STARTED, json!({ "c": id }))
+        .await;
+    assert_eq!(data["commandStarted"], false);
+}
+
+/// A script larger than a NOTIFY payload (8000 bytes) never reached an agent connected to
+/// another replica, nor did its cancel. Orders carry only ids; the agent's replica loads
+/// the command.
+async fn large_command_crosses_replicas(backend: Backend) {
+    let Some(a) = spawn_app(backend).await else {
+        return;
+    };
+    // One process per SQLite file: there the agent's server is the one that takes the order.
+    let b = match backend {
+        Backend::Postgres => Some(a.spawn_replica().await),
+        Backend::Sqlite => None,
+    };
+    let agent_server = b.as_ref().unwrap_or(&a);
+    let (host, token) = create_host_with_token(&a, "far").await;
+    let mut agent = crate::wsclient::WsClient::connect(agent_server, &token).await;
+    agent
+        .subscribe(
+            "c",
+            "subscription { agentCommands { kind commandId commandText } }",
+            json!({}),
+        )
+        .await;
+    agent_server.wait_for_subscriptions(1).await;
+    let script = format!("cat <<'EOF'\n{}\nEOF", "0123456789abcdef".repeat(1024));
+    let id = run_on(&a, &host, &script, 60).await;
+    let order = agent.next_data("c").await;
+    assert_eq!(order["agentCommands"]["kind"], "RUN");
+    assert_eq!(order["agentCommands"]["commandId"], json!(id));
+    assert_eq!(order["agentCommands"]["commandText"], json!(script));
+    a.gql_ok(CANCEL, json!({ "c": id })).await;
+    let cancel = agent.next_data("c").await;
+    assert_eq!(cancel["agentCommands"]["kind"], "CANCEL");
+    assert_eq!(cancel["agentCommands"]["commandId"], json!(id));
+    assert_eq!(status_of(&a, &id).await, "cancelled");
+}
+
+on_both_backends!(
+    cancel_racing_start,
+    expire_skips_commands_with_a_result,
+    delivered_but_never_started,
+    large_command_crosses_replicas,
+);
+
 on_both_backends!(
     forged_cursors,
     control_characters_in_text,
