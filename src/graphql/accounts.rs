@@ -49,25 +49,30 @@ pub struct Customer {
 #[ComplexObject]
 impl Customer {
     /// Workspaces this customer owns.
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(10, child_complexity)")]
     async fn workspaces(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Workspace>> {
         load_many::<WorkspacesOwnedBy, _>(ctx, self.key).await.gql()
     }
     /// Workspace memberships, owned workspaces included.
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(10, child_complexity)")]
     async fn memberships(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkspaceMember>> {
         load_many::<MembershipsOfCustomer, _>(ctx, self.key)
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(20, child_complexity)")]
     async fn environments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Environment>> {
         load_many::<EnvironmentsOfCustomer, _>(ctx, self.key)
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(20, child_complexity)")]
     async fn datasets(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Dataset>> {
         load_many::<DatasetsOfCustomer, _>(ctx, self.key)
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(20, child_complexity)")]
     async fn models(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Model>> {
         load_many::<ModelsOfCustomer, _>(ctx, self.key).await.gql()
     }
@@ -255,11 +260,13 @@ impl Workspace {
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(20, child_complexity)")]
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkspaceMember>> {
         load_many::<MembersOfWorkspace, _>(ctx, self.key)
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(20, child_complexity)")]
     async fn environments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Environment>> {
         load_many::<EnvironmentsOfWorkspace, _>(ctx, self.key)
             .await

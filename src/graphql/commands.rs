@@ -61,6 +61,7 @@ impl Command {
             .gql()?;
         Ok(all.pop())
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(1, child_complexity)")]
     async fn results(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CommandResult>> {
         load_many::<ResultsOfCommand, _>(ctx, self.command_id.clone())
             .await

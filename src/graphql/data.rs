@@ -62,10 +62,12 @@ impl Dataset {
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(10, child_complexity)")]
     async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DatasetVersion>> {
         load_many::<VersionsOfDataset, _>(ctx, self.key).await.gql()
     }
     /// Where this dataset is (or was) mounted.
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(10, child_complexity)")]
     async fn usage(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DatasetUsage>> {
         load_many::<UsageOfDataset, _>(ctx, self.key).await.gql()
     }
@@ -461,6 +463,7 @@ impl Model {
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(10, child_complexity)")]
     async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ModelVersion>> {
         load_many::<VersionsOfModel, _>(ctx, self.key).await.gql()
     }

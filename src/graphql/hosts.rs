@@ -73,11 +73,13 @@ pub struct Host {
 
 #[ComplexObject]
 impl Host {
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(8, child_complexity)")]
     async fn gpus(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Gpu>> {
         load_many::<GpusOfHost, _>(ctx, self.id.to_string())
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(10, child_complexity)")]
     async fn environments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Environment>> {
         load_many::<EnvironmentsOfHost, _>(ctx, self.id.to_string())
             .await

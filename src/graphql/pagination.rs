@@ -42,6 +42,13 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize)
     rows.saturating_mul(child_complexity).saturating_add(1)
 }
 
+/// Query complexity of a relation list (a `Vec` field, unpaged): its declared fan-out, the
+/// rows one parent is expected to have, times the complexity of one row, plus one. Nested
+/// relation lists multiply, so cycles (owner -> workspaces -> owner ...) meet the limit.
+pub fn fan_out(rows: usize, child_complexity: usize) -> usize {
+    rows.saturating_mul(child_complexity).saturating_add(1)
+}
+
 pub fn encode_cursor(position: u64) -> String {
     URL_SAFE_NO_PAD.encode(format!("pos:{position}"))
 }

@@ -228,6 +228,31 @@ fn count_aliases(set: &SelectionSet) -> usize {
         .sum()
 }
 
+/// Fields that check a password or a refresh token: one per operation, so aliases cannot
+/// turn one request into many guesses.
+const SIGN_IN_FIELDS: [&str; 3] = ["login", "register", "refreshToken"];
+
+fn count_sign_ins(set: &SelectionSet, doc: &ExecutableDocument, depth: usize) -> usize {
+    if depth > 8 {
+        return 0;
+    }
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(f) => usize::from(SIGN_IN_FIELDS.contains(&f.node.name.node.as_str())),
+            Selection::InlineFragment(f) => {
+                count_sign_ins(&f.node.selection_set.node, doc, depth + 1)
+            }
+            Selection::FragmentSpread(spread) => doc
+                .fragments
+                .get(&spread.node.fragment_name.node)
+                .map_or(0, |f| {
+                    count_sign_ins(&f.node.selection_set.node, doc, depth + 1)
+                }),
+        })
+        .sum()
+}
+
 /// Mutations whose text is content kept byte for byte (command output, stored escaped, see
 /// `domain::encode_output`): the one place a NUL is accepted.
 const CONTENT_MUTATIONS: [&str; 2] = ["commandOutput", "commandFinished"];
@@ -330,6 +355,18 @@ impl Extension for DocumentLimitsExtension {
             return Err(limit_error(format!(
                 "the query uses {aliases} aliases; at most {} are accepted",
                 self.max_aliases
+            )));
+        }
+        let sign_ins = doc
+            .operations
+            .iter()
+            .filter(|(_, op)| op.node.ty == OperationType::Mutation)
+            .map(|(_, op)| count_sign_ins(&op.node.selection_set.node, &doc, 0))
+            .max()
+            .unwrap_or(0);
+        if sign_ins > 1 {
+            return Err(limit_error(format!(
+                "an operation may sign in once; this one has {sign_ins} login, register or refreshToken fields"
             )));
         }
         if refuses_nul(&doc, variables) {

@@ -521,6 +521,97 @@ async fn large_command_crosses_replicas(backend: Backend) {
     assert_eq!(status_of(&a, &id).await, "cancelled");
 }
 
+/// Aliases used to turn one request into many password guesses; an operation signs in at
+/// most once, and a refused operation runs none of its fields.
+async fn many_sign_ins_in_one_operation(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let sessions = app.count_rows("refresh_tokens", "1 = 1").await;
+    let customers = app.count_rows("customers", "1 = 1").await;
+    let guesses = (0..10)
+        .map(|i| {
+            format!("g{i}: login(login: \"root_admin\", password: \"guess {i}\") {{ accessToken }}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    for query in [
+        format!("mutation {{ {guesses} }}"),
+        "mutation { a: login(login: \"root_admin\", password: \"admin password 123\") { accessToken } b: register(input: { username: \"sneaky\", email: \"s@example.com\", password: \"sneaky password\" }) { accessToken } }".to_owned(),
+        "mutation { ...Guess ... on MutationRoot { login(login: \"root_admin\", password: \"x\") { accessToken } } } fragment Guess on MutationRoot { refreshToken(refreshToken: \"nope\") { accessToken } }".to_owned(),
+    ] {
+        let message = app.gql_err_as(None, &query, json!({}), "BAD_USER_INPUT").await;
+        assert!(message.contains("sign in once"), "{message}");
+    }
+    assert_eq!(app.count_rows("refresh_tokens", "1 = 1").await, sessions);
+    assert_eq!(app.count_rows("customers", "1 = 1").await, customers);
+    // One is fine.
+    app.login(
+        crate::helpers::ADMIN_USERNAME,
+        crate::helpers::ADMIN_PASSWORD,
+    )
+    .await;
+}
+
+/// Guessing one account's password: after five failures in a row the account's sign-in is
+/// RATE_LIMITED for a while (doubling with each failure), even with the right password,
+/// whether or not the account exists; other accounts are unaffected.
+async fn password_guessing_slows_down(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.register("victim").await;
+    let sessions = app.count_rows("refresh_tokens", "1 = 1").await;
+    for login in ["victim", "nobody-here"] {
+        for i in 0..5 {
+            let err = app
+                .try_login(login, &format!("wrong guess {i}"))
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err["errors"][0]["extensions"]["code"], "UNAUTHENTICATED",
+                "{err}"
+            );
+        }
+        let err = app.try_login(login, "customer password").await.unwrap_err();
+        assert_eq!(
+            err["errors"][0]["extensions"]["code"], "RATE_LIMITED",
+            "{err}"
+        );
+    }
+    assert_eq!(app.count_rows("refresh_tokens", "1 = 1").await, sessions);
+    app.login(
+        crate::helpers::ADMIN_USERNAME,
+        crate::helpers::ADMIN_PASSWORD,
+    )
+    .await;
+}
+
+/// Relation lists (owner <-> workspaces, workspace <-> members) are priced by a declared
+/// fan-out, so a cycle nested to the depth limit is refused before it runs.
+async fn nested_relation_cycles(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (token, _) = app.register("fanout").await;
+    let t = Some(token.as_str());
+    let cycle = "{ me { workspaces { owner { workspaces { owner { workspaces { owner { workspaces { id } } } } } } } } }";
+    let message = app.gql_err_as(t, cycle, json!({}), "BAD_USER_INPUT").await;
+    assert!(message.to_lowercase().contains("complex"), "{message}");
+    let members = "{ workspaces(first: 100) { nodes { members { customer { memberships { workspace { members { id } } } } } } } }";
+    app.gql_err_as(t, members, json!({}), "BAD_USER_INPUT")
+        .await;
+    // One level is ordinary.
+    app.gql_ok_as(t, "{ me { workspaces { owner { id } } } }", json!({}))
+        .await;
+}
+
+on_both_backends!(
+    many_sign_ins_in_one_operation,
+    password_guessing_slows_down,
+    nested_relation_cycles,
+);
+
 on_both_backends!(
     cancel_racing_start,
     expire_skips_commands_with_a_result,
