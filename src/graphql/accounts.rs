@@ -260,7 +260,7 @@ impl Workspace {
             .await
             .gql()
     }
-    #[graphql(complexity = "crate::graphql::pagination::fan_out(20, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(10, child_complexity)")]
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkspaceMember>> {
         load_many::<MembersOfWorkspace, _>(ctx, self.key)
             .await

@@ -79,7 +79,7 @@ impl Host {
             .await
             .gql()
     }
-    #[graphql(complexity = "crate::graphql::pagination::fan_out(10, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(4, child_complexity)")]
     async fn environments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Environment>> {
         load_many::<EnvironmentsOfHost, _>(ctx, self.id.to_string())
             .await
