@@ -78,12 +78,49 @@ impl Count {
     }
 }
 
-/// Trimmed, non-empty text no longer than its column.
+/// Whether `c` may appear in text a person typed: no NUL, no other C0/C1 control character
+/// and no DEL. Multi-line text (descriptions, scripts, messages) keeps newline, carriage
+/// return and tab.
+pub fn is_text_char(c: char, multiline: bool) -> bool {
+    !c.is_control() || (multiline && matches!(c, '\n' | '\r' | '\t'))
+}
+
+/// Refuses control characters (see [`is_text_char`]) in text kept exactly as given.
+pub fn check_chars(field: &str, value: &str, multiline: bool) -> Result<(), AppError> {
+    match value.chars().find(|c| !is_text_char(*c, multiline)) {
+        Some(c) => Err(bad(
+            field,
+            format!(
+                "contains the control character U+{:04X}; it is not text",
+                u32::from(c)
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Trimmed, non-empty text no longer than its column, without control characters
+/// (multi-line text may hold newlines and tabs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BoundedText(String);
 
 impl BoundedText {
+    /// One line: no control character at all.
     pub fn parse(field: &str, raw: &str, max_chars: usize) -> Result<Self, AppError> {
+        Self::parse_as(field, raw, max_chars, false)
+    }
+
+    /// Several lines: newline, carriage return and tab are kept; other controls refused.
+    pub fn parse_multiline(field: &str, raw: &str, max_chars: usize) -> Result<Self, AppError> {
+        Self::parse_as(field, raw, max_chars, true)
+    }
+
+    fn parse_as(
+        field: &str,
+        raw: &str,
+        max_chars: usize,
+        multiline: bool,
+    ) -> Result<Self, AppError> {
         let value = raw.trim();
         if value.is_empty() {
             return Err(bad(field, "must not be empty"));
@@ -95,9 +132,132 @@ impl BoundedText {
                 format!("is {len} characters; at most {max_chars}"),
             ));
         }
+        check_chars(field, value, multiline)?;
         Ok(Self(value.to_owned()))
     }
     pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// A JSON input (metrics, variables, labels): at most `max_bytes` when serialized, and no
+/// control characters other than newline and tab in its keys and strings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BoundedJson(serde_json::Value);
+
+impl BoundedJson {
+    pub fn parse(field: &str, raw: serde_json::Value, max_bytes: usize) -> Result<Self, AppError> {
+        let size = serde_json::to_string(&raw)
+            .map(|s| s.len())
+            .unwrap_or(usize::MAX);
+        if size > max_bytes {
+            return Err(bad(
+                field,
+                format!("is {size} bytes of JSON; at most {max_bytes}"),
+            ));
+        }
+        fn walk(field: &str, v: &serde_json::Value) -> Result<(), AppError> {
+            match v {
+                serde_json::Value::String(s) => check_chars(field, s, true),
+                serde_json::Value::Array(items) => items.iter().try_for_each(|i| walk(field, i)),
+                serde_json::Value::Object(map) => map.iter().try_for_each(|(k, v)| {
+                    check_chars(field, k, false)?;
+                    walk(field, v)
+                }),
+                _ => Ok(()),
+            }
+        }
+        walk(field, &raw)?;
+        Ok(Self(raw))
+    }
+    pub fn into_value(self) -> serde_json::Value {
+        self.0
+    }
+}
+
+/// Command output as stored: the agent's text with each backslash doubled and each NUL
+/// written as backslash-zero, so output holding NUL bytes survives PostgreSQL `TEXT` (which
+/// cannot hold NUL), the same way on both backends. [`decode_output`] gives the agent's text back.
+pub fn encode_output(raw: &str) -> String {
+    if !raw.contains(['\\', '\0']) {
+        return raw.to_owned();
+    }
+    let mut out = String::with_capacity(raw.len() + 8);
+    for c in raw.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\0' => out.push_str("\\0"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The inverse of [`encode_output`].
+pub fn decode_output(stored: &str) -> String {
+    if !stored.contains('\\') {
+        return stored.to_owned();
+    }
+    let mut out = String::with_capacity(stored.len());
+    let mut chars = stored.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('0') => out.push('\0'),
+            Some('\\') => out.push('\\'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// The physical range a measured value lies in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Range {
+    /// 0 to 100.
+    Percent,
+    /// Degrees Celsius, -50 to 150: what a working GPU or host sensor can read.
+    Celsius,
+    /// Zero or more (watts, load averages).
+    NonNegative,
+}
+
+impl Range {
+    fn bounds(self) -> (f64, f64) {
+        match self {
+            Self::Percent => (0.0, 100.0),
+            Self::Celsius => (-50.0, 150.0),
+            Self::NonNegative => (0.0, f64::MAX),
+        }
+    }
+}
+
+/// A value an agent measured: finite and within its physical [`Range`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reading(f64);
+
+impl Reading {
+    pub fn parse(field: &str, raw: f64, range: Range) -> Result<Self, AppError> {
+        let (min, max) = range.bounds();
+        if !raw.is_finite() || raw < min || raw > max {
+            return Err(bad(
+                field,
+                match range {
+                    Range::NonNegative => format!("{raw} is not a finite value >= 0"),
+                    _ => format!("{raw} is outside {min} to {max}"),
+                },
+            ));
+        }
+        Ok(Self(raw))
+    }
+    pub fn get(self) -> f64 {
         self.0
     }
 }
@@ -450,6 +610,55 @@ mod tests {
             BoundedText::parse("n", "日本語", 3).unwrap().into_string(),
             "日本語"
         );
+    }
+
+    #[test]
+    fn text_refuses_control_characters_except_lines_in_multiline_text() {
+        for bad in ["a\0b", "a\u{1b}[31m", "a\u{7f}", "a\u{85}b", "a\nb", "a\tb"] {
+            let err = BoundedText::parse("name", bad, 50).unwrap_err();
+            assert_eq!(err.code().as_str(), "BAD_USER_INPUT", "{bad:?}");
+        }
+        assert!(BoundedText::parse_multiline("d", "line 1\r\n\tline 2", 50).is_ok());
+        assert!(BoundedText::parse_multiline("d", "a\0b", 50).is_err());
+    }
+
+    #[test]
+    fn json_inputs_are_bounded_and_hold_no_nul() {
+        let ok = serde_json::json!({"acc": 0.9, "notes": "two\nlines"});
+        assert!(BoundedJson::parse("m", ok, 100).is_ok());
+        assert!(BoundedJson::parse("m", serde_json::json!({"a": "x".repeat(200)}), 100).is_err());
+        assert!(BoundedJson::parse("m", serde_json::json!({"a": ["\u{0}"]}), 100).is_err());
+        assert!(BoundedJson::parse("m", serde_json::json!({"a\nb": 1}), 100).is_err());
+    }
+
+    #[test]
+    fn output_round_trips_through_its_stored_form() {
+        for raw in ["plain", "", "a\0b\0", "back\\slash\\0", "\\", "é\0é\\"] {
+            let stored = encode_output(raw);
+            assert!(!stored.contains('\0'));
+            assert_eq!(decode_output(&stored), raw, "{raw:?}");
+        }
+        assert_eq!(encode_output("no escapes"), "no escapes");
+    }
+
+    #[test]
+    fn readings_are_finite_and_physical() {
+        assert_eq!(
+            Reading::parse("c", 42.5, Range::Percent).unwrap().get(),
+            42.5
+        );
+        assert!(Reading::parse("t", -50.0, Range::Celsius).is_ok());
+        for (v, r) in [
+            (1e200, Range::Percent),
+            (-0.1, Range::Percent),
+            (100.5, Range::Percent),
+            (151.0, Range::Celsius),
+            (-1.0, Range::NonNegative),
+            (f64::INFINITY, Range::NonNegative),
+            (f64::NAN, Range::Celsius),
+        ] {
+            assert!(Reading::parse("f", v, r).is_err(), "{v} in {r:?}");
+        }
     }
 
     #[test]

@@ -80,11 +80,8 @@ pub struct AgentOrder {
     pub host_id: String,
     /// `run` or `cancel`.
     pub kind: String,
+    /// Only the id travels; the receiving replica reads the command from its row.
     pub command_id: String,
-    pub command_text: String,
-    pub timeout_seconds: i32,
-    pub working_directory: Option<String>,
-    pub environment: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -87,6 +87,7 @@ impl Application {
             settings: Arc::new(settings),
             jwt,
             events,
+            login_throttle: Default::default(),
         };
         let schema = build_schema(state.clone());
         let router = http::router(state.clone(), schema);

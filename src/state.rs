@@ -8,6 +8,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::config::Settings;
 use crate::events::EventBus;
 use crate::services::db::DbMetrics;
+use crate::services::password::LoginThrottle;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -17,4 +18,6 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// Live events: services publish after they commit, subscriptions listen.
     pub events: Arc<dyn EventBus>,
+    /// Failed sign-ins per login name (see `services::password::LoginThrottle`).
+    pub login_throttle: Arc<LoginThrottle>,
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::{customers, workspace_members as wm, workspaces};
 use sea_orm::Set;
 
-use super::convert::{fk, id, opt_text, text, ts_opt};
+use super::convert::{description, fk, id, opt_description, opt_text, text, ts_opt};
 use super::crud::{
     crud_mutation, crud_query, load_many, load_parent, parse_nullable, patch, patch_nullable,
     ApiObject, CreateInput, UpdateInput,
@@ -49,25 +49,30 @@ pub struct Customer {
 #[ComplexObject]
 impl Customer {
     /// Workspaces this customer owns.
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(10, child_complexity)")]
     async fn workspaces(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Workspace>> {
         load_many::<WorkspacesOwnedBy, _>(ctx, self.key).await.gql()
     }
     /// Workspace memberships, owned workspaces included.
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(10, child_complexity)")]
     async fn memberships(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkspaceMember>> {
         load_many::<MembershipsOfCustomer, _>(ctx, self.key)
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(20, child_complexity)")]
     async fn environments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Environment>> {
         load_many::<EnvironmentsOfCustomer, _>(ctx, self.key)
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(20, child_complexity)")]
     async fn datasets(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Dataset>> {
         load_many::<DatasetsOfCustomer, _>(ctx, self.key)
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(20, child_complexity)")]
     async fn models(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Model>> {
         load_many::<ModelsOfCustomer, _>(ctx, self.key).await.gql()
     }
@@ -255,11 +260,13 @@ impl Workspace {
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(10, child_complexity)")]
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<WorkspaceMember>> {
         load_many::<MembersOfWorkspace, _>(ctx, self.key)
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(20, child_complexity)")]
     async fn environments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Environment>> {
         load_many::<EnvironmentsOfWorkspace, _>(ctx, self.key)
             .await
@@ -321,7 +328,7 @@ impl CreateInput for CreateWorkspaceInput {
             uuid: Set(format!("ws-{}", uuid::Uuid::new_v4().simple())),
             owner_id: owner(self.owner_id.as_ref())?,
             name: Set(text("name", self.name, 128)?),
-            description: Set(self.description),
+            description: Set(opt_description(self.description)?),
             r#type: Set(Some(self.workspace_type.as_db().into())),
             ..Default::default()
         })
@@ -344,7 +351,10 @@ impl UpdateInput for UpdateWorkspaceInput {
             &mut row.name,
             self.name.map(|v| text("name", v, 128)).transpose()?,
         );
-        patch_nullable(&mut row.description, self.description);
+        patch_nullable(
+            &mut row.description,
+            parse_nullable(self.description, description)?,
+        );
         patch(
             &mut row.r#type,
             self.workspace_type.map(|v| Some(v.as_db().into())),

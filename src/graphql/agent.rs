@@ -232,32 +232,42 @@ fn parse_batch(
             "a batch holds at most {max} samples; this one has {total}"
         )));
     }
+    use crate::domain::Range::{Celsius, NonNegative, Percent};
+    // A measured value must be finite and physical, or the whole batch is refused.
+    let m = |field: &str, v: Option<f64>, range| {
+        v.map(|v| crate::domain::Reading::parse(field, v, range).map(crate::domain::Reading::get))
+            .transpose()
+    };
     let host_samples = input
         .host_samples
         .into_iter()
         .map(|s| {
             let b = |field: &str, v: Option<BigInt>| opt_bytes(field, v);
             Ok(host_metrics::ActiveModel {
-                cpu_usage_percent: Set(s.cpu_usage_percent),
-                cpu_load_1m: Set(s.cpu_load_1m),
-                cpu_load_5m: Set(s.cpu_load_5m),
-                cpu_load_15m: Set(s.cpu_load_15m),
+                cpu_usage_percent: Set(m("cpuUsagePercent", s.cpu_usage_percent, Percent)?),
+                cpu_load_1m: Set(m("cpuLoad1m", s.cpu_load_1m, NonNegative)?),
+                cpu_load_5m: Set(m("cpuLoad5m", s.cpu_load_5m, NonNegative)?),
+                cpu_load_15m: Set(m("cpuLoad15m", s.cpu_load_15m, NonNegative)?),
                 memory_used: Set(b("memoryUsed", s.memory_used)?),
                 memory_available: Set(b("memoryAvailable", s.memory_available)?),
-                memory_usage_percent: Set(s.memory_usage_percent),
+                memory_usage_percent: Set(m(
+                    "memoryUsagePercent",
+                    s.memory_usage_percent,
+                    Percent,
+                )?),
                 disk_used: Set(b("diskUsed", s.disk_used)?),
                 disk_available: Set(b("diskAvailable", s.disk_available)?),
-                disk_usage_percent: Set(s.disk_usage_percent),
+                disk_usage_percent: Set(m("diskUsagePercent", s.disk_usage_percent, Percent)?),
                 disk_io_read_bytes: Set(b("diskIoReadBytes", s.disk_io_read_bytes)?),
                 disk_io_write_bytes: Set(b("diskIoWriteBytes", s.disk_io_write_bytes)?),
                 network_rx_bytes: Set(b("networkRxBytes", s.network_rx_bytes)?),
                 network_tx_bytes: Set(b("networkTxBytes", s.network_tx_bytes)?),
                 network_rx_packets: Set(b("networkRxPackets", s.network_rx_packets)?),
                 network_tx_packets: Set(b("networkTxPackets", s.network_tx_packets)?),
-                gpu_avg_utilization: Set(s.gpu_avg_utilization),
+                gpu_avg_utilization: Set(m("gpuAvgUtilization", s.gpu_avg_utilization, Percent)?),
                 gpu_avg_memory_used: Set(b("gpuAvgMemoryUsed", s.gpu_avg_memory_used)?),
-                gpu_avg_temperature: Set(s.gpu_avg_temperature),
-                gpu_avg_power: Set(s.gpu_avg_power),
+                gpu_avg_temperature: Set(m("gpuAvgTemperature", s.gpu_avg_temperature, Celsius)?),
+                gpu_avg_power: Set(m("gpuAvgPower", s.gpu_avg_power, NonNegative)?),
                 collected_at: Set(Some(collected_at(
                     "hostSamples.collectedAt",
                     s.collected_at,
@@ -277,12 +287,16 @@ fn parse_batch(
                     .transpose()
             };
             let row = gpu_metrics::ActiveModel {
-                utilization_percent: Set(s.utilization_percent),
+                utilization_percent: Set(m("utilizationPercent", s.utilization_percent, Percent)?),
                 memory_used: Set(opt_bytes("memoryUsed", s.memory_used)?),
-                memory_usage_percent: Set(s.memory_usage_percent),
-                temperature: Set(s.temperature),
-                power_draw: Set(s.power_draw),
-                fan_speed_percent: Set(s.fan_speed_percent),
+                memory_usage_percent: Set(m(
+                    "memoryUsagePercent",
+                    s.memory_usage_percent,
+                    Percent,
+                )?),
+                temperature: Set(m("temperature", s.temperature, Celsius)?),
+                power_draw: Set(m("powerDraw", s.power_draw, NonNegative)?),
+                fan_speed_percent: Set(m("fanSpeedPercent", s.fan_speed_percent, Percent)?),
                 sm_clock: Set(c("smClock", s.sm_clock)?),
                 memory_clock: Set(c("memoryClock", s.memory_clock)?),
                 process_count: Set(c("processCount", s.process_count)?),
@@ -404,7 +418,7 @@ impl AgentMutation {
         let host_id = principal(ctx).agent_host().gql()?.to_owned();
         let state = state(ctx);
         let reason = reason
-            .map(|r| crate::domain::BoundedText::parse("reason", &r, 4000))
+            .map(|r| crate::domain::BoundedText::parse_multiline("reason", &r, 4000))
             .transpose()
             .gql()?
             .map(crate::domain::BoundedText::into_string);

@@ -119,6 +119,7 @@ impl AuthMutation {
             &app.db,
             &app.jwt,
             app.settings.auth.refresh_ttl_secs,
+            &app.login_throttle,
             &customer.username,
             &input.password,
         )
@@ -141,6 +142,7 @@ impl AuthMutation {
             &app.db,
             &app.jwt,
             app.settings.auth.refresh_ttl_secs,
+            &app.login_throttle,
             &login,
             &password,
         )

@@ -135,6 +135,7 @@ impl Invoice {
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(50, child_complexity)")]
     async fn billing_records(
         &self,
         ctx: &Context<'_>,

@@ -61,6 +61,7 @@ impl Command {
             .gql()?;
         Ok(all.pop())
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(1, child_complexity)")]
     async fn results(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CommandResult>> {
         load_many::<ResultsOfCommand, _>(ctx, self.command_id.clone())
             .await
@@ -147,8 +148,8 @@ impl ApiObject for CommandResult {
         Ok(Self {
             id: id(m.id),
             command_id: m.command_id,
-            stdout: m.stdout,
-            stderr: m.stderr,
+            stdout: m.stdout.as_deref().map(crate::domain::decode_output),
+            stderr: m.stderr.as_deref().map(crate::domain::decode_output),
             exit_code: m.exit_code,
             execution_time_ms: m.execution_time_ms,
             created_at: ts_opt(m.created_at),
@@ -176,6 +177,9 @@ crud_query!(
     CommandResultFilter,
     CommandResultOrder
 );
+
+/// Hosts one `runCommand` may name in `hostIds`.
+pub const MAX_TARGET_IDS: usize = 1000;
 
 #[derive(InputObject)]
 pub struct RunCommandInput {
@@ -209,6 +213,12 @@ impl RunCommandInput {
         }
         if text.len() > cmd::MAX_COMMAND_CHARS {
             return Err(AppError::bad_input("commandText: longer than 64 KiB"));
+        }
+        crate::domain::check_chars("commandText", &text, true)?;
+        if self.host_ids.len() > MAX_TARGET_IDS {
+            return Err(AppError::bad_input(format!(
+                "hostIds: at most {MAX_TARGET_IDS} hosts; use a labelSelector for more"
+            )));
         }
         if !(1..=cmd::MAX_TIMEOUT_SECS).contains(&self.timeout_seconds) {
             return Err(AppError::bad_input(format!(
@@ -406,21 +416,36 @@ pub struct AgentCommand {
     pub environment: Option<Json<serde_json::Value>>,
 }
 
-impl From<&AgentOrder> for AgentCommand {
-    fn from(o: &AgentOrder) -> Self {
+impl AgentCommand {
+    fn new(kind: AgentCommandKind, c: &commands::Model) -> Self {
         Self {
-            kind: if o.kind == "cancel" {
-                AgentCommandKind::Cancel
-            } else {
-                AgentCommandKind::Run
-            },
-            command_id: o.command_id.clone(),
-            command_text: o.command_text.clone(),
-            timeout_seconds: o.timeout_seconds,
-            working_directory: o.working_directory.clone(),
-            environment: o.environment.clone().map(Json),
+            kind,
+            command_id: c.command_id.clone(),
+            command_text: c.command_text.clone(),
+            timeout_seconds: c.timeout_seconds,
+            working_directory: c.working_directory.clone(),
+            environment: c.environment.clone().map(Json),
         }
     }
+}
+
+/// The command an order names, read from its row (orders carry only ids). A run order for
+/// a command that is no longer pending (cancelled, or started from another delivery) is
+/// dropped.
+async fn load_order(db: &sea_orm::DatabaseConnection, order: &AgentOrder) -> Option<AgentCommand> {
+    let row = match cmd::find(db, &order.command_id).await {
+        Ok(row) if row.target_node_id == order.host_id => row,
+        Ok(_) => return None,
+        Err(err) => {
+            tracing::warn!(error = %err, command = %order.command_id, "cannot load an agent order");
+            return None;
+        }
+    };
+    if order.kind == "cancel" {
+        return Some(AgentCommand::new(AgentCommandKind::Cancel, &row));
+    }
+    let pending = row.status.as_deref().is_none_or(|s| s == cmd::PENDING);
+    pending.then(|| AgentCommand::new(AgentCommandKind::Run, &row))
 }
 
 /// A piece of a running command's output. Pieces of one stream arrive in order; a large
@@ -467,7 +492,7 @@ impl CommandSubscription {
         let sent: std::collections::HashSet<String> = ids.into_iter().collect();
         let first: Vec<AgentCommand> = pending
             .iter()
-            .map(|c| AgentCommand::from(&cmd::run_order(c)))
+            .map(|c| AgentCommand::new(AgentCommandKind::Run, c))
             .collect();
         let db = app.db.clone();
         let rest = live.into_stream().filter_map(move |event| {
@@ -476,17 +501,18 @@ impl CommandSubscription {
                 let Event::AgentCommand(order) = &*event else {
                     return None;
                 };
-                if order.kind == "run" {
-                    if sent.contains(&order.command_id) {
-                        return None;
-                    }
+                if order.kind == "run" && sent.contains(&order.command_id) {
+                    return None;
+                }
+                let command = load_order(&db, order).await?;
+                if command.kind == AgentCommandKind::Run {
                     if let Err(err) =
                         cmd::mark_delivered(&db, std::slice::from_ref(&order.command_id)).await
                     {
                         tracing::warn!(error = %err, "cannot record a command's delivery");
                     }
                 }
-                Some(AgentCommand::from(order))
+                Some(command)
             }
         });
         Ok(stream::iter(first).chain(rest).boxed())

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::scalars::BigInt;
-use crate::domain::{BoundedText, ByteSize, Count, Port};
+use crate::domain::{check_chars, BoundedJson, BoundedText, ByteSize, Count, Port};
 use crate::error::{AppError, AppResult};
 
 /// Columns are `TIMESTAMP` (no zone) holding UTC.
@@ -40,6 +40,36 @@ pub fn text(field: &str, raw: String, max: usize) -> AppResult<String> {
 
 pub fn opt_text(field: &str, v: Option<String>, max: usize) -> AppResult<Option<String>> {
     v.map(|v| text(field, v, max)).transpose()
+}
+
+/// Descriptions: several lines (newlines and tabs kept), at most this many characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 4000;
+/// JSON inputs (model metrics, labels, variables): at most this many bytes serialized.
+pub const MAX_JSON_BYTES: usize = 16 * 1024;
+
+pub fn description(raw: String) -> AppResult<String> {
+    Ok(BoundedText::parse_multiline("description", &raw, MAX_DESCRIPTION_CHARS)?.into_string())
+}
+
+pub fn opt_description(v: Option<String>) -> AppResult<Option<String>> {
+    v.map(description).transpose()
+}
+
+/// Text kept exactly as given (not trimmed, may be empty): several lines, no other control
+/// characters, at most `max` characters.
+pub fn exact_text(field: &str, raw: String, max: usize) -> AppResult<String> {
+    let len = raw.chars().count();
+    if len > max {
+        return Err(AppError::bad_input(format!(
+            "{field}: is {len} characters; at most {max}"
+        )));
+    }
+    check_chars(field, &raw, true)?;
+    Ok(raw)
+}
+
+pub fn json(field: &str, raw: serde_json::Value) -> AppResult<serde_json::Value> {
+    Ok(BoundedJson::parse(field, raw, MAX_JSON_BYTES)?.into_value())
 }
 
 pub fn port(field: &str, raw: i32) -> AppResult<i32> {
@@ -88,7 +118,7 @@ pub fn string_map(
     field: &str,
     value: serde_json::Value,
 ) -> AppResult<serde_json::Map<String, serde_json::Value>> {
-    match value {
+    match json(field, value)? {
         serde_json::Value::Object(map) if map.values().all(serde_json::Value::is_string) => Ok(map),
         _ => Err(AppError::bad_input(format!(
             "{field}: must be an object of strings"

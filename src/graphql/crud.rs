@@ -225,7 +225,7 @@ macro_rules! crud_query {
                 &self,
                 ctx: &async_graphql::Context<'_>,
                 filter: Option<$filter>,
-                order_by: Option<Vec<$order>>,
+                #[graphql(validator(max_items = 10))] order_by: Option<Vec<$order>>,
                 first: Option<i32>,
                 after: Option<String>,
                 last: Option<i32>,

@@ -11,7 +11,8 @@ use sea_orm::Set;
 
 use super::accounts::{owner, Customer, Workspace};
 use super::convert::{
-    big_opt, bytes, fk, id, opt_bytes, opt_count, opt_text, storage_path, text, ts_opt,
+    big_opt, bytes, description, fk, id, json, opt_bytes, opt_count, opt_description, opt_text,
+    storage_path, text, ts_opt,
 };
 use super::crud::{
     crud_mutation, crud_query, load_many, load_opt, load_parent, parse_nullable, patch,
@@ -61,10 +62,12 @@ impl Dataset {
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(10, child_complexity)")]
     async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DatasetVersion>> {
         load_many::<VersionsOfDataset, _>(ctx, self.key).await.gql()
     }
     /// Where this dataset is (or was) mounted.
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(10, child_complexity)")]
     async fn usage(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DatasetUsage>> {
         load_many::<UsageOfDataset, _>(ctx, self.key).await.gql()
     }
@@ -134,7 +137,7 @@ impl CreateInput for CreateDatasetInput {
                 .map(|w| fk("workspaceId", w))
                 .transpose()?),
             name: Set(text("name", self.name, 256)?),
-            description: Set(self.description),
+            description: Set(opt_description(self.description)?),
             storage_path: Set(storage_path("storagePath", self.storage_path)?),
             total_size: Set(Some(bytes("totalSize", self.total_size)?)),
             status: Set(Some(self.status.as_db().into())),
@@ -159,7 +162,10 @@ impl UpdateInput for UpdateDatasetInput {
             &mut row.name,
             self.name.map(|v| text("name", v, 256)).transpose()?,
         );
-        patch_nullable(&mut row.description, self.description);
+        patch_nullable(
+            &mut row.description,
+            parse_nullable(self.description, description)?,
+        );
         patch(
             &mut row.storage_path,
             self.storage_path
@@ -274,7 +280,7 @@ impl CreateInput for CreateDatasetVersionInput {
         Ok(dv::ActiveModel {
             dataset_id: Set(fk("datasetId", &self.dataset_id)?),
             version: Set(text("version", self.version, 64)?),
-            description: Set(self.description),
+            description: Set(opt_description(self.description)?),
             storage_path: Set(storage_path("storagePath", self.storage_path)?),
             size: Set(Some(bytes("size", self.size)?)),
             file_count: Set(Some(opt_count("fileCount", self.file_count)?.unwrap_or(0))),
@@ -299,7 +305,10 @@ pub struct UpdateDatasetVersionInput {
 impl UpdateInput for UpdateDatasetVersionInput {
     type Object = DatasetVersion;
     fn apply(self, row: &mut dv::ActiveModel) -> AppResult<()> {
-        patch_nullable(&mut row.description, self.description);
+        patch_nullable(
+            &mut row.description,
+            parse_nullable(self.description, description)?,
+        );
         patch(
             &mut row.storage_path,
             self.storage_path
@@ -454,6 +463,7 @@ impl Model {
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(10, child_complexity)")]
     async fn versions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ModelVersion>> {
         load_many::<VersionsOfModel, _>(ctx, self.key).await.gql()
     }
@@ -653,11 +663,11 @@ impl CreateInput for CreateModelVersionInput {
         Ok(mv::ActiveModel {
             model_id: Set(fk("modelId", &self.model_id)?),
             version: Set(text("version", self.version, 64)?),
-            description: Set(self.description),
+            description: Set(opt_description(self.description)?),
             storage_path: Set(storage_path("storagePath", self.storage_path)?),
             size: Set(Some(bytes("size", self.size)?)),
             format: Set(opt_text("format", self.format, 32)?),
-            metrics: Set(self.metrics.map(|m| m.0)),
+            metrics: Set(self.metrics.map(|m| json("metrics", m.0)).transpose()?),
             status: Set(Some(self.status.as_db().into())),
             ..Default::default()
         })
@@ -677,7 +687,10 @@ pub struct UpdateModelVersionInput {
 impl UpdateInput for UpdateModelVersionInput {
     type Object = ModelVersion;
     fn apply(self, row: &mut mv::ActiveModel) -> AppResult<()> {
-        patch_nullable(&mut row.description, self.description);
+        patch_nullable(
+            &mut row.description,
+            parse_nullable(self.description, description)?,
+        );
         patch(
             &mut row.storage_path,
             self.storage_path
@@ -692,7 +705,10 @@ impl UpdateInput for UpdateModelVersionInput {
             &mut row.format,
             parse_nullable(self.format, |v| text("format", v, 32))?,
         );
-        patch_nullable(&mut row.metrics, parse_nullable(self.metrics, |m| Ok(m.0))?);
+        patch_nullable(
+            &mut row.metrics,
+            parse_nullable(self.metrics, |m| json("metrics", m.0))?,
+        );
         patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
         Ok(())
     }
@@ -773,7 +789,7 @@ impl CreateInput for CreateImageInput {
     fn into_row(self) -> AppResult<images::ActiveModel> {
         Ok(images::ActiveModel {
             name: Set(text("name", self.name, 256)?),
-            description: Set(self.description),
+            description: Set(opt_description(self.description)?),
             category: Set(opt_text("category", self.category, 64)?),
             is_official: Set(Some(self.is_official)),
             size: Set(opt_bytes("size", self.size)?),
@@ -798,7 +814,10 @@ impl UpdateInput for UpdateImageInput {
             &mut row.name,
             self.name.map(|v| text("name", v, 256)).transpose()?,
         );
-        patch_nullable(&mut row.description, self.description);
+        patch_nullable(
+            &mut row.description,
+            parse_nullable(self.description, description)?,
+        );
         patch_nullable(
             &mut row.category,
             parse_nullable(self.category, |v| text("category", v, 64))?,

@@ -80,12 +80,14 @@ impl Environment {
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(3, child_complexity)")]
     async fn port_mappings(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<PortMapping>> {
         load_many::<PortMappingsOfEnvironment, _>(ctx, self.id.to_string())
             .await
             .gql()
     }
     /// Datasets mounted into this environment.
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(5, child_complexity)")]
     async fn dataset_usage(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DatasetUsage>> {
         load_many::<DatasetUsageOfEnvironment, _>(ctx, self.id.to_string())
             .await

@@ -45,7 +45,8 @@ fn never() -> Condition {
 #[derive(InputObject, Default)]
 pub struct IdFilter {
     pub eq: Option<ID>,
-    #[graphql(name = "in")]
+    /// At most 100 values.
+    #[graphql(name = "in", validator(max_items = 100))]
     pub in_list: Option<Vec<ID>>,
 }
 
@@ -69,7 +70,8 @@ impl IdFilter {
 #[derive(InputObject, Default)]
 pub struct StringFilter {
     pub eq: Option<String>,
-    #[graphql(name = "in")]
+    /// At most 100 values.
+    #[graphql(name = "in", validator(max_items = 100))]
     pub in_list: Option<Vec<String>>,
     /// Case-sensitive substring match.
     pub contains: Option<String>,
@@ -98,7 +100,8 @@ impl BooleanFilter {
 #[derive(InputObject, Default)]
 pub struct IntFilter {
     pub eq: Option<i32>,
-    #[graphql(name = "in")]
+    /// At most 100 values.
+    #[graphql(name = "in", validator(max_items = 100))]
     pub in_list: Option<Vec<i32>>,
     pub gte: Option<i32>,
     pub lte: Option<i32>,
@@ -169,7 +172,8 @@ impl DateTimeFilter {
 )]
 pub struct EnumFilter<T: DbEnum + InputType> {
     pub eq: Option<T>,
-    #[graphql(name = "in")]
+    /// At most 100 values.
+    #[graphql(name = "in", validator(max_items = 100))]
     pub in_list: Option<Vec<T>>,
 }
 

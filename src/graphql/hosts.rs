@@ -73,11 +73,13 @@ pub struct Host {
 
 #[ComplexObject]
 impl Host {
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(8, child_complexity)")]
     async fn gpus(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Gpu>> {
         load_many::<GpusOfHost, _>(ctx, self.id.to_string())
             .await
             .gql()
     }
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(4, child_complexity)")]
     async fn environments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Environment>> {
         load_many::<EnvironmentsOfHost, _>(ctx, self.id.to_string())
             .await
@@ -142,21 +144,34 @@ impl ApiObject for Host {
 
 /// Labels are a flat JSON object of short string values, so selectors stay simple.
 fn parse_labels(raw: serde_json::Value) -> AppResult<serde_json::Map<String, serde_json::Value>> {
-    let serde_json::Value::Object(map) = raw else {
+    let serde_json::Value::Object(map) = super::convert::json("labels", raw)? else {
         return Err(AppError::bad_input("labels: must be a JSON object"));
     };
     for (k, v) in &map {
         BoundedText::parse("labels key", k, 63)?;
-        if !v.is_string() {
-            return Err(AppError::bad_input(format!(
-                "labels.{k}: values must be strings"
-            )));
+        match v {
+            serde_json::Value::String(v) => {
+                BoundedText::parse(&format!("labels.{k}"), v, 256)?;
+            }
+            _ => {
+                return Err(AppError::bad_input(format!(
+                    "labels.{k}: values must be strings"
+                )))
+            }
         }
     }
     Ok(map)
 }
 
+const MAX_TAGS: usize = 64;
+
 fn parse_tags(tags: Vec<String>) -> AppResult<serde_json::Value> {
+    if tags.len() > MAX_TAGS {
+        return Err(AppError::bad_input(format!(
+            "tags: at most {MAX_TAGS}, got {}",
+            tags.len()
+        )));
+    }
     let parsed = tags
         .iter()
         .map(|t| {

@@ -12,6 +12,9 @@ use crate::error::{AppError, AppResult};
 
 pub const MAX_PAGE_SIZE: i32 = 100;
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
+/// The largest position a cursor may name. Far beyond any list this server keeps, and far
+/// below the 64-bit bound of SQL `OFFSET` arithmetic, so a forged cursor is BAD_USER_INPUT.
+pub const MAX_CURSOR_POSITION: u64 = 1 << 40;
 
 #[derive(Debug, Default, Clone)]
 pub struct PageArgs {
@@ -39,6 +42,13 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize)
     rows.saturating_mul(child_complexity).saturating_add(1)
 }
 
+/// Query complexity of a relation list (a `Vec` field, unpaged): its declared fan-out, the
+/// rows one parent is expected to have, times the complexity of one row, plus one. Nested
+/// relation lists multiply, so cycles (owner -> workspaces -> owner ...) meet the limit.
+pub fn fan_out(rows: usize, child_complexity: usize) -> usize {
+    rows.saturating_mul(child_complexity).saturating_add(1)
+}
+
 pub fn encode_cursor(position: u64) -> String {
     URL_SAFE_NO_PAD.encode(format!("pos:{position}"))
 }
@@ -48,7 +58,8 @@ pub fn decode_cursor(cursor: &str) -> AppResult<u64> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let text = String::from_utf8(bytes).map_err(|_| invalid())?;
     text.strip_prefix("pos:")
-        .and_then(|n| n.parse().ok())
+        .and_then(|n| n.parse::<u64>().ok())
+        .filter(|n| *n <= MAX_CURSOR_POSITION)
         .ok_or_else(invalid)
 }
 
@@ -125,6 +136,24 @@ mod tests {
         assert_eq!(decode_cursor(&encode_cursor(42)).unwrap(), 42);
         assert!(decode_cursor("not-a-cursor!").is_err());
         assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("pos:x")).is_err());
+        for forged in [
+            "pos:9223372036854775807",
+            "pos:18446744073709551615",
+            "pos:-1",
+        ] {
+            let err = decode_cursor(&URL_SAFE_NO_PAD.encode(forged)).unwrap_err();
+            assert_eq!(err.code().as_str(), "BAD_USER_INPUT");
+        }
+        let last = encode_cursor(MAX_CURSOR_POSITION);
+        assert!(args(
+            Some(100),
+            Some(MAX_CURSOR_POSITION),
+            None,
+            Some(MAX_CURSOR_POSITION)
+        )
+        .window(None)
+        .is_ok());
+        assert_eq!(decode_cursor(&last).unwrap(), MAX_CURSOR_POSITION);
     }
 
     #[test]

@@ -8,7 +8,8 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
     NextSubscribe,
 };
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
+use async_graphql::Value as ConstValue;
 use async_graphql::{MergedObject, MergedSubscription, Response, Schema, SchemaBuilder};
 use async_graphql::{ServerError, ServerResult, Variables};
 use futures_util::stream::BoxStream;
@@ -227,6 +228,92 @@ fn count_aliases(set: &SelectionSet) -> usize {
         .sum()
 }
 
+/// Fields that check a password or a refresh token: one per operation, so aliases cannot
+/// turn one request into many guesses.
+const SIGN_IN_FIELDS: [&str; 3] = ["login", "register", "refreshToken"];
+
+fn count_sign_ins(set: &SelectionSet, doc: &ExecutableDocument, depth: usize) -> usize {
+    if depth > 8 {
+        return 0;
+    }
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(f) => usize::from(SIGN_IN_FIELDS.contains(&f.node.name.node.as_str())),
+            Selection::InlineFragment(f) => {
+                count_sign_ins(&f.node.selection_set.node, doc, depth + 1)
+            }
+            Selection::FragmentSpread(spread) => doc
+                .fragments
+                .get(&spread.node.fragment_name.node)
+                .map_or(0, |f| {
+                    count_sign_ins(&f.node.selection_set.node, doc, depth + 1)
+                }),
+        })
+        .sum()
+}
+
+/// Mutations whose text is content kept byte for byte (command output, stored escaped, see
+/// `domain::encode_output`): the one place a NUL is accepted.
+const CONTENT_MUTATIONS: [&str; 2] = ["commandOutput", "commandFinished"];
+
+fn const_has_nul(v: &ConstValue) -> bool {
+    match v {
+        ConstValue::String(s) => s.contains('\0'),
+        ConstValue::List(items) => items.iter().any(const_has_nul),
+        ConstValue::Object(map) => map
+            .iter()
+            .any(|(k, v)| k.as_str().contains('\0') || const_has_nul(v)),
+        _ => false,
+    }
+}
+
+fn selection_has_nul(set: &SelectionSet) -> bool {
+    set.items.iter().any(|item| match &item.node {
+        Selection::Field(f) => {
+            f.node.arguments.iter().any(|(_, v)| {
+                // Variables are checked on their own; here they stand for nothing.
+                v.node
+                    .clone()
+                    .into_const_with(|_| Ok::<_, ()>(ConstValue::Null))
+                    .is_ok_and(|v| const_has_nul(&v))
+            }) || selection_has_nul(&f.node.selection_set.node)
+        }
+        Selection::InlineFragment(f) => selection_has_nul(&f.node.selection_set.node),
+        Selection::FragmentSpread(_) => false,
+    })
+}
+
+/// NUL is never text: PostgreSQL cannot store it, and no name, filter or id holds one. Every
+/// input (variables, literals, defaults) is checked before anything runs, except the
+/// agent's command output.
+fn refuses_nul(doc: &ExecutableDocument, variables: &Variables) -> bool {
+    let carries_output = doc.operations.iter().any(|(_, op)| {
+        op.node.ty == OperationType::Mutation
+            && op.node.selection_set.node.items.iter().any(|item| {
+                matches!(&item.node, Selection::Field(f)
+                    if CONTENT_MUTATIONS.contains(&f.node.name.node.as_str()))
+            })
+    });
+    if carries_output {
+        return false;
+    }
+    variables.iter().any(|(_, v)| const_has_nul(v))
+        || doc.operations.iter().any(|(_, op)| {
+            selection_has_nul(&op.node.selection_set.node)
+                || op.node.variable_definitions.iter().any(|d| {
+                    d.node
+                        .default_value
+                        .as_ref()
+                        .is_some_and(|v| const_has_nul(&v.node))
+                })
+        })
+        || doc
+            .fragments
+            .values()
+            .any(|f| selection_has_nul(&f.node.selection_set.node))
+}
+
 #[async_trait::async_trait]
 impl Extension for DocumentLimitsExtension {
     async fn prepare_request(
@@ -269,6 +356,23 @@ impl Extension for DocumentLimitsExtension {
                 "the query uses {aliases} aliases; at most {} are accepted",
                 self.max_aliases
             )));
+        }
+        let sign_ins = doc
+            .operations
+            .iter()
+            .filter(|(_, op)| op.node.ty == OperationType::Mutation)
+            .map(|(_, op)| count_sign_ins(&op.node.selection_set.node, &doc, 0))
+            .max()
+            .unwrap_or(0);
+        if sign_ins > 1 {
+            return Err(limit_error(format!(
+                "an operation may sign in once; this one has {sign_ins} login, register or refreshToken fields"
+            )));
+        }
+        if refuses_nul(&doc, variables) {
+            return Err(limit_error(
+                "inputs must not contain NUL (U+0000): it is not text".to_owned(),
+            ));
         }
         Ok(doc)
     }

@@ -5,9 +5,10 @@ use chrono::{DateTime, Utc};
 use entity::system_configs as sc;
 use sea_orm::Set;
 
-use super::convert::{id, ts_opt};
+use super::convert::{description, exact_text, id, opt_description, ts_opt, MAX_JSON_BYTES};
 use super::crud::{
-    crud_mutation, crud_query, patch, patch_nullable, ApiObject, CreateInput, UpdateInput,
+    crud_mutation, crud_query, parse_nullable, patch, patch_nullable, ApiObject, CreateInput,
+    UpdateInput,
 };
 use super::enums::{ConfigType, DbEnum};
 use super::filter::{filter_input, order_input, BooleanFilter, EnumFilter, IdFilter, StringFilter};
@@ -94,9 +95,13 @@ impl CreateInput for CreateSystemConfigInput {
         check_value(self.config_type, &self.config_value)?;
         Ok(sc::ActiveModel {
             config_key: Set(BoundedText::parse("configKey", &self.config_key, 128)?.into_string()),
-            config_value: Set(self.config_value),
+            config_value: Set(exact_text(
+                "configValue",
+                self.config_value,
+                MAX_JSON_BYTES,
+            )?),
             config_type: Set(self.config_type.as_db().into()),
-            description: Set(self.description),
+            description: Set(opt_description(self.description)?),
             is_public: Set(Some(self.is_public)),
             ..Default::default()
         })
@@ -114,12 +119,20 @@ pub struct UpdateSystemConfigInput {
 impl UpdateInput for UpdateSystemConfigInput {
     type Object = SystemConfig;
     fn apply(self, row: &mut sc::ActiveModel) -> AppResult<()> {
-        patch(&mut row.config_value, self.config_value);
+        patch(
+            &mut row.config_value,
+            self.config_value
+                .map(|v| exact_text("configValue", v, MAX_JSON_BYTES))
+                .transpose()?,
+        );
         patch(
             &mut row.config_type,
             self.config_type.map(|t| t.as_db().to_owned()),
         );
-        patch_nullable(&mut row.description, self.description);
+        patch_nullable(
+            &mut row.description,
+            parse_nullable(self.description, description)?,
+        );
         patch(&mut row.is_public, self.is_public.map(Some));
         let ty = row.config_type.as_ref().as_str();
         check_value(

@@ -249,10 +249,12 @@ pub mod auth {
         db: &DatabaseConnection,
         keys: &JwtKeys,
         refresh_ttl_secs: i64,
+        throttle: &password::LoginThrottle,
         login: &str,
         password_text: &str,
     ) -> AppResult<Session> {
         let login = login.trim();
+        throttle.check(login)?;
         let customer = customers::Entity::find()
             .filter(
                 sea_orm::Condition::any()
@@ -263,11 +265,14 @@ pub mod auth {
             .await?;
         let Some(customer) = customer else {
             password::verify_blocking(password_text, password::dummy_hash()).await;
+            throttle.failed(login);
             return Err(invalid_credentials());
         };
         if !password::verify_blocking(password_text, &customer.password_hash).await {
+            throttle.failed(login);
             return Err(invalid_credentials());
         }
+        throttle.succeeded(login);
         check_active(&customer)?;
         issue_session(db, keys, refresh_ttl_secs, customer, None).await
     }

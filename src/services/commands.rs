@@ -6,7 +6,7 @@
 
 use chrono::{Duration, NaiveDateTime, Utc};
 use entity::{command_results, commands, hosts};
-use sea_orm::sea_query::Condition;
+use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, Set, TransactionTrait,
@@ -111,6 +111,10 @@ pub async fn run(
 }
 
 pub async fn find(db: &impl ConnectionTrait, command_id: &str) -> AppResult<commands::Model> {
+    if command_id.contains('\0') {
+        // No id holds NUL (and PostgreSQL cannot compare with one).
+        return Err(AppError::NotFound("command"));
+    }
     commands::Entity::find()
         .filter(commands::Column::CommandId.eq(command_id))
         .one(db)
@@ -131,6 +135,35 @@ pub async fn pending_for_host(
         .await?)
 }
 
+/// Moves a command out of one of the statuses `from` (a NULL status counts as `pending`)
+/// with `update`'s columns, in one `UPDATE … WHERE status IN (…)`: `true` when this call
+/// made the change, `false` when another writer (an agent report, a cancel, the timeout
+/// job) changed the row first.
+async fn transition(
+    db: &impl ConnectionTrait,
+    command_id: &str,
+    from: &[&str],
+    update: sea_orm::UpdateMany<commands::Entity>,
+) -> AppResult<bool> {
+    let mut status = Condition::any().add(commands::Column::Status.is_in(from.iter().copied()));
+    if from.contains(&PENDING) {
+        status = status.add(commands::Column::Status.is_null());
+    }
+    let done = update
+        .filter(commands::Column::CommandId.eq(command_id))
+        .filter(status)
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// The update that ends a command with `status` at `now`.
+fn ending(status: &str, now: NaiveDateTime) -> sea_orm::UpdateMany<commands::Entity> {
+    commands::Entity::update_many()
+        .col_expr(commands::Column::Status, Expr::value(status))
+        .col_expr(commands::Column::CompletedAt, Expr::value(now))
+}
+
 /// What `cancel` did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Cancelled {
@@ -140,31 +173,40 @@ pub enum Cancelled {
     Running(commands::Model),
 }
 
-/// Cancels a command. A finished one is a CONFLICT.
+/// Cancels a command. A finished one is a CONFLICT. The change is a compare-and-set, so a
+/// cancel racing the agent's `commandStarted` either cancels the command before it starts
+/// (the agent is then told not to run it) or finds it running (and has it killed).
 pub async fn cancel(db: &DatabaseConnection, command_id: &str) -> AppResult<Cancelled> {
     let _writer = db::write_guard(db).await;
     let txn = db.begin().await?;
     let current = find(&txn, command_id).await?;
-    let outcome = match current.status.as_deref() {
-        Some(PENDING) | None => {
-            let now = Utc::now().naive_utc();
-            let updated = finish_row(&txn, &current, CANCELLED, now).await?;
-            insert_result(
-                &txn,
-                command_results::ActiveModel {
-                    command_id: Set(command_id.to_owned()),
-                    stderr: Set(Some("cancelled before it started".into())),
-                    ..Default::default()
-                },
-            )
-            .await?;
-            Cancelled::BeforeStart(updated)
-        }
-        Some(RUNNING) => Cancelled::Running(current),
-        Some(other) => {
-            return Err(AppError::Conflict(format!(
-                "the command already ended ({other})"
-            )))
+    let now = Utc::now().naive_utc();
+    let outcome = if transition(&txn, command_id, &[PENDING], ending(CANCELLED, now)).await? {
+        insert_result(
+            &txn,
+            command_results::ActiveModel {
+                command_id: Set(command_id.to_owned()),
+                stderr: Set(Some("cancelled before it started".into())),
+                ..Default::default()
+            },
+        )
+        .await?;
+        Cancelled::BeforeStart(find(&txn, command_id).await?)
+    } else {
+        // Not pending (any more): read what won.
+        let current = if current.status.as_deref().is_none_or(|s| s == PENDING) {
+            find(&txn, command_id).await?
+        } else {
+            current
+        };
+        match current.status.as_deref() {
+            Some(RUNNING) => Cancelled::Running(current),
+            other => {
+                return Err(AppError::Conflict(format!(
+                    "the command already ended ({})",
+                    other.unwrap_or(PENDING)
+                )))
+            }
         }
     };
     txn.commit().await?;
@@ -193,16 +235,19 @@ pub async fn started(
 ) -> AppResult<(bool, Option<commands::Model>)> {
     let _writer = db::write_guard(db).await;
     let txn = db.begin().await?;
-    let command = own_command(&txn, host, command_id).await?;
-    let result = match command.status.as_deref() {
-        Some(PENDING) | None => {
-            let mut row: commands::ActiveModel = command.into();
-            row.status = Set(Some(RUNNING.into()));
-            row.started_at = Set(Some(Utc::now().naive_utc()));
-            (true, Some(row.update(&txn).await?))
-        }
-        Some(RUNNING) => (true, None),
-        _ => (false, None),
+    own_command(&txn, host, command_id).await?;
+    let start = commands::Entity::update_many()
+        .col_expr(commands::Column::Status, Expr::value(RUNNING))
+        .col_expr(
+            commands::Column::StartedAt,
+            Expr::value(Utc::now().naive_utc()),
+        );
+    let result = if transition(&txn, command_id, &[PENDING], start).await? {
+        (true, Some(find(&txn, command_id).await?))
+    } else {
+        // A repeated report of a running command is fine; anything else must not run.
+        let now = find(&txn, command_id).await?;
+        (now.status.as_deref() == Some(RUNNING), None)
     };
     txn.commit().await?;
     Ok(result)
@@ -239,7 +284,12 @@ pub async fn finished(
         return Ok(None);
     }
     let now = Utc::now().naive_utc();
-    let mut updated = finish_row(&txn, &command, report.status, now).await?;
+    let ended = ending(report.status, now);
+    if !transition(&txn, &report.command_id, &[PENDING, RUNNING], ended).await? {
+        // Ended meanwhile (cancelled, timed out): the first outcome stands.
+        return Ok(None);
+    }
+    let mut updated = find(&txn, &report.command_id).await?;
     if updated.started_at.is_none() {
         let mut row: commands::ActiveModel = updated.into();
         row.started_at = Set(Some(
@@ -251,8 +301,8 @@ pub async fn finished(
         &txn,
         command_results::ActiveModel {
             command_id: Set(report.command_id),
-            stdout: Set(Some(report.stdout)),
-            stderr: Set(Some(report.stderr)),
+            stdout: Set(Some(crate::domain::encode_output(&report.stdout))),
+            stderr: Set(Some(crate::domain::encode_output(&report.stderr))),
             exit_code: Set(report.exit_code),
             execution_time_ms: Set(Some(report.duration_ms)),
             stdout_truncated: Set(report.stdout_truncated),
@@ -263,18 +313,6 @@ pub async fn finished(
     .await?;
     txn.commit().await?;
     Ok(Some(updated))
-}
-
-async fn finish_row(
-    db: &impl ConnectionTrait,
-    command: &commands::Model,
-    status: &str,
-    now: NaiveDateTime,
-) -> AppResult<commands::Model> {
-    let mut row: commands::ActiveModel = command.clone().into();
-    row.status = Set(Some(status.into()));
-    row.completed_at = Set(Some(now));
-    Ok(row.update(db).await?)
 }
 
 async fn insert_result(
@@ -304,57 +342,85 @@ pub async fn mark_delivered(db: &DatabaseConnection, command_ids: &[String]) -> 
 }
 
 /// The command-timeout job's work: pending commands never sent to their agent within
-/// `delivery_timeout` end `timeout` ("never started"); running ones whose agent has not
-/// reported well past their own limit end `timeout` too. Returns the commands it ended.
+/// `delivery_timeout` end `timeout` ("never started"); so do commands delivered but never
+/// reported started by the end of their own limit plus `report_grace`; running ones whose
+/// agent has not reported well past their own limit end `timeout` too. A command that has a
+/// result already is left alone, and each end is a compare-and-set on the status the job
+/// saw, so an agent report arriving meanwhile wins. Returns the commands it ended.
 pub async fn expire(
     db: &DatabaseConnection,
     now: NaiveDateTime,
     delivery_timeout: Duration,
     report_grace: Duration,
 ) -> AppResult<Vec<commands::Model>> {
-    let stale_pending = commands::Entity::find()
-        .filter(commands::Column::Status.eq(PENDING))
-        .filter(commands::Column::DeliveredAt.is_null())
-        .filter(commands::Column::CreatedAt.lt(now - delivery_timeout))
+    let without_result = || {
+        commands::Column::CommandId.not_in_subquery(
+            sea_orm::sea_query::Query::select()
+                .column(command_results::Column::CommandId)
+                .from(command_results::Entity)
+                .to_owned(),
+        )
+    };
+    let pending = commands::Entity::find()
+        .filter(
+            Condition::any()
+                .add(commands::Column::Status.eq(PENDING))
+                .add(commands::Column::Status.is_null()),
+        )
+        .filter(without_result())
         .all(db)
         .await?;
     let running = commands::Entity::find()
-        .filter(Condition::all().add(commands::Column::Status.eq(RUNNING)))
+        .filter(commands::Column::Status.eq(RUNNING))
+        .filter(without_result())
         .all(db)
         .await?;
-    let overdue = running.into_iter().filter(|c| {
-        c.started_at.is_some_and(|s| {
-            s + Duration::seconds(i64::from(c.timeout_seconds)) + report_grace < now
-        })
-    });
-    let mut ended = Vec::new();
-    for (command, why) in stale_pending
-        .into_iter()
-        .map(|c| {
-            (
+    let past_limit = |since: NaiveDateTime, c: &commands::Model| {
+        since + Duration::seconds(i64::from(c.timeout_seconds)) + report_grace < now
+    };
+    let mut due: Vec<(commands::Model, &str, &str)> = Vec::new();
+    for c in pending {
+        match (c.delivered_at, c.created_at) {
+            (None, Some(created)) if created < now - delivery_timeout => due.push((
                 c,
+                PENDING,
                 "the host's agent did not pick the command up in time; it was never started",
-            )
-        })
-        .chain(overdue.map(|c| (c, "the host's agent did not report the command's end")))
-    {
+            )),
+            (Some(delivered), _) if past_limit(delivered, &c) => due.push((
+                c,
+                PENDING,
+                "the host's agent received the command but never reported starting it",
+            )),
+            _ => {}
+        }
+    }
+    for c in running {
+        if c.started_at.is_some_and(|s| past_limit(s, &c)) {
+            due.push((
+                c,
+                RUNNING,
+                "the host's agent did not report the command's end",
+            ));
+        }
+    }
+    let mut ended = Vec::new();
+    for (command, seen, why) in due {
         let _writer = db::write_guard(db).await;
         let txn = db.begin().await?;
-        // Re-read inside the transaction: an agent report may have won the race.
-        let current = find(&txn, &command.command_id).await?;
-        if current.status != command.status {
+        if !transition(&txn, &command.command_id, &[seen], ending(TIMEOUT, now)).await? {
+            // An agent report or a cancel won the race.
             continue;
         }
-        let updated = finish_row(&txn, &current, TIMEOUT, now).await?;
         insert_result(
             &txn,
             command_results::ActiveModel {
-                command_id: Set(current.command_id.clone()),
+                command_id: Set(command.command_id.clone()),
                 stderr: Set(Some(why.into())),
                 ..Default::default()
             },
         )
         .await?;
+        let updated = find(&txn, &command.command_id).await?;
         txn.commit().await?;
         ended.push(updated);
     }
@@ -363,24 +429,13 @@ pub async fn expire(
 
 // Publishing: services persist first, then publish (DESIGN §6).
 
-/// The agent order that runs `c` (also what a connecting agent receives for its pending
-/// commands).
-pub fn run_order(c: &commands::Model) -> AgentOrder {
-    AgentOrder {
-        host_id: c.target_node_id.clone(),
-        kind: "run".into(),
-        command_id: c.command_id.clone(),
-        command_text: c.command_text.clone(),
-        timeout_seconds: c.timeout_seconds,
-        working_directory: c.working_directory.clone(),
-        environment: c.environment.clone(),
-    }
-}
-
+/// An order for `c`'s agent. Only ids travel (a command's text may be far larger than a
+/// PostgreSQL NOTIFY); the replica holding the agent's subscription loads the row.
 fn order(kind: &str, c: &commands::Model) -> Event {
     Event::AgentCommand(AgentOrder {
+        host_id: c.target_node_id.clone(),
         kind: kind.to_owned(),
-        ..run_order(c)
+        command_id: c.command_id.clone(),
     })
 }
 

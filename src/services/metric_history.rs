@@ -165,13 +165,15 @@ async fn extreme(
     })
 }
 
-/// Recomputes the `bucket` rows of `series` for buckets starting in `[from, to)`.
+/// Recomputes the `bucket` rows of `series` for buckets starting in `[from, to)`, of every
+/// host or of one.
 async fn recompute(
     db: &DatabaseConnection,
     series: &Series,
     bucket: Bucket,
     from: NaiveDateTime,
     to: NaiveDateTime,
+    host: Option<&str>,
 ) -> AppResult<()> {
     let backend = db.get_database_backend();
     let (source, target, time) = match bucket {
@@ -204,6 +206,9 @@ async fn recompute(
         .from(Alias::new(source))
         .and_where(Expr::col(Alias::new(time)).gte(from))
         .and_where(Expr::col(Alias::new(time)).lt(to));
+    if let Some(host) = host {
+        select.and_where(Expr::col(Alias::new("host_id")).eq(host));
+    }
     for key in series.keys {
         select.group_by_col(Alias::new(*key));
     }
@@ -215,11 +220,14 @@ async fn recompute(
         .select_from(select)
         .map_err(|e| AppError::internal(e.to_string()))?
         .to_owned();
-    let delete = Query::delete()
+    let mut delete = Query::delete()
         .from_table(Alias::new(target))
         .and_where(Expr::col(Alias::new("bucket_start")).gte(from))
         .and_where(Expr::col(Alias::new("bucket_start")).lt(to))
         .to_owned();
+    if let Some(host) = host {
+        delete.and_where(Expr::col(Alias::new("host_id")).eq(host));
+    }
 
     let _writer = db::write_guard(db).await;
     let txn = db.begin().await?;
@@ -254,9 +262,67 @@ async fn pending_range(
 
 const CENTURY_DAYS: i64 = 36_500;
 
+/// Hosts with source rows for buckets starting in `[from, to)`.
+async fn hosts_in_range(
+    db: &DatabaseConnection,
+    series: &Series,
+    bucket: Bucket,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> AppResult<Vec<String>> {
+    let (source, time) = match bucket {
+        Bucket::Hour => (series.raw, "collected_at"),
+        Bucket::Day => (series.hourly, "bucket_start"),
+    };
+    let stmt = Query::select()
+        .distinct()
+        .column(Alias::new("host_id"))
+        .from(Alias::new(source))
+        .and_where(Expr::col(Alias::new(time)).gte(from))
+        .and_where(Expr::col(Alias::new(time)).lt(to))
+        .to_owned();
+    let backend = db.get_database_backend();
+    let rows = db.query_all(backend.build(&stmt)).await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get::<String>("", "host_id")?))
+        .collect()
+}
+
+/// Rolls up one series at one resolution: all hosts in one statement; when that fails
+/// (one host's samples cannot be aggregated), host by host, so one host never holds back
+/// the others. Returns the hosts whose rollup failed.
+async fn roll_bucket(
+    db: &DatabaseConnection,
+    series: &Series,
+    bucket: Bucket,
+    to: NaiveDateTime,
+    recheck: Duration,
+) -> AppResult<Vec<String>> {
+    let Some(from) = pending_range(db, series, bucket, to, recheck).await? else {
+        return Ok(Vec::new());
+    };
+    let Err(err) = recompute(db, series, bucket, from, to, None).await else {
+        return Ok(Vec::new());
+    };
+    tracing::warn!(table = series.raw, error = %err, "fleet rollup failed; rolling up host by host");
+    let mut failed = Vec::new();
+    for host in hosts_in_range(db, series, bucket, from, to).await? {
+        if let Err(err) = recompute(db, series, bucket, from, to, Some(&host)).await {
+            tracing::warn!(table = series.raw, host = %host, error = %err, "rollup failed for a host");
+            failed.push(host);
+        }
+    }
+    Ok(failed)
+}
+
 /// What one run of [`roll_up`] did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RollupReport {
+    /// Hosts whose samples could not be rolled up this run (each is logged); the others
+    /// were, and retention ran.
+    pub failed_hosts: Vec<String>,
+    /// Steps that failed as a whole (each is logged); the steps after them still ran.
+    pub failed_steps: u64,
     /// Rows deleted for retention: raw samples, hourly rows, daily rows, batch ids.
     pub deleted_raw: u64,
     pub deleted_hourly: u64,
@@ -293,46 +359,68 @@ pub async fn roll_up(
             .clamp(0, CENTURY_DAYS * 86_400),
     );
     let mut report = RollupReport::default();
-    for series in [&HOST, &GPU] {
-        let to = floor(now, Bucket::Hour);
-        if let Some(from) = pending_range(db, series, Bucket::Hour, to, lateness).await? {
-            recompute(db, series, Bucket::Hour, from, to).await?;
+    // Each step runs whatever the ones before it did: a failure is logged and counted.
+    let step = |report: &mut RollupReport, result: AppResult<u64>, what: &str| match result {
+        Ok(n) => n,
+        Err(err) => {
+            tracing::error!(error = %err, step = what, "metric retention step failed");
+            report.failed_steps += 1;
+            0
         }
-        let to = floor(now, Bucket::Day);
-        if let Some(from) = pending_range(db, series, Bucket::Day, to, Duration::days(1)).await? {
-            recompute(db, series, Bucket::Day, from, to).await?;
+    };
+    for series in [&HOST, &GPU] {
+        for (bucket, to, recheck) in [
+            (Bucket::Hour, floor(now, Bucket::Hour), lateness),
+            (Bucket::Day, floor(now, Bucket::Day), Duration::days(1)),
+        ] {
+            match roll_bucket(db, series, bucket, to, recheck).await {
+                Ok(failed) => {
+                    for host in failed {
+                        if !report.failed_hosts.contains(&host) {
+                            report.failed_hosts.push(host);
+                        }
+                    }
+                }
+                Err(err) => {
+                    step(&mut report, Err(err), "rollup");
+                }
+            }
         }
         let days = |d: i64| now - Duration::days(d.clamp(0, CENTURY_DAYS));
-        report.deleted_raw += delete_before(
+        let raw = delete_before(
             db,
             series.raw,
             "collected_at",
             days(settings.raw_retention_days),
         )
-        .await?;
-        report.deleted_hourly += delete_before(
+        .await;
+        report.deleted_raw += step(&mut report, raw, "raw retention");
+        let hourly = delete_before(
             db,
             series.hourly,
             "bucket_start",
             days(settings.hourly_retention_days),
         )
-        .await?;
-        report.deleted_daily += delete_before(
+        .await;
+        report.deleted_hourly += step(&mut report, hourly, "hourly retention");
+        let daily = delete_before(
             db,
             series.daily,
             "bucket_start",
             days(settings.daily_retention_days),
         )
-        .await?;
+        .await;
+        report.deleted_daily += step(&mut report, daily, "daily retention");
     }
     // Batch ids guard against replays as long as the samples they brought are kept.
-    report.deleted_batches = delete_before(
+    let batches = delete_before(
         db,
         "metric_batches",
         "received_at",
         now - Duration::days(settings.raw_retention_days.clamp(0, CENTURY_DAYS)),
     )
-    .await?;
+    .await;
+    report.deleted_batches = step(&mut report, batches, "batch retention");
     Ok(report)
 }
 

@@ -6,6 +6,7 @@ mod wsclient;
 
 mod fixtures;
 
+mod abuse;
 mod agent;
 mod agent_e2e;
 mod auth;
