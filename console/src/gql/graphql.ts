@@ -158,6 +158,7 @@ export type DeploymentMode =
 /** Filter on an enum column. */
 export type DeploymentModeFilter = {
   eq?: DeploymentMode | null | undefined;
+  /** At most 100 values. */
   in?: Array<DeploymentMode> | null | undefined;
 };
 
@@ -198,12 +199,14 @@ export type HostStatus =
 /** Filter on an enum column. */
 export type HostStatusFilter = {
   eq?: HostStatus | null | undefined;
+  /** At most 100 values. */
   in?: Array<HostStatus> | null | undefined;
 };
 
 /** Filter on an id or foreign-key column. */
 export type IdFilter = {
   eq?: string | number | null | undefined;
+  /** At most 100 values. */
   in?: Array<string | number> | null | undefined;
 };
 
@@ -228,6 +231,7 @@ export type OsType =
 /** Filter on an enum column. */
 export type OsTypeFilter = {
   eq?: OsType | null | undefined;
+  /** At most 100 values. */
   in?: Array<OsType> | null | undefined;
 };
 
@@ -264,6 +268,7 @@ export type StringFilter = {
   /** Case-sensitive substring match. */
   contains?: string | null | undefined;
   eq?: string | null | undefined;
+  /** At most 100 values. */
   in?: Array<string> | null | undefined;
 };
 
