@@ -11,7 +11,7 @@ export const DATASET_FIELDS = graphql(`
 
 export const DATASETS = graphql(`
   query Datasets {
-    datasets(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }
+    datasets(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }
   }
 `)
 
@@ -43,7 +43,7 @@ export const MODEL_FIELDS = graphql(`
 
 export const MODELS = graphql(`
   query Models {
-    models(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }
+    models(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }
   }
 `)
 
