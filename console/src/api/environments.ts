@@ -44,3 +44,7 @@ export const ENVIRONMENT_STATUS = graphql(`
     environmentStatus(environmentId: $environmentId) { environmentId status previousStatus reason at }
   }
 `)
+
+export const ENVIRONMENT_ROW = graphql(`
+  query EnvironmentRow($id: ID!) { environment(id: $id) { ...EnvironmentFields } }
+`)

@@ -63,6 +63,7 @@ type Documents = {
     "\n  mutation RestartEnvironment($id: ID!) { restartEnvironment(id: $id) { ...EnvironmentFields } }\n": typeof types.RestartEnvironmentDocument,
     "\n  mutation DeleteEnvironment($id: ID!) { deleteEnvironment(id: $id) { ...EnvironmentFields } }\n": typeof types.DeleteEnvironmentDocument,
     "\n  subscription EnvironmentStatusChanges($environmentId: ID) {\n    environmentStatus(environmentId: $environmentId) { environmentId status previousStatus reason at }\n  }\n": typeof types.EnvironmentStatusChangesDocument,
+    "\n  query EnvironmentRow($id: ID!) { environment(id: $id) { ...EnvironmentFields } }\n": typeof types.EnvironmentRowDocument,
     "\n  fragment HostFields on Host {\n    id name hostname ipAddress publicIp osType osVersion arch deploymentMode k8sNodeName\n    status healthStatus totalCpu totalMemory totalDisk totalGpu usedCpu usedMemory usedDisk usedGpu\n    sshPort agentPort labels tags lastHeartbeat agentVersion registeredAt\n  }\n": typeof types.HostFieldsFragmentDoc,
     "\n  fragment GpuMetricFields on GpuMetric {\n    id gpuId hostId utilizationPercent memoryUsed memoryUsagePercent temperature powerDraw\n    fanSpeedPercent processCount collectedAt\n  }\n": typeof types.GpuMetricFieldsFragmentDoc,
     "\n  fragment GpuFields on Gpu {\n    id hostId gpuIndex uuid name brand architecture memoryTotal cudaCores computeCapability\n    status healthStatus allocatedTo powerLimit temperatureLimit\n  }\n": typeof types.GpuFieldsFragmentDoc,
@@ -135,6 +136,7 @@ const documents: Documents = {
     "\n  mutation RestartEnvironment($id: ID!) { restartEnvironment(id: $id) { ...EnvironmentFields } }\n": types.RestartEnvironmentDocument,
     "\n  mutation DeleteEnvironment($id: ID!) { deleteEnvironment(id: $id) { ...EnvironmentFields } }\n": types.DeleteEnvironmentDocument,
     "\n  subscription EnvironmentStatusChanges($environmentId: ID) {\n    environmentStatus(environmentId: $environmentId) { environmentId status previousStatus reason at }\n  }\n": types.EnvironmentStatusChangesDocument,
+    "\n  query EnvironmentRow($id: ID!) { environment(id: $id) { ...EnvironmentFields } }\n": types.EnvironmentRowDocument,
     "\n  fragment HostFields on Host {\n    id name hostname ipAddress publicIp osType osVersion arch deploymentMode k8sNodeName\n    status healthStatus totalCpu totalMemory totalDisk totalGpu usedCpu usedMemory usedDisk usedGpu\n    sshPort agentPort labels tags lastHeartbeat agentVersion registeredAt\n  }\n": types.HostFieldsFragmentDoc,
     "\n  fragment GpuMetricFields on GpuMetric {\n    id gpuId hostId utilizationPercent memoryUsed memoryUsagePercent temperature powerDraw\n    fanSpeedPercent processCount collectedAt\n  }\n": types.GpuMetricFieldsFragmentDoc,
     "\n  fragment GpuFields on Gpu {\n    id hostId gpuIndex uuid name brand architecture memoryTotal cudaCores computeCapability\n    status healthStatus allocatedTo powerLimit temperatureLimit\n  }\n": types.GpuFieldsFragmentDoc,
@@ -368,6 +370,10 @@ export function graphql(source: "\n  mutation DeleteEnvironment($id: ID!) { dele
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  subscription EnvironmentStatusChanges($environmentId: ID) {\n    environmentStatus(environmentId: $environmentId) { environmentId status previousStatus reason at }\n  }\n"): (typeof documents)["\n  subscription EnvironmentStatusChanges($environmentId: ID) {\n    environmentStatus(environmentId: $environmentId) { environmentId status previousStatus reason at }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query EnvironmentRow($id: ID!) { environment(id: $id) { ...EnvironmentFields } }\n"): (typeof documents)["\n  query EnvironmentRow($id: ID!) { environment(id: $id) { ...EnvironmentFields } }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
