@@ -97,7 +97,12 @@ export function startAgent(serverUrl, token) {
   const child = track(spawn(
     join(binDir, 'remotegpu-agent'),
     ['--server-url', serverUrl, '--collector', 'fake', '--fake-gpus', join(repo, 'agent/examples/fake-gpus.json'), '--interval', '1', '--data-dir', data],
-    { env: { ...process.env, REMOTEGPU_AGENT_TOKEN: token, RUST_LOG: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      // A Docker socket that does not exist: the tests never make containers on this machine,
+      // and an environment's order fails the same way everywhere.
+      env: { ...process.env, REMOTEGPU_AGENT_TOKEN: token, REMOTEGPU_AGENT_DOCKER_SOCKET: join(data, 'no-docker.sock'), RUST_LOG: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   ))
   createInterface({ input: child.stdout }).on('line', (l) => logs.push(l))
   createInterface({ input: child.stderr }).on('line', (l) => logs.push(l))
@@ -111,6 +116,18 @@ export function startAgent(serverUrl, token) {
       rmSync(data, { recursive: true, force: true })
     },
   }
+}
+
+/** One GraphQL request to the server (test set-up through the API); throws on errors. */
+export async function api(serverUrl, query, variables = {}, token = null) {
+  const res = await fetch(`${serverUrl}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  })
+  const body = await res.json()
+  if (body.errors?.length) throw new Error(`API: ${JSON.stringify(body.errors)}`)
+  return body.data
 }
 
 /** Chromium with the network cut off: only 127.0.0.1 is reachable; anything else is recorded. */

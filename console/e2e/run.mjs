@@ -4,7 +4,7 @@
 //
 //   node e2e/run.mjs        (scripts/console-test.sh builds what it needs first)
 import assert from 'node:assert/strict'
-import { ADMIN, screenshots, shot, startAgent, startBrowser, startServer, until } from './harness.mjs'
+import { ADMIN, api, screenshots, shot, startAgent, startBrowser, startServer, until } from './harness.mjs'
 
 const HOST = 'GPU-Server-E2E'
 const CUSTOMER = { username: 'alice', email: 'alice@example.com', password: 'alice-password-1' }
@@ -172,6 +172,7 @@ test("a command's output appears line by line", async () => {
 
 test('every page of the menu opens', async () => {
   const pages = [
+    ['开发环境', '/environments'],
     ['数据集', '/datasets'],
     ['模型', '/models'],
     ['镜像', '/images'],
@@ -252,6 +253,55 @@ test('a customer creates a workspace and shares a dataset in it', async () => {
   await page.locator('[data-test=datasets] .el-table__row', { hasText: 'ImageNet-1K' }).filter({ hasText: 'ML Team' }).waitFor()
   await dialogsClosed()
   await shot(page, '10-customer-dataset-in-workspace')
+})
+
+test('a customer creates a CPU-only environment and sees its status change live', async () => {
+  // Set-up through the API, as an operator: an image to pick and a gateway to connect through.
+  const { login } = await api(server.url, 'mutation($l: String!, $p: String!) { login(login: $l, password: $p) { accessToken } }', {
+    l: ADMIN.username,
+    p: ADMIN.password,
+  })
+  const admin = login.accessToken
+  await api(server.url, 'mutation { createImage(input: { name: "ubuntu:22.04", category: "base", isOfficial: true }) { id } }', {}, admin)
+  await api(
+    server.url,
+    'mutation { createSystemConfig(input: { configKey: "environment_gateway_host", configValue: "gw.e2e.test", configType: STRING }) { id } }',
+    {},
+    admin,
+  )
+
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Environments' }).click()
+  await page.waitForURL('**/environments')
+  await page.locator('h2', { hasText: 'Environments' }).waitFor()
+  await page.locator('[data-test=create-environment]').click()
+  const form = page.locator('[data-test=environment-form]')
+  await form.waitFor()
+  // Name is required.
+  await page.locator('[data-test=env-submit]').click()
+  await form.locator('.el-form-item__error', { hasText: 'Environment name is required' }).waitFor()
+  await form.locator('input[name=name]').fill('dev-box')
+  await choose(form.locator('[data-test=env-image]'), 'ubuntu:22.04')
+  // cpu 1, memory 1 GB, 0 GPUs and SSH are the defaults.
+  assert.equal(await form.locator('input[name=cpu]').inputValue(), '1')
+  assert.equal(await form.locator('input[name=memory]').inputValue(), '1')
+  assert.equal(await form.locator('input[name=gpuCount]').inputValue(), '0')
+  const answer = page.waitForResponse((r) => r.request().postData()?.includes('CreateEnvironment') ?? false)
+  await page.locator('[data-test=env-submit]').click()
+  const created = (await (await answer).json()).data.createEnvironment
+  assert.equal(created.status, 'CREATING')
+  assert.equal(created.memory, String(1024 ** 3))
+  assert.equal(created.portMappings.length, 1)
+  assert.match(created.portMappings[0].connect, /^ssh -p 30\d{3} root@gw\.e2e\.test$/)
+  await page.locator('[data-test="env-dev-box"]').waitFor()
+  await dialogsClosed()
+  // The agent has no Docker here: its CREATE order fails, and the row turns FAILED through the
+  // subscription, without a reload.
+  await page.locator('[data-test="env-status-dev-box"][data-status=FAILED]').waitFor({ timeout: 30_000 }).catch(async (err) => {
+    const seen = await api(server.url, '{ environments { nodes { name status failureReason portMappings { status connect } } } }', {}, admin)
+    throw new Error(`${err.message}\nthe server has: ${JSON.stringify(seen)}`)
+  })
+  assert.match((await page.locator('[data-test="env-status-dev-box"]').textContent()) ?? '', /Failed/)
+  await shot(page, '13-environment-failed-live')
 })
 
 test('with the network cut off, the console and GraphiQL load completely', async () => {

@@ -30,6 +30,12 @@ export const routes: RouteRecordRaw[] = [
     component: () => import('./pages/CommandsPage.vue'),
     meta: { nav: 'commands', icon: 'Operation', roles: ['ADMIN'] },
   },
+  {
+    path: '/environments',
+    name: 'environments',
+    component: () => import('./pages/EnvironmentsPage.vue'),
+    meta: { nav: 'environments', icon: 'Platform' },
+  },
   { path: '/datasets', name: 'datasets', component: () => import('./pages/DatasetsPage.vue'), meta: { nav: 'datasets', icon: 'Files' } },
   { path: '/models', name: 'models', component: () => import('./pages/ModelsPage.vue'), meta: { nav: 'models', icon: 'Cpu' } },
   { path: '/images', name: 'images', component: () => import('./pages/ImagesPage.vue'), meta: { nav: 'images', icon: 'Box' } },

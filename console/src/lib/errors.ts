@@ -8,6 +8,8 @@ export interface ServerError {
   code: string
   message: string
   field: string | null
+  /** `extensions.reason` where the server gives one (FORBIDDEN with QUOTA). */
+  reason?: string
 }
 
 export function serverErrors(err: unknown): ServerError[] {
@@ -21,9 +23,11 @@ export function serverErrors(err: unknown): ServerError[] {
     return [{ code: 'INTERNAL', message: err.message, field: null }]
   }
   return list.map((e) => {
-    const code = String((e.extensions as Record<string, unknown> | undefined)?.code ?? 'INTERNAL')
+    const ext = e.extensions as Record<string, unknown> | undefined
+    const code = String(ext?.code ?? 'INTERNAL')
+    const reason = typeof ext?.reason === 'string' ? { reason: ext.reason } : {}
     const m = /^([A-Za-z][A-Za-z0-9_.]*):\s*(.*)$/s.exec(e.message)
-    return m ? { code, message: m[2] ?? e.message, field: m[1] ?? null } : { code, message: e.message, field: null }
+    return m ? { code, message: m[2] ?? e.message, field: m[1] ?? null, ...reason } : { code, message: e.message, field: null, ...reason }
   })
 }
 
@@ -40,7 +44,7 @@ export function fieldErrors(
   const general: string[] = []
   for (const e of serverErrors(err)) {
     const field = e.field?.split('.').pop() ?? null
-    const text = `${e.message} (${e.code})`
+    const text = `${e.message} (${e.code}${e.reason ? `, ${e.reason}` : ''})`
     if (field && fields.includes(field)) byField[field] = text
     else if (e.code === 'CONFLICT' && conflictField) byField[conflictField] = text
     else general.push(text)

@@ -28,3 +28,19 @@ export function applyGpuSample(cache: ApolloCache<unknown>, sample: { id: string
     fields: { latestMetric: (_existing, { toReference }) => toReference(metric) },
   })
 }
+
+/** An environment's status event into its cached row; false when the row is not cached. */
+export function applyEnvironmentStatus(
+  cache: ApolloCache<unknown>,
+  event: { environmentId: string; status: string; reason?: string | null },
+): boolean {
+  const id = cache.identify({ __typename: 'Environment', id: event.environmentId })
+  if (!id) return false
+  return cache.modify({
+    id,
+    fields: {
+      status: () => event.status,
+      failureReason: (existing: string | null) => (event.status === 'FAILED' ? event.reason ?? existing : existing),
+    },
+  })
+}

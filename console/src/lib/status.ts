@@ -10,6 +10,17 @@ export const statusColors: Record<string, Record<string, TagType>> = {
   command: { SUCCESS: 'success', RUNNING: 'primary', PENDING: 'info', TIMEOUT: 'warning', CANCELLED: 'info', FAILED: 'danger' },
   upload: { READY: 'success', UPLOADING: 'warning', FAILED: 'danger' },
   member: { ACTIVE: 'success', INVITED: 'warning', SUSPENDED: 'danger' },
+  environment: {
+    RUNNING: 'success',
+    CREATING: 'warning',
+    STARTING: 'warning',
+    STOPPING: 'warning',
+    DELETING: 'warning',
+    STOPPED: 'info',
+    DELETED: 'info',
+    FAILED: 'danger',
+    ERROR: 'danger',
+  },
 }
 
 /** The i18n key of a status value's label. */
@@ -21,4 +32,5 @@ export const statusLabelKey: Record<string, string> = {
   command: 'command.statuses',
   upload: 'upload',
   member: 'workspace.memberStatuses',
+  environment: 'environment.statuses',
 }
