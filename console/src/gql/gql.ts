@@ -35,13 +35,13 @@ type Documents = {
     "\n  subscription CommandUpdates($batchId: String) {\n    commandUpdates(batchId: $batchId) { commandId batchId hostId status at }\n  }\n": typeof types.CommandUpdatesDocument,
     "\n  subscription CommandOutput($commandId: String!) {\n    commandOutput(commandId: $commandId) { commandId stream seq data }\n  }\n": typeof types.CommandOutputDocument,
     "\n  fragment DatasetFields on Dataset {\n    id uuid customerId workspaceId name description storagePath totalSize status createdAt\n    workspace { id name }\n    versions { id datasetId version description storagePath size fileCount checksum status createdAt }\n  }\n": typeof types.DatasetFieldsFragmentDoc,
-    "\n  query Datasets {\n    datasets(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }\n  }\n": typeof types.DatasetsDocument,
+    "\n  query Datasets {\n    datasets(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }\n  }\n": typeof types.DatasetsDocument,
     "\n  mutation CreateDataset($input: CreateDatasetInput!) { createDataset(input: $input) { ...DatasetFields } }\n": typeof types.CreateDatasetDocument,
     "\n  mutation DeleteDataset($id: ID!) { deleteDataset(id: $id) { id } }\n": typeof types.DeleteDatasetDocument,
     "\n  mutation CreateDatasetVersion($input: CreateDatasetVersionInput!) {\n    createDatasetVersion(input: $input) { id datasetId version description storagePath size fileCount checksum status createdAt }\n  }\n": typeof types.CreateDatasetVersionDocument,
     "\n  mutation DeleteDatasetVersion($id: ID!) { deleteDatasetVersion(id: $id) { id datasetId } }\n": typeof types.DeleteDatasetVersionDocument,
     "\n  fragment ModelFields on Model {\n    id uuid customerId workspaceId name framework storagePath totalSize createdAt\n    workspace { id name }\n    versions { id modelId version description storagePath size format metrics status createdAt }\n  }\n": typeof types.ModelFieldsFragmentDoc,
-    "\n  query Models {\n    models(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }\n  }\n": typeof types.ModelsDocument,
+    "\n  query Models {\n    models(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }\n  }\n": typeof types.ModelsDocument,
     "\n  mutation CreateModel($input: CreateModelInput!) { createModel(input: $input) { ...ModelFields } }\n": typeof types.CreateModelDocument,
     "\n  mutation DeleteModel($id: ID!) { deleteModel(id: $id) { id } }\n": typeof types.DeleteModelDocument,
     "\n  mutation CreateModelVersion($input: CreateModelVersionInput!) {\n    createModelVersion(input: $input) { id modelId version description storagePath size format metrics status createdAt }\n  }\n": typeof types.CreateModelVersionDocument,
@@ -108,13 +108,13 @@ const documents: Documents = {
     "\n  subscription CommandUpdates($batchId: String) {\n    commandUpdates(batchId: $batchId) { commandId batchId hostId status at }\n  }\n": types.CommandUpdatesDocument,
     "\n  subscription CommandOutput($commandId: String!) {\n    commandOutput(commandId: $commandId) { commandId stream seq data }\n  }\n": types.CommandOutputDocument,
     "\n  fragment DatasetFields on Dataset {\n    id uuid customerId workspaceId name description storagePath totalSize status createdAt\n    workspace { id name }\n    versions { id datasetId version description storagePath size fileCount checksum status createdAt }\n  }\n": types.DatasetFieldsFragmentDoc,
-    "\n  query Datasets {\n    datasets(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }\n  }\n": types.DatasetsDocument,
+    "\n  query Datasets {\n    datasets(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }\n  }\n": types.DatasetsDocument,
     "\n  mutation CreateDataset($input: CreateDatasetInput!) { createDataset(input: $input) { ...DatasetFields } }\n": types.CreateDatasetDocument,
     "\n  mutation DeleteDataset($id: ID!) { deleteDataset(id: $id) { id } }\n": types.DeleteDatasetDocument,
     "\n  mutation CreateDatasetVersion($input: CreateDatasetVersionInput!) {\n    createDatasetVersion(input: $input) { id datasetId version description storagePath size fileCount checksum status createdAt }\n  }\n": types.CreateDatasetVersionDocument,
     "\n  mutation DeleteDatasetVersion($id: ID!) { deleteDatasetVersion(id: $id) { id datasetId } }\n": types.DeleteDatasetVersionDocument,
     "\n  fragment ModelFields on Model {\n    id uuid customerId workspaceId name framework storagePath totalSize createdAt\n    workspace { id name }\n    versions { id modelId version description storagePath size format metrics status createdAt }\n  }\n": types.ModelFieldsFragmentDoc,
-    "\n  query Models {\n    models(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }\n  }\n": types.ModelsDocument,
+    "\n  query Models {\n    models(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }\n  }\n": types.ModelsDocument,
     "\n  mutation CreateModel($input: CreateModelInput!) { createModel(input: $input) { ...ModelFields } }\n": types.CreateModelDocument,
     "\n  mutation DeleteModel($id: ID!) { deleteModel(id: $id) { id } }\n": types.DeleteModelDocument,
     "\n  mutation CreateModelVersion($input: CreateModelVersionInput!) {\n    createModelVersion(input: $input) { id modelId version description storagePath size format metrics status createdAt }\n  }\n": types.CreateModelVersionDocument,
@@ -261,7 +261,7 @@ export function graphql(source: "\n  fragment DatasetFields on Dataset {\n    id
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Datasets {\n    datasets(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }\n  }\n"): (typeof documents)["\n  query Datasets {\n    datasets(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }\n  }\n"];
+export function graphql(source: "\n  query Datasets {\n    datasets(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }\n  }\n"): (typeof documents)["\n  query Datasets {\n    datasets(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -285,7 +285,7 @@ export function graphql(source: "\n  fragment ModelFields on Model {\n    id uui
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Models {\n    models(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }\n  }\n"): (typeof documents)["\n  query Models {\n    models(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }\n  }\n"];
+export function graphql(source: "\n  query Models {\n    models(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }\n  }\n"): (typeof documents)["\n  query Models {\n    models(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
