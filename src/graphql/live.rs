@@ -15,7 +15,7 @@ use async_graphql::{Context, SimpleObject, Subscription, ID};
 use chrono::{DateTime, Utc};
 use entity::{environments, gpu_metrics, gpus, host_metrics, hosts};
 use futures_util::stream::{self, BoxStream, StreamExt};
-use sea_orm::{DatabaseConnection, PaginatorTrait, QueryFilter};
+use sea_orm::{DatabaseConnection, PaginatorTrait, PrimaryKeyTrait, QueryFilter};
 
 use super::crud::{principal, state, ApiObject};
 use super::enums::{DbEnum, EnvironmentStatus, HostStatus};
@@ -141,6 +141,32 @@ where
         .boxed()
 }
 
+/// The events of `kind` about the rows of `E` the user may read: all of them, or the one
+/// named by `id` (NOT_FOUND, like a row that does not exist, when it cannot be read).
+/// `select` gets each event and the named id, and returns the row key and the object.
+async fn about_rows<E, O, F>(
+    state: &AppState,
+    user: User,
+    id: Option<String>,
+    label: &'static str,
+    kind: Kind,
+    key: fn(String) -> Key,
+    select: F,
+) -> AppResult<BoxStream<'static, O>>
+where
+    E: Policy<Model: Sync, PrimaryKey: PrimaryKeyTrait<ValueType = String>>,
+    O: Send + 'static,
+    F: Fn(&Event, Option<&str>) -> Option<(String, AppResult<O>)> + Send + Sync + 'static,
+{
+    if let Some(id) = &id {
+        require_readable::<E>(&state.db, user, id.clone(), label).await?;
+    }
+    let topic = Topic::new(kind, id.clone().map_or(Key::All, key));
+    Ok(deliver::<E, _, _>(state, user, topic, move |event| {
+        select(event, id.as_deref())
+    }))
+}
+
 fn gpu_key(id: &ID) -> AppResult<i64> {
     id.parse::<i64>().map_err(|_| AppError::NotFound("gpu"))
 }
@@ -228,25 +254,22 @@ impl LiveSubscription {
         environment_id: Option<ID>,
     ) -> async_graphql::Result<BoxStream<'static, EnvironmentMetric>> {
         let user = principal(ctx).user().gql()?;
-        let state = state(ctx);
-        let env = environment_id.map(|e| e.to_string());
-        if let Some(e) = &env {
-            require_readable::<environments::Entity>(&state.db, user, e.clone(), "environment")
-                .await
-                .gql()?;
-        }
-        let key = env.clone().map_or(Key::All, Key::Environment);
-        Ok(deliver::<environments::Entity, _, _>(
-            state,
+        about_rows::<environments::Entity, _, _>(
+            state(ctx),
             user,
-            Topic::new(Kind::EnvironmentMetrics, key),
-            move |event| match event {
-                Event::EnvironmentMetric(m) if env.as_ref().is_none_or(|e| *e == m.env_id) => {
+            environment_id.map(|e| e.to_string()),
+            "environment",
+            Kind::EnvironmentMetrics,
+            Key::Environment,
+            |event, only| match event {
+                Event::EnvironmentMetric(m) if only.is_none_or(|e| e == m.env_id) => {
                     Some((m.env_id.clone(), EnvironmentMetric::from_model(m.clone())))
                 }
                 _ => None,
             },
-        ))
+        )
+        .await
+        .gql()
     }
 
     /// Host status changes (`ONLINE`, `OFFLINE`, ...): all hosts' or one host's.
@@ -256,25 +279,22 @@ impl LiveSubscription {
         host_id: Option<ID>,
     ) -> async_graphql::Result<BoxStream<'static, HostStatusEvent>> {
         let user = user_for::<hosts::Entity>(&principal(ctx)).gql()?;
-        let state = state(ctx);
-        let host = host_id.map(|h| h.to_string());
-        if let Some(h) = &host {
-            require_readable::<hosts::Entity>(&state.db, user, h.clone(), "host")
-                .await
-                .gql()?;
-        }
-        let key = host.clone().map_or(Key::All, Key::Host);
-        Ok(deliver::<hosts::Entity, _, _>(
-            state,
+        about_rows::<hosts::Entity, _, _>(
+            state(ctx),
             user,
-            Topic::new(Kind::HostStatus, key),
-            move |event| match event {
-                Event::HostStatus(c) if host.as_ref().is_none_or(|h| *h == c.host_id) => {
+            host_id.map(|h| h.to_string()),
+            "host",
+            Kind::HostStatus,
+            Key::Host,
+            |event, only| match event {
+                Event::HostStatus(c) if only.is_none_or(|h| h == c.host_id) => {
                     Some((c.host_id.clone(), HostStatusEvent::from_change(c)))
                 }
                 _ => None,
             },
-        ))
+        )
+        .await
+        .gql()
     }
 
     /// Status changes of the environments the caller may see, or of one of them.
@@ -284,22 +304,15 @@ impl LiveSubscription {
         environment_id: Option<ID>,
     ) -> async_graphql::Result<BoxStream<'static, EnvironmentStatusEvent>> {
         let user = principal(ctx).user().gql()?;
-        let state = state(ctx);
-        let env = environment_id.map(|e| e.to_string());
-        if let Some(e) = &env {
-            require_readable::<environments::Entity>(&state.db, user, e.clone(), "environment")
-                .await
-                .gql()?;
-        }
-        let key = env.clone().map_or(Key::All, Key::Environment);
-        Ok(deliver::<environments::Entity, _, _>(
-            state,
+        about_rows::<environments::Entity, _, _>(
+            state(ctx),
             user,
-            Topic::new(Kind::EnvironmentStatus, key),
-            move |event| match event {
-                Event::EnvironmentStatus(c)
-                    if env.as_ref().is_none_or(|e| *e == c.environment_id) =>
-                {
+            environment_id.map(|e| e.to_string()),
+            "environment",
+            Kind::EnvironmentStatus,
+            Key::Environment,
+            |event, only| match event {
+                Event::EnvironmentStatus(c) if only.is_none_or(|e| e == c.environment_id) => {
                     Some((
                         c.environment_id.clone(),
                         EnvironmentStatusEvent::from_change(c),
@@ -307,6 +320,8 @@ impl LiveSubscription {
                 }
                 _ => None,
             },
-        ))
+        )
+        .await
+        .gql()
     }
 }
