@@ -69,6 +69,14 @@ pub struct NewEnvironment {
     pub mounts: Vec<NewMount>,
 }
 
+/// The GPUs (uuids) the environment holds or last held.
+fn held_gpus(row: &env::Model) -> Vec<String> {
+    row.gpu_uuids
+        .as_ref()
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
 fn state_of(row: &env::Model) -> AppResult<EnvState> {
     EnvState::from_db(row.status.as_deref())
 }
@@ -790,11 +798,7 @@ async fn reserve_again(txn: &DatabaseTransaction, row: &env::Model) -> Result<()
         )
         .into());
     }
-    let previous: Vec<String> = row
-        .gpu_uuids
-        .as_ref()
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default();
+    let previous = held_gpus(row);
     let taken = reserve_gpus(
         txn,
         &row.host_id,
@@ -1219,11 +1223,7 @@ pub async fn order_for(db: &impl ConnectionTrait, row: &env::Model) -> AppResult
                 .collect()
         })
         .unwrap_or_default();
-    let gpu_uuids = row
-        .gpu_uuids
-        .as_ref()
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or_default();
+    let gpu_uuids = held_gpus(row);
     Ok(Some(Order {
         environment_id: row.id.clone(),
         generation: row.generation,
