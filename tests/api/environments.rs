@@ -39,6 +39,15 @@ pub async fn catalogue_image(app: &TestApp, name: &str) -> String {
     data["createImage"]["id"].as_str().unwrap().to_owned()
 }
 
+/// Creates an environment as `token`; its id.
+pub async fn create_env(app: &TestApp, token: &str, input: Value) -> String {
+    app.gql_ok_as(Some(token), CREATE, json!({ "i": input }))
+        .await["createEnvironment"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 pub fn request(image: &str, gpus: i32) -> Value {
     json!({ "name": "train", "imageId": image, "cpu": 4, "memory": (16 * GIB).to_string(), "gpuCount": gpus })
 }
@@ -515,12 +524,7 @@ async fn reconcile_fails_vanished_and_reports_unknown(backend: Backend) {
     let (token, _) = app.register("erin").await;
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let id = app
-            .gql_ok_as(Some(&token), CREATE, json!({ "i": request(&image, 1) }))
-            .await["createEnvironment"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = create_env(&app, &token, request(&image, 1)).await;
         app.gql_ok_as(Some(&agent), REPORT, json!({ "e": id, "s": "RUNNING" }))
             .await;
         ids.push(id);
@@ -583,12 +587,7 @@ async fn tenants_and_viewers(backend: Backend) {
     .await;
     let mut input = request(&image, 1);
     input["workspaceId"] = json!(ws);
-    let env = app
-        .gql_ok_as(Some(&owner), CREATE, json!({ "i": input.clone() }))
-        .await["createEnvironment"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let env = create_env(&app, &owner, input.clone()).await;
 
     // A viewer reads but cannot create or change.
     app.gql_err_as(Some(&viewer), CREATE, json!({ "i": input }), "FORBIDDEN")
@@ -646,12 +645,7 @@ async fn agents_report_environment_samples(backend: Backend) {
     let image = catalogue_image(&app, "pytorch:2.3").await;
     let (token, _) = app.register("frank").await;
     let (stranger, _) = app.register("grace").await;
-    let env = app
-        .gql_ok_as(Some(&token), CREATE, json!({ "i": request(&image, 1) }))
-        .await["createEnvironment"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let env = create_env(&app, &token, request(&image, 1)).await;
     let sub = "subscription($e: ID) { environmentMetrics(environmentId: $e) { envId cpuUsagePercent networkRxBytes } }";
     let mut mine = WsClient::connect(&app, &token).await;
     mine.subscribe("m", sub, json!({ "e": env })).await;
@@ -703,12 +697,7 @@ async fn a_start_gets_its_own_gpus_back_or_nothing(backend: Backend) {
     let image = catalogue_image(&app, "pytorch:2.3").await;
     let (token, _) = app.register("heidi").await;
     let create = || async {
-        let id = app
-            .gql_ok_as(Some(&token), CREATE, json!({ "i": request(&image, 1) }))
-            .await["createEnvironment"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = create_env(&app, &token, request(&image, 1)).await;
         app.gql_ok_as(Some(&agent), REPORT, json!({ "e": id, "s": "RUNNING" }))
             .await;
         id
@@ -768,12 +757,7 @@ async fn orders_never_carried_out_time_out(backend: Backend) {
     let (host, _agent) = gpu_host(&app, "gpu-a", 2).await;
     let image = catalogue_image(&app, "pytorch:2.3").await;
     let (token, _) = app.register("ivan").await;
-    let creating = app
-        .gql_ok_as(Some(&token), CREATE, json!({ "i": request(&image, 1) }))
-        .await["createEnvironment"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let creating = create_env(&app, &token, request(&image, 1)).await;
     let now = chrono::Utc::now();
     // Within the limit nothing changes.
     let changed = remotegpu::jobs::environments::run_once(&app.state, now)

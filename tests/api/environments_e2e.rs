@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::commands::{agent_binary, Agent};
-use crate::environments::{catalogue_image, request, CREATE};
+use crate::environments::{catalogue_image, create_env, request, CREATE};
 use crate::fixtures::create_host_with_token;
 use crate::helpers::{on_both_backends, spawn_app, Backend, TestApp};
 use crate::wsclient::WsClient;
@@ -277,12 +277,7 @@ async fn environments_run_as_real_containers(backend: Backend) {
     input["cpu"] = json!(1);
     input["memory"] = json!((1i64 << 30).to_string());
     input["services"] = json!([]);
-    let other = app
-        .gql_ok_as(Some(&customer), CREATE, json!({ "i": input }))
-        .await["createEnvironment"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let other = create_env(&app, &customer, input).await;
     let _cleanup_other = Cleanup(vec![other.clone()]);
     wait_status(&app, &other, "running").await;
     let removed = Process::new("docker")
