@@ -99,6 +99,15 @@ fi
 # result is what `cargo fmt` keeps.
 rustfmt --config-path rustfmt.toml "$tmp"/src/*.rs
 
+# DECIMAL columns become entity/hand/numeric.rs's `Numeric`, which reads them exactly on both
+# backends (sea-orm reads a SQLite DECIMAL through an f64); the hand-written file is copied in.
+for f in "$tmp"/src/*.rs; do
+    sed -i -E 's/^(    pub [a-z_0-9]+: )(Option<)?Decimal(>)?,$/\1\2crate::numeric::Numeric\3,/' "$f"
+done
+cp entity/hand/numeric.rs "$tmp/src/numeric.rs"
+sed -i 's/^pub mod prelude;$/pub mod numeric;\npub mod prelude;/' "$tmp/src/lib.rs"
+rustfmt --config-path rustfmt.toml "$tmp"/src/*.rs
+
 if [[ $mode == write ]]; then
     rm -rf entity/src
     cp -R "$tmp/src" entity/src

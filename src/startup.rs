@@ -46,15 +46,20 @@ impl Application {
             jwt::load_or_create_secret(settings.auth.jwt_secret.as_ref(), &settings.data_dir)?;
         let jwt = Arc::new(JwtKeys::new(&secret, &settings.auth)?);
         let db_metrics = Arc::new(DbMetrics::default());
+        if settings.database.migrate_on_start {
+            // On a connection of its own, closed before the pool opens: a SQLite connection
+            // that stays open across a schema change can misname the new columns in
+            // `RETURNING` (seen as quoted names after `ADD COLUMN`).
+            let once = db::connect(&settings.database_url(), 1, db_metrics.clone()).await?;
+            migrate(&once).await?;
+            once.close().await?;
+        }
         let db = db::connect(
             &settings.database_url(),
             settings.database.max_connections,
             db_metrics.clone(),
         )
         .await?;
-        if settings.database.migrate_on_start {
-            migrate(&db).await?;
-        }
         if let Some(admin) = &settings.auth.bootstrap_admin {
             accounts::auth::ensure_admin(
                 &db,

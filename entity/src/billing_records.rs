@@ -13,13 +13,17 @@ pub struct Model {
     #[sea_orm(column_type = "Double")]
     pub quantity: f64,
     #[sea_orm(column_type = "Decimal(Some((10, 4)))")]
-    pub unit_price: Decimal,
+    pub unit_price: crate::numeric::Numeric,
     #[sea_orm(column_type = "Decimal(Some((10, 4)))")]
-    pub amount: Decimal,
+    pub amount: crate::numeric::Numeric,
     pub start_time: DateTime,
     pub end_time: DateTime,
     pub created_at: Option<DateTime>,
     pub invoice_id: Option<i64>,
+    pub workspace_id: Option<i64>,
+    pub gpu_model: Option<String>,
+    pub seconds: i64,
+    pub bucket_start: Option<DateTime>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -29,7 +33,7 @@ pub enum Relation {
         from = "Column::CustomerId",
         to = "super::customers::Column::Id",
         on_update = "NoAction",
-        on_delete = "Cascade"
+        on_delete = "Restrict"
     )]
     Customers,
     #[sea_orm(
@@ -48,6 +52,14 @@ pub enum Relation {
         on_delete = "SetNull"
     )]
     Invoices,
+    #[sea_orm(
+        belongs_to = "super::workspaces::Entity",
+        from = "Column::WorkspaceId",
+        to = "super::workspaces::Column::Id",
+        on_update = "NoAction",
+        on_delete = "Restrict"
+    )]
+    Workspaces,
 }
 
 impl Related<super::customers::Entity> for Entity {
@@ -65,6 +77,12 @@ impl Related<super::environments::Entity> for Entity {
 impl Related<super::invoices::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Invoices.def()
+    }
+}
+
+impl Related<super::workspaces::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Workspaces.def()
     }
 }
 

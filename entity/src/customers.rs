@@ -26,6 +26,10 @@ pub struct Model {
     pub role: String,
     pub max_gpus: Option<i32>,
     pub max_environments: Option<i32>,
+    #[sea_orm(column_type = "Decimal(Some((15, 4)))", nullable)]
+    pub spend_limit: Option<crate::numeric::Numeric>,
+    pub spend_warned_month: Option<String>,
+    pub spend_limited_month: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

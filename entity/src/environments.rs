@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, DeriveEntityModel, Eq)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "environments")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -31,6 +31,11 @@ pub struct Model {
     pub stopped_at: Option<DateTime>,
     pub updated_at: Option<DateTime>,
     pub connect_host: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub stop_reason: Option<String>,
+    pub idle_stop_minutes: Option<i32>,
+    #[sea_orm(column_type = "Double", nullable)]
+    pub idle_threshold_percent: Option<f64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -49,6 +54,8 @@ pub enum Relation {
     DatasetUsage,
     #[sea_orm(has_many = "super::environment_metrics::Entity")]
     EnvironmentMetrics,
+    #[sea_orm(has_many = "super::environment_runs::Entity")]
+    EnvironmentRuns,
     #[sea_orm(
         belongs_to = "super::hosts::Entity",
         from = "Column::HostId",
@@ -90,6 +97,12 @@ impl Related<super::dataset_usage::Entity> for Entity {
 impl Related<super::environment_metrics::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::EnvironmentMetrics.def()
+    }
+}
+
+impl Related<super::environment_runs::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::EnvironmentRuns.def()
     }
 }
 

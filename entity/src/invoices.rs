@@ -12,12 +12,12 @@ pub struct Model {
     pub customer_id: i64,
     pub period_start: DateTime,
     pub period_end: DateTime,
-    #[sea_orm(column_type = "Decimal(Some((10, 4)))")]
-    pub subtotal: Decimal,
-    #[sea_orm(column_type = "Decimal(Some((10, 4)))")]
-    pub tax: Decimal,
-    #[sea_orm(column_type = "Decimal(Some((10, 4)))")]
-    pub total_amount: Decimal,
+    #[sea_orm(column_type = "Decimal(Some((15, 4)))")]
+    pub subtotal: crate::numeric::Numeric,
+    #[sea_orm(column_type = "Decimal(Some((15, 4)))")]
+    pub tax: crate::numeric::Numeric,
+    #[sea_orm(column_type = "Decimal(Some((15, 4)))")]
+    pub total_amount: crate::numeric::Numeric,
     pub currency: Option<String>,
     pub status: Option<String>,
     pub issued_at: Option<DateTime>,
@@ -25,6 +25,10 @@ pub struct Model {
     pub paid_at: Option<DateTime>,
     pub created_at: Option<DateTime>,
     pub updated_at: Option<DateTime>,
+    pub workspace_id: Option<i64>,
+    pub billed_to: String,
+    #[sea_orm(column_type = "Decimal(Some((7, 4)))")]
+    pub tax_rate: crate::numeric::Numeric,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -36,9 +40,17 @@ pub enum Relation {
         from = "Column::CustomerId",
         to = "super::customers::Column::Id",
         on_update = "NoAction",
-        on_delete = "Cascade"
+        on_delete = "Restrict"
     )]
     Customers,
+    #[sea_orm(
+        belongs_to = "super::workspaces::Entity",
+        from = "Column::WorkspaceId",
+        to = "super::workspaces::Column::Id",
+        on_update = "NoAction",
+        on_delete = "Restrict"
+    )]
+    Workspaces,
 }
 
 impl Related<super::billing_records::Entity> for Entity {
@@ -50,6 +62,12 @@ impl Related<super::billing_records::Entity> for Entity {
 impl Related<super::customers::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Customers.def()
+    }
+}
+
+impl Related<super::workspaces::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Workspaces.def()
     }
 }
 

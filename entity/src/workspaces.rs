@@ -20,10 +20,16 @@ pub struct Model {
     pub updated_at: Option<DateTime>,
     pub max_gpus: Option<i32>,
     pub max_environments: Option<i32>,
+    #[sea_orm(column_type = "Decimal(Some((15, 4)))", nullable)]
+    pub spend_limit: Option<crate::numeric::Numeric>,
+    pub spend_warned_month: Option<String>,
+    pub spend_limited_month: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
+    #[sea_orm(has_many = "super::billing_records::Entity")]
+    BillingRecords,
     #[sea_orm(
         belongs_to = "super::customers::Entity",
         from = "Column::OwnerId",
@@ -36,10 +42,18 @@ pub enum Relation {
     Datasets,
     #[sea_orm(has_many = "super::environments::Entity")]
     Environments,
+    #[sea_orm(has_many = "super::invoices::Entity")]
+    Invoices,
     #[sea_orm(has_many = "super::models::Entity")]
     Models,
     #[sea_orm(has_many = "super::workspace_members::Entity")]
     WorkspaceMembers,
+}
+
+impl Related<super::billing_records::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::BillingRecords.def()
+    }
 }
 
 impl Related<super::customers::Entity> for Entity {
@@ -57,6 +71,12 @@ impl Related<super::datasets::Entity> for Entity {
 impl Related<super::environments::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Environments.def()
+    }
+}
+
+impl Related<super::invoices::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Invoices.def()
     }
 }
 

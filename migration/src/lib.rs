@@ -48,6 +48,7 @@ mod m20260301_000004_create_gpu_metric_rollups;
 mod m20260301_000005_add_host_agent_version;
 mod m20260401_000001_extend_commands;
 mod m20260501_000001_environment_lifecycle;
+mod m20260601_000001_billing;
 
 use schema::create_table;
 
@@ -93,6 +94,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260301_000005_add_host_agent_version::Migration),
             Box::new(m20260401_000001_extend_commands::Migration),
             Box::new(m20260501_000001_environment_lifecycle::Migration),
+            Box::new(m20260601_000001_billing::Migration),
         ]
     }
 }

@@ -25,9 +25,9 @@ pub fn id(v: impl Into<ID>) -> ID {
     v.into()
 }
 
-/// Money columns are `DECIMAL(10,4)`; SQLite keeps them as REAL, so normalise the scale.
-pub fn money(d: Decimal) -> Decimal {
-    let mut d = d.round_dp(4);
+/// Money has four decimal places on the wire whatever the stored scale.
+pub fn money(d: impl Into<Decimal>) -> Decimal {
+    let mut d = d.into().round_dp(4);
     d.rescale(4);
     d
 }

@@ -107,9 +107,9 @@ async fn billing_and_invoices(backend: Backend) {
         customer_id: Set(customer_id),
         period_start: Set(at("2026-01-01T00:00:00Z")),
         period_end: Set(at("2026-02-01T00:00:00Z")),
-        subtotal: Set(Decimal::new(20_000, 4)),
-        tax: Set(Decimal::new(1_200, 4)),
-        total_amount: Set(Decimal::new(21_200, 4)),
+        subtotal: Set(Decimal::new(20_000, 4).into()),
+        tax: Set(Decimal::new(1_200, 4).into()),
+        total_amount: Set(Decimal::new(21_200, 4).into()),
         ..Default::default()
     }
     .insert(&app.db)
@@ -122,8 +122,8 @@ async fn billing_and_invoices(backend: Backend) {
             invoice_id: Set(Some(invoice.id)),
             resource_type: Set(resource.into()),
             quantity: Set(4.0),
-            unit_price: Set(Decimal::new(5_000, 4)),
-            amount: Set(Decimal::new(20_000, 4)),
+            unit_price: Set(Decimal::new(5_000, 4).into()),
+            amount: Set(Decimal::new(20_000, 4).into()),
             start_time: Set(at(&format!("2026-01-26T{hour:02}:00:00Z"))),
             end_time: Set(at(&format!("2026-01-26T{:02}:00:00Z", hour + 1))),
             ..Default::default()

@@ -93,8 +93,8 @@ async fn setup_tenant_a(app: &TestApp) -> TenantA {
         invoice_id: Set(Some(invoice.id)),
         resource_type: Set("gpu".into()),
         quantity: Set(1.0),
-        unit_price: Set(Decimal::ONE),
-        amount: Set(Decimal::ONE),
+        unit_price: Set(Decimal::ONE.into()),
+        amount: Set(Decimal::ONE.into()),
         start_time: Set(at("2026-01-26T09:00:00Z")),
         end_time: Set(at("2026-01-26T10:00:00Z")),
         ..Default::default()
