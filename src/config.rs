@@ -152,6 +152,13 @@ pub struct JobSettings {
     pub offline_check_interval_secs: u64,
     pub rollup_interval_secs: u64,
     pub command_check_interval_secs: u64,
+    /// Metering, invoices, spend limits and idle auto-stop (`jobs::billing`).
+    #[serde(default = "default_billing_interval")]
+    pub billing_interval_secs: u64,
+}
+
+fn default_billing_interval() -> u64 {
+    60
 }
 
 /// Metric history: how long each resolution is kept, and how late samples may arrive.
@@ -354,6 +361,7 @@ impl Default for Settings {
                 offline_check_interval_secs: 5,
                 rollup_interval_secs: 300,
                 command_check_interval_secs: 10,
+                billing_interval_secs: default_billing_interval(),
             },
             metrics: MetricSettings {
                 raw_retention_days: 7,

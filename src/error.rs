@@ -80,12 +80,15 @@ pub type AppResult<T> = Result<T, AppError>;
 pub enum RefusalReason {
     /// A customer's or workspace's quota (GPUs, environments) would be exceeded.
     Quota,
+    /// The monthly spend limit of the customer or workspace is reached.
+    SpendLimit,
 }
 
 impl RefusalReason {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Quota => "QUOTA",
+            Self::SpendLimit => "SPEND_LIMIT",
         }
     }
 }

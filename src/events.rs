@@ -64,6 +64,23 @@ pub enum Event {
     /// An environment on a host has a new order for that host's agent. Only ids travel
     /// (any replica can load the order from the database), so it always fits a NOTIFY.
     EnvironmentOrder(EnvironmentOrderRef),
+    /// A billing account's spend this month, published by every metering pass while
+    /// something runs and whenever a limit is crossed or changed.
+    Spend(SpendUpdate),
+}
+
+/// A billing account's standing (money as decimal strings, exact).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpendUpdate {
+    /// `customer:<id>` or `workspace:<id>`.
+    pub account: String,
+    /// `YYYY-MM` (UTC).
+    pub month: String,
+    pub spend: String,
+    pub limit: Option<String>,
+    /// `none`, `warning` (80%) or `limit_reached`.
+    pub alert: String,
+    pub at: DateTime<Utc>,
 }
 
 /// Which environment's order changed; the order itself is read from its row.
@@ -138,6 +155,7 @@ pub enum Kind {
     CommandUpdates,
     CommandOutput,
     EnvironmentOrders,
+    Spend,
 }
 
 /// Whose events: everyone's, or one host's, GPU's or environment's.
@@ -149,6 +167,8 @@ pub enum Key {
     Environment(String),
     Command(String),
     Batch(String),
+    /// A billing account (`customer:<id>`, `workspace:<id>`).
+    Account(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -215,6 +235,7 @@ impl Event {
                 Kind::EnvironmentOrders,
                 Key::Host(o.host_id.clone()),
             )],
+            Event::Spend(u) => vec![Topic::new(Kind::Spend, Key::Account(u.account.clone()))],
         }
     }
 }

@@ -5,7 +5,7 @@
 //! resolvers), `http` (axum routes, and the built web console from `console/`). `domain`
 //! holds parsed input types and `error` the one error type with its stable client codes.
 //! `events` is the bus that carries live data to subscriptions; `jobs` the background jobs
-//! (offline detection, metric rollups, environment order timeouts).
+//! (offline detection, metric rollups, environment order timeouts, billing).
 //!
 //! An environment travels: `graphql/lifecycle.rs` (`createEnvironment`, parsed input) ->
 //! `services/environments.rs` (quota, `services/placement.rs` ranks hosts, GPUs, capacity and
@@ -13,6 +13,14 @@
 //! `events` -> `graphql/agent_environments.rs` (the host's agent's order feed loads the order
 //! from the row) -> the agent (`agent/src/environments.rs`, `agent/src/runtime/`) runs the
 //! container and reports back through `reportEnvironmentStatus`.
+//!
+//! Billing follows the time it runs: `services/environments.rs` opens and closes an
+//! `environment_runs` row as it enters and leaves `running` (`services/metering.rs`) ->
+//! `jobs/billing.rs` every minute: `metering::meter` prices each closed hour
+//! (`services/prices.rs`) into billing records on the month's draft (`services/invoices.rs`,
+//! which also issues closed months), `services/spend.rs` checks limits, stops environments
+//! through the lifecycle and publishes each account's spend -> `graphql/billing.rs`
+//! (`spendUpdates`, invoices, prices).
 
 #![recursion_limit = "512"]
 

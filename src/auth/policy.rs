@@ -233,7 +233,9 @@ operators_only!(
     metric_batches,
     commands,
     command_results,
-    refresh_tokens
+    refresh_tokens,
+    environment_runs,
+    invoice_sequences
 );
 
 /// Tables everyone signed in reads and operators write (`is_public` configs, the image catalogue).
@@ -252,21 +254,38 @@ catalogue!(
     Scope::Only(Condition::all().add(system_configs::Column::IsPublic.eq(true)))
 );
 catalogue!(images, Scope::All);
+// The price book is public to every signed-in user; operators write it.
+catalogue!(prices, Scope::All);
 
-/// Rows of a customer's own that processes write (billing): the customer reads, operators write.
-macro_rules! customer_records {
+/// Billing rows, which only metering writes: a customer reads those of their own
+/// environments (`workspace_id` NULL) and every active member of a workspace reads the
+/// workspace's; operators read everything (and settle invoices through their own mutations).
+macro_rules! billing_records {
     ($($module:ident),+ $(,)?) => {
         $(
             impl Policy for $module::Entity {
                 fn readable(u: User) -> Scope {
-                    Scope::for_user(u, || Scope::Only(Condition::all().add($module::Column::CustomerId.eq(u.id))))
+                    Scope::for_user(u, || {
+                        Scope::Only(
+                            Condition::any()
+                                .add(
+                                    Condition::all()
+                                        .add($module::Column::CustomerId.eq(u.id))
+                                        .add($module::Column::WorkspaceId.is_null()),
+                                )
+                                .add(
+                                    $module::Column::WorkspaceId
+                                        .in_subquery(my_workspaces(u, ANY_ROLE)),
+                                ),
+                        )
+                    })
                 }
             }
         )+
     };
 }
 
-customer_records!(billing_records, invoices);
+billing_records!(billing_records, invoices);
 
 impl Policy for customers::Entity {
     /// Oneself, and the members of one's workspaces.

@@ -48,6 +48,13 @@ pub struct Customer {
 
 #[ComplexObject]
 impl Customer {
+    /// This month's spend, limit and alert: yourself (operators: anyone); null for others.
+    async fn spend(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::billing::AccountSpend>> {
+        super::billing::spend_of(ctx, crate::domain::BillingAccount::Customer(self.key)).await
+    }
     /// Workspaces this customer owns.
     #[graphql(complexity = "crate::graphql::pagination::fan_out(10, child_complexity)")]
     async fn workspaces(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Workspace>> {
@@ -255,6 +262,13 @@ pub struct Workspace {
 
 #[ComplexObject]
 impl Workspace {
+    /// This month's spend of the workspace's environments, its limit and alert.
+    async fn spend(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<super::billing::AccountSpend>> {
+        super::billing::spend_of(ctx, crate::domain::BillingAccount::Workspace(self.key)).await
+    }
     async fn owner(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
         load_parent::<CustomerById, _>(ctx, self.owner_key)
             .await

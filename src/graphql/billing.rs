@@ -1,13 +1,26 @@
-//! Billing records and invoices: written by the billing process, read here. Money is
-//! `Decimal` (a string on the wire) with four decimal places.
+//! Billing: the price book, billing records and invoices (written by metering,
+//! `services::metering` and `services::invoices`), spend limits and live spend. Money is
+//! `Decimal` (a string on the wire) with four decimal places; no float touches it.
 
-use async_graphql::{ComplexObject, Context, SimpleObject, ID};
+use async_graphql::{
+    ComplexObject, Context, Enum, InputObject, Object, SimpleObject, Subscription, ID,
+};
 use chrono::{DateTime, Utc};
-use entity::{billing_records as br, invoices};
+use entity::{billing_records as br, customers, invoices, prices, workspaces};
+use futures_util::stream::BoxStream;
 use rust_decimal::Decimal;
 
+use super::crud::{principal, state};
+use super::live::{deliver, require_readable};
+use super::scalars::BigInt;
+use crate::auth::policy::user_for;
+use crate::domain::{BillingAccount, InvoiceState, Money, Resource};
+use crate::error::AppError;
+use crate::events::{Event, Key, Kind, SpendUpdate, Topic};
+use crate::services::{invoices as invoice_service, prices as price_service, spend};
+
 use super::accounts::Customer;
-use super::convert::{id, money, ts, ts_opt};
+use super::convert::{fk, id, money, ts, ts_opt};
 use super::crud::{crud_query, load_many, load_opt, load_parent, ApiObject};
 use super::enums::*;
 use super::environments::Environment;
@@ -37,6 +50,14 @@ pub struct BillingRecord {
     pub start_time: DateTime<Utc>,
     pub end_time: DateTime<Utc>,
     pub created_at: Option<DateTime<Utc>>,
+    /// The workspace billed, when the environment ran in one.
+    pub workspace_id: Option<ID>,
+    /// For GPU records: the GPU model priced.
+    pub gpu_model: Option<String>,
+    /// Seconds the environment ran in this hour.
+    pub seconds: BigInt,
+    /// The UTC hour this record meters.
+    pub bucket_start: Option<DateTime<Utc>>,
 }
 
 #[ComplexObject]
@@ -75,6 +96,10 @@ impl ApiObject for BillingRecord {
             start_time: ts(m.start_time),
             end_time: ts(m.end_time),
             created_at: ts_opt(m.created_at),
+            workspace_id: m.workspace_id.map(id),
+            gpu_model: m.gpu_model,
+            seconds: BigInt(m.seconds),
+            bucket_start: ts_opt(m.bucket_start),
         })
     }
 }
@@ -84,6 +109,7 @@ filter_input!(BillingRecordFilter for br {
     customer_id: IdFilter => CustomerId as i64,
     env_id: IdFilter => EnvId as String,
     invoice_id: IdFilter => InvoiceId as i64,
+    workspace_id: IdFilter => WorkspaceId as i64,
     resource_type: EnumFilter<ResourceType> => ResourceType,
     start_time: DateTimeFilter => StartTime,
 });
@@ -126,6 +152,10 @@ pub struct Invoice {
     pub paid_at: Option<DateTime<Utc>>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// The workspace billed, or null for the customer's own environments.
+    pub workspace_id: Option<ID>,
+    /// The tax rate applied (a fraction: 0.0600 is 6%).
+    pub tax_rate: Decimal,
 }
 
 #[ComplexObject]
@@ -166,6 +196,8 @@ impl ApiObject for Invoice {
             paid_at: ts_opt(m.paid_at),
             created_at: ts_opt(m.created_at),
             updated_at: ts_opt(m.updated_at),
+            workspace_id: m.workspace_id.map(id),
+            tax_rate: m.tax_rate.0,
         })
     }
 }
@@ -174,6 +206,7 @@ filter_input!(InvoiceFilter for invoices {
     id: IdFilter => Id as i64,
     invoice_no: StringFilter => InvoiceNo,
     customer_id: IdFilter => CustomerId as i64,
+    workspace_id: IdFilter => WorkspaceId as i64,
     status: EnumFilter<InvoiceStatus> => Status,
     period_start: DateTimeFilter => PeriodStart,
 });
@@ -193,3 +226,294 @@ crud_query!(
     InvoiceFilter,
     InvoiceOrder
 );
+
+/// The price per hour of one resource from `effectiveFrom` on.
+#[derive(SimpleObject)]
+pub struct Price {
+    pub id: ID,
+    pub resource_type: ResourceType,
+    /// For GPU prices: the GPU model (`gpus.name`), or `*` for any model without its own.
+    pub gpu_model: Option<String>,
+    /// Per GPU-hour, core-hour or GiB-hour.
+    pub unit_price: Decimal,
+    pub effective_from: DateTime<Utc>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+impl ApiObject for Price {
+    type Entity = prices::Entity;
+    const LABEL: &'static str = "price";
+    fn from_model(m: prices::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: id(m.id),
+            resource_type: ResourceType::from_db(&m.resource_type)?,
+            gpu_model: Some(m.gpu_model).filter(|g| !g.is_empty()),
+            unit_price: money(m.unit_price),
+            effective_from: ts(m.effective_from),
+            created_at: ts_opt(m.created_at),
+        })
+    }
+}
+
+filter_input!(PriceFilter for prices {
+    id: IdFilter => Id as i64,
+    resource_type: EnumFilter<ResourceType> => ResourceType,
+    gpu_model: StringFilter => GpuModel,
+    effective_from: DateTimeFilter => EffectiveFrom,
+});
+
+order_input!(PriceOrder, PriceOrderField, prices::Entity, prices::Column {
+    Id => Id,
+    EffectiveFrom => EffectiveFrom,
+});
+
+crud_query!(PriceQuery, Price, price, prices, PriceFilter, PriceOrder);
+
+/// A new price (operators).
+#[derive(InputObject)]
+pub struct SetPriceInput {
+    pub resource_type: ResourceType,
+    /// GPU prices: a GPU model as `gpus.name` reports it, or `*` for any other model.
+    pub gpu_model: Option<String>,
+    /// Per hour, at most 4 decimal places and 999,999.9999.
+    pub unit_price: Decimal,
+    /// A whole UTC hour in the future.
+    pub effective_from: DateTime<Utc>,
+}
+
+fn resource(r: ResourceType) -> Resource {
+    match r {
+        ResourceType::Gpu => Resource::Gpu,
+        ResourceType::Cpu => Resource::Cpu,
+        ResourceType::Memory => Resource::Memory,
+    }
+}
+
+/// Where an account stands against its monthly limit.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum SpendAlert {
+    None,
+    /// At least 80% of the limit.
+    Warning,
+    /// The limit is reached: running environments are stopped, new ones refused.
+    LimitReached,
+}
+
+impl SpendAlert {
+    fn parse(raw: &str) -> Self {
+        match raw {
+            "warning" => Self::Warning,
+            "limit_reached" => Self::LimitReached,
+            _ => Self::None,
+        }
+    }
+}
+
+impl From<spend::Alert> for SpendAlert {
+    fn from(a: spend::Alert) -> Self {
+        Self::parse(a.as_str())
+    }
+}
+
+/// A billing account's spend in the current month (UTC).
+#[derive(SimpleObject)]
+pub struct AccountSpend {
+    /// `customer:<id>` or `workspace:<id>`.
+    pub account: String,
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Metered hours plus the time running since the last metered hour.
+    pub spend_this_month: Decimal,
+    pub spend_limit: Option<Decimal>,
+    pub alert: SpendAlert,
+    pub at: DateTime<Utc>,
+}
+
+impl AccountSpend {
+    pub fn from_standing(s: spend::Standing) -> Self {
+        Self {
+            account: s.account.key(),
+            month: s.month,
+            spend_this_month: money(s.spend),
+            spend_limit: s.limit.map(money),
+            alert: s.alert.into(),
+            at: Utc::now(),
+        }
+    }
+
+    fn from_update(u: &SpendUpdate) -> AppResult<Self> {
+        let dec = |v: &str| {
+            v.parse::<Decimal>()
+                .map(money)
+                .map_err(|e| AppError::internal(format!("spend update: {e}")))
+        };
+        Ok(Self {
+            account: u.account.clone(),
+            month: u.month.clone(),
+            spend_this_month: dec(&u.spend)?,
+            spend_limit: u.limit.as_deref().map(dec).transpose()?,
+            alert: SpendAlert::parse(&u.alert),
+            at: u.at,
+        })
+    }
+}
+
+/// The account a spend operation names: a workspace, a customer (operators: anyone), or
+/// the caller.
+fn account(
+    user: crate::auth::User,
+    workspace_id: Option<ID>,
+    customer_id: Option<ID>,
+) -> AppResult<BillingAccount> {
+    match (workspace_id, customer_id) {
+        (Some(_), Some(_)) => Err(AppError::bad_input(
+            "name a workspaceId or a customerId, not both",
+        )),
+        (Some(w), None) => Ok(BillingAccount::Workspace(fk("workspaceId", &w)?)),
+        (None, Some(c)) => Ok(BillingAccount::Customer(fk("customerId", &c)?)),
+        (None, None) => Ok(BillingAccount::Customer(user.id)),
+    }
+}
+
+#[derive(Default)]
+pub struct BillingMutation;
+
+#[Object]
+impl BillingMutation {
+    /// Operators: a price per hour from a whole future UTC hour on. Hours already run keep
+    /// their price.
+    async fn set_price(
+        &self,
+        ctx: &Context<'_>,
+        input: SetPriceInput,
+    ) -> async_graphql::Result<Price> {
+        let user = user_for::<prices::Entity>(&principal(ctx)).gql()?;
+        if !user.admin {
+            return Err(AppError::Forbidden).gql();
+        }
+        let price = price_service::NewPrice {
+            resource: resource(input.resource_type),
+            gpu_model: input.gpu_model,
+            unit_price: Money::parse("unitPrice", input.unit_price, Money::RECORD_DIGITS).gql()?,
+            effective_from: input.effective_from.naive_utc(),
+        };
+        let row = price_service::set_price(&state(ctx).db, price, Utc::now().naive_utc())
+            .await
+            .gql()?;
+        Price::from_model(row).gql()
+    }
+
+    /// Operators: an issued invoice was paid. Anything but an issued invoice is CONFLICT.
+    async fn mark_invoice_paid(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Invoice> {
+        settle(ctx, id, InvoiceState::Paid).await
+    }
+
+    /// Operators: an issued invoice is void. Anything but an issued invoice is CONFLICT.
+    async fn void_invoice(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Invoice> {
+        settle(ctx, id, InvoiceState::Void).await
+    }
+
+    /// Sets (or with `limit: null` removes) a monthly spend limit: your own (operators:
+    /// any customer's) or a workspace's (its OWNER or ADMIN). Checked at once: at 80% the
+    /// account is flagged, at 100% its running environments stop and new ones are
+    /// FORBIDDEN with `extensions.reason = "SPEND_LIMIT"`.
+    async fn set_spend_limit(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        customer_id: Option<ID>,
+        limit: Option<Decimal>,
+    ) -> async_graphql::Result<AccountSpend> {
+        let user = user_for::<customers::Entity>(&principal(ctx)).gql()?;
+        let account = account(user, workspace_id, customer_id).gql()?;
+        let limit = limit
+            .map(|l| Money::parse("limit", l, Money::TOTAL_DIGITS))
+            .transpose()
+            .gql()?;
+        let app = state(ctx);
+        let standing = spend::set_limit(&app.db, app.events.as_ref(), user, account, limit)
+            .await
+            .gql()?;
+        Ok(AccountSpend::from_standing(standing))
+    }
+}
+
+async fn settle(ctx: &Context<'_>, id: ID, to: InvoiceState) -> async_graphql::Result<Invoice> {
+    let user = user_for::<invoices::Entity>(&principal(ctx)).gql()?;
+    if !user.admin {
+        return Err(AppError::Forbidden).gql();
+    }
+    let key = id
+        .parse::<i64>()
+        .map_err(|_| AppError::NotFound("invoice"))
+        .gql()?;
+    let row = invoice_service::settle(&state(ctx).db, key, to, Utc::now().naive_utc())
+        .await
+        .gql()?;
+    Invoice::from_model(row).gql()
+}
+
+/// The spend of an account the caller may see (null otherwise).
+pub async fn spend_of(
+    ctx: &Context<'_>,
+    account: BillingAccount,
+) -> async_graphql::Result<Option<AccountSpend>> {
+    let user = principal(ctx).user().gql()?;
+    if let BillingAccount::Customer(id) = account {
+        if !user.admin && id != user.id {
+            return Ok(None);
+        }
+    }
+    let standing = spend::standing(&state(ctx).db, account, Utc::now().naive_utc())
+        .await
+        .gql()?;
+    Ok(Some(AccountSpend::from_standing(standing)))
+}
+
+#[derive(Default)]
+pub struct BillingSubscription;
+
+#[Subscription]
+impl BillingSubscription {
+    /// An account's spend as metering advances (every pass while something runs, at least
+    /// once a minute) and when a limit is crossed or changed: your own, a workspace's you
+    /// are a member of, or (operators) any customer's.
+    async fn spend_updates(
+        &self,
+        ctx: &Context<'_>,
+        workspace_id: Option<ID>,
+        customer_id: Option<ID>,
+    ) -> async_graphql::Result<BoxStream<'static, AccountSpend>> {
+        let user = principal(ctx).user().gql()?;
+        let account = account(user, workspace_id, customer_id).gql()?;
+        let app = state(ctx);
+        let topic = Topic::new(Kind::Spend, Key::Account(account.key()));
+        let show = |event: &Event| match event {
+            Event::Spend(u) => Some(AccountSpend::from_update(u)),
+            _ => None,
+        };
+        // Each update is checked against the account's row, so a membership that ends
+        // ends the updates.
+        Ok(match account {
+            BillingAccount::Customer(id) => {
+                if !user.admin && id != user.id {
+                    return Err(AppError::NotFound("customer")).gql();
+                }
+                require_readable::<customers::Entity>(&app.db, user, id, "customer")
+                    .await
+                    .gql()?;
+                deliver::<customers::Entity, _, _>(app, user, topic, move |e| {
+                    show(e).map(|o| (id, o))
+                })
+            }
+            BillingAccount::Workspace(id) => {
+                require_readable::<workspaces::Entity>(&app.db, user, id, "workspace")
+                    .await
+                    .gql()?;
+                deliver::<workspaces::Entity, _, _>(app, user, topic, move |e| {
+                    show(e).map(|o| (id, o))
+                })
+            }
+        })
+    }
+}

@@ -60,6 +60,12 @@ pub struct Environment {
     /// When it last stopped or failed.
     pub stopped_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// Why the platform stopped it (spend limit reached, idle); null when its owner did.
+    pub stop_reason: Option<String>,
+    /// Idle auto-stop: stop after this many minutes of GPU utilization under
+    /// `idleThresholdPercent`; null when off (the default).
+    pub idle_stop_minutes: Option<i32>,
+    pub idle_threshold_percent: Option<f64>,
 }
 
 #[ComplexObject]
@@ -91,6 +97,15 @@ impl Environment {
     async fn dataset_usage(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DatasetUsage>> {
         load_many::<DatasetUsageOfEnvironment, _>(ctx, self.id.to_string())
             .await
+            .gql()
+    }
+    /// What it has cost: its billing records plus the time it ran since the last metered
+    /// hour (exact; four decimal places).
+    async fn cost_so_far(&self, ctx: &Context<'_>) -> async_graphql::Result<rust_decimal::Decimal> {
+        let now = chrono::Utc::now().naive_utc();
+        crate::services::spend::cost_so_far(&super::crud::state(ctx).db, self.id.as_str(), now)
+            .await
+            .map(super::convert::money)
             .gql()
     }
     async fn latest_metric(
@@ -129,6 +144,12 @@ impl ApiObject for Environment {
             started_at: ts_opt(m.started_at),
             stopped_at: ts_opt(m.stopped_at),
             updated_at: ts_opt(m.updated_at),
+            stop_reason: m.stop_reason,
+            idle_stop_minutes: m.idle_stop_minutes,
+            idle_threshold_percent: m.idle_stop_minutes.map(|_| {
+                m.idle_threshold_percent
+                    .unwrap_or(crate::services::spend::IDLE_THRESHOLD_PERCENT)
+            }),
         })
     }
 }

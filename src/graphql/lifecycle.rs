@@ -249,6 +249,29 @@ impl EnvironmentMutation {
         act(ctx, id, Request::Delete).await
     }
 
+    /// Idle auto-stop: the environment is stopped (`stopReason` says why) once its GPUs
+    /// stayed under `thresholdPercent` (default 5) in every sample for `minutes` (5-10080).
+    /// `minutes: null` turns it off.
+    async fn set_idle_stop(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        minutes: Option<i32>,
+        threshold_percent: Option<f64>,
+    ) -> async_graphql::Result<Environment> {
+        let user = user_for::<env::Entity>(&principal(ctx)).gql()?;
+        let row = lifecycle::set_idle_stop(
+            &state(ctx).db,
+            user,
+            id.as_str(),
+            minutes,
+            threshold_percent,
+        )
+        .await
+        .gql()?;
+        Environment::from_model(row).gql()
+    }
+
     /// Operators: a customer's quota overrides.
     async fn set_customer_quota(
         &self,

@@ -74,7 +74,7 @@ impl EnvironmentStatusEvent {
 }
 
 /// The row `key` of `E` exists and `user` may read it; otherwise NOT_FOUND.
-async fn require_readable<E>(
+pub(crate) async fn require_readable<E>(
     db: &DatabaseConnection,
     user: User,
     key: Pk<E>,
@@ -98,7 +98,12 @@ where
 /// and the object to send), among those `user` may read. Operators' scope is decided once;
 /// a narrower scope (a customer's environments) is checked against the row per event, so a
 /// membership that ends stops the stream at once.
-fn deliver<E, O, F>(state: &AppState, user: User, topic: Topic, select: F) -> BoxStream<'static, O>
+pub(crate) fn deliver<E, O, F>(
+    state: &AppState,
+    user: User,
+    topic: Topic,
+    select: F,
+) -> BoxStream<'static, O>
 where
     E: Policy,
     E::Model: Sync,

@@ -49,6 +49,7 @@ pub struct QueryRoot(
     data::ImageQuery,
     billing::BillingRecordQuery,
     billing::InvoiceQuery,
+    billing::PriceQuery,
     commands::CommandQuery,
     commands::CommandResultQuery,
 );
@@ -74,6 +75,7 @@ pub struct MutationRoot(
     data::ModelMutation,
     data::ModelVersionMutation,
     data::ImageMutation,
+    billing::BillingMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -81,6 +83,7 @@ pub struct SubscriptionRoot(
     live::LiveSubscription,
     commands::CommandSubscription,
     agent_environments::AgentEnvironmentSubscription,
+    billing::BillingSubscription,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;

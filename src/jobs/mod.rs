@@ -7,7 +7,9 @@
 //! - [`rollups`]: hourly and daily metric rollups, and retention.
 //! - [`commands`]: commands never delivered, or whose agent went silent, end `timeout`.
 //! - [`environments`]: environments whose order was never carried out end `failed`.
+//! - [`billing`]: metering, invoices, spend limits and idle auto-stop.
 
+pub mod billing;
 pub mod commands;
 pub mod environments;
 pub mod offline;
@@ -29,7 +31,21 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
     let rollup_state = state.clone();
     let command_state = state.clone();
     let environment_state = state.clone();
+    let billing_state = state.clone();
     vec![
+        tokio::spawn(every(
+            "billing",
+            Duration::from_secs(jobs.billing_interval_secs.max(1)),
+            shutdown.clone(),
+            move || {
+                let state = billing_state.clone();
+                async move {
+                    billing::run_once(&state, chrono::Utc::now())
+                        .await
+                        .map(drop)
+                }
+            },
+        )),
         tokio::spawn(every(
             "environments",
             Duration::from_secs(jobs.command_check_interval_secs.max(1)),

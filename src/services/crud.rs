@@ -121,7 +121,15 @@ where
 {
     let mut query = E::find().filter(condition);
     for (col, dir) in order {
-        query = query.order_by(*col, dir.clone());
+        query = match col.def().get_column_type() {
+            // Money is a decimal string on SQLite: `+ 0` orders it as a number there (and
+            // is exact NUMERIC arithmetic on PostgreSQL).
+            sea_orm::ColumnType::Decimal(_) => query.order_by(
+                sea_orm::sea_query::Expr::col((E::default(), *col)).add(0),
+                dir.clone(),
+            ),
+            _ => query.order_by(*col, dir.clone()),
+        };
     }
     for pk in E::PrimaryKey::iter() {
         query = query.order_by(pk.into_column(), Order::Asc);

@@ -39,6 +39,7 @@ use crate::events::{EnvironmentOrderRef, EnvironmentStatusChange, Event, EventBu
 use crate::services::db::{self, json_contains};
 use crate::services::placement::{self, Candidate, Need};
 use crate::services::platform::{self, EnvironmentSettings};
+use crate::services::{metering, spend};
 
 /// How many times a placement is tried again after losing a race.
 const MAX_ATTEMPTS: usize = 12;
@@ -315,6 +316,7 @@ async fn check_quota(
     extra_envs: i64,
     extra_gpus: i32,
 ) -> Result<(), Attempt> {
+    spend::refuse_if_limited(txn, customer, workspace).await?;
     customers::Entity::update_many()
         .col_expr(
             customers::Column::Id,
@@ -703,10 +705,39 @@ pub async fn request(
     id: &str,
     what: Request,
 ) -> AppResult<env::Model> {
+    transition(db, bus, Some(user), id, what, None).await
+}
+
+/// The platform stops an environment (its account reached its spend limit, or it sat
+/// idle), recording `reason` as its `stop_reason`.
+pub async fn stop_for_platform(
+    db: &DatabaseConnection,
+    bus: &dyn EventBus,
+    id: &str,
+    reason: String,
+) -> AppResult<env::Model> {
+    transition(db, bus, None, id, Request::Stop, Some(reason)).await
+}
+
+/// A request by `user`, or by the platform when `None`.
+async fn transition(
+    db: &DatabaseConnection,
+    bus: &dyn EventBus,
+    user: Option<User>,
+    id: &str,
+    what: Request,
+    stop_reason: Option<String>,
+) -> AppResult<env::Model> {
     for _ in 0..MAX_ATTEMPTS {
         let _writer = db::write_guard(db).await;
         let txn = db.begin().await?;
-        let row = writable(&txn, user, id).await?;
+        let row = match user {
+            Some(user) => writable(&txn, user, id).await?,
+            None => env::Entity::find_by_id(id)
+                .one(&txn)
+                .await?
+                .ok_or(AppError::NotFound("environment"))?,
+        };
         let current = state_of(&row)?;
         let next = match plan(current, what)? {
             Plan::Nothing => return Ok(row),
@@ -719,8 +750,14 @@ pub async fn request(
                 Err(Attempt::Fail(e)) => return Err(e),
             }
         }
+        // A stop says why when the platform stopped it; any other move clears the reason.
+        let reason = match what {
+            Request::Stop => stop_reason.clone(),
+            _ => None,
+        };
+        let extra = vec![(env::Column::StopReason, Expr::value(reason))];
         let Some(updated) =
-            compare_and_set(&txn, &row, current, next.0, Some(next.1), Vec::new()).await?
+            compare_and_set(&txn, &row, current, next.0, Some(next.1), extra).await?
         else {
             continue;
         };
@@ -861,7 +898,16 @@ async fn compare_and_set(
     if update.exec(txn).await?.rows_affected != 1 {
         return Ok(None);
     }
-    Ok(env::Entity::find_by_id(row.id.as_str()).one(txn).await?)
+    let updated = env::Entity::find_by_id(row.id.as_str()).one(txn).await?;
+    // Billing meters the time spent `running`: a run opens on entering it, closes on leaving.
+    if let Some(updated) = &updated {
+        if to == EnvState::Running && from != EnvState::Running {
+            metering::open_run(txn, updated, &held_gpus(updated), at).await?;
+        } else if from == EnvState::Running && to != EnvState::Running {
+            metering::close_run(txn, &row.id, at).await?;
+        }
+    }
+    Ok(updated)
 }
 
 fn status_is(state: EnvState) -> sea_orm::sea_query::SimpleExpr {
@@ -1278,6 +1324,46 @@ pub async fn order_of(
 pub struct Quota {
     pub max_gpus: Option<i32>,
     pub max_environments: Option<i32>,
+}
+
+/// Idle auto-stop settings of an environment: stop it once its GPUs stayed under
+/// `threshold_percent` for `minutes` (None: off). Whoever may change the environment sets them.
+pub async fn set_idle_stop(
+    db: &DatabaseConnection,
+    user: User,
+    id: &str,
+    minutes: Option<i32>,
+    threshold_percent: Option<f64>,
+) -> AppResult<env::Model> {
+    if let Some(m) = minutes {
+        if !(5..=10_080).contains(&m) {
+            return Err(AppError::bad_input(format!(
+                "minutes: {m} is outside 5-10080 (a week)"
+            )));
+        }
+    }
+    if let Some(t) = threshold_percent {
+        if !(t.is_finite() && t > 0.0 && t <= 100.0) {
+            return Err(AppError::bad_input(format!(
+                "thresholdPercent: {t} is outside (0, 100]"
+            )));
+        }
+    }
+    let row = writable(db, user, id).await?;
+    let _writer = db::write_guard(db).await;
+    env::Entity::update_many()
+        .col_expr(env::Column::IdleStopMinutes, Expr::value(minutes))
+        .col_expr(
+            env::Column::IdleThresholdPercent,
+            Expr::value(minutes.and(threshold_percent)),
+        )
+        .filter(env::Column::Id.eq(row.id.as_str()))
+        .exec(db)
+        .await?;
+    env::Entity::find_by_id(row.id.as_str())
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("environment"))
 }
 
 /// Sets a customer's quota overrides (operators only: checked by the caller's policy).

@@ -814,7 +814,7 @@ async fn orders_reach_an_agent_on_another_replica(backend: Backend) {
     assert_eq!(order["gpuUuids"], json!([format!("GPU-{host}-0")]));
 }
 
-async fn status_of(app: &TestApp, env: &str) -> String {
+pub async fn status_of(app: &TestApp, env: &str) -> String {
     app.column_text("environments", "status", &format!("id = '{env}'"))
         .await
         .unwrap_or_default()

@@ -10,6 +10,7 @@ mod abuse;
 mod agent;
 mod agent_e2e;
 mod auth;
+mod billing;
 mod commands;
 mod crud;
 mod environments;

@@ -1,0 +1,452 @@
+//! Live cost and cost guards.
+//!
+//! - Spend this month of an account = the records on its draft invoice of the month plus
+//!   the time its environments ran since their last metered hour ([`metering::unmetered`]);
+//!   an environment's cost so far likewise.
+//! - A monthly spend limit per customer (their own environments) and per workspace (its
+//!   environments). [`check`] runs every metering pass and right after a limit changes: at
+//!   80% it sets `spend_warned_month` and publishes a [`SpendUpdate`] with `warning`; at 100%
+//!   it sets `spend_limited_month` and stops the account's environments through the
+//!   lifecycle (GPUs released, `stop_reason` recorded). While the flag is set for the
+//!   current month, creating or starting an environment is FORBIDDEN with
+//!   `extensions.reason = "SPEND_LIMIT"` ([`refuse_if_limited`]).
+//! - Idle auto-stop ([`stop_idle`]): an environment with `idle_stop_minutes` whose GPUs
+//!   stayed under `idle_threshold_percent` in every sample of that many minutes is stopped.
+
+use chrono::{Duration, NaiveDateTime, Utc};
+use entity::numeric::Numeric;
+use entity::{
+    billing_records as br, customers, environment_metrics as em, environment_runs as runs,
+    environments as env, invoices, workspace_members, workspaces,
+};
+use rust_decimal::Decimal;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+};
+
+use crate::auth::User;
+use crate::domain::{BillingAccount, EnvState, Money};
+use crate::error::{AppError, AppResult, RefusalReason};
+use crate::events::{Event, EventBus, SpendUpdate};
+use crate::services::db;
+use crate::services::environments as lifecycle;
+use crate::services::invoices::{month_key, month_of};
+use crate::services::metering;
+use crate::services::prices;
+
+/// Where an account stands against its limit this month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alert {
+    None,
+    /// At least 80% of the limit.
+    Warning,
+    /// The limit is reached: environments stopped, new ones refused.
+    LimitReached,
+}
+
+impl Alert {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Warning => "warning",
+            Self::LimitReached => "limit_reached",
+        }
+    }
+
+    pub fn of(spend: Decimal, limit: Option<Decimal>) -> Self {
+        match limit {
+            Some(l) if spend >= l => Self::LimitReached,
+            Some(l) if spend * Decimal::from(5) >= l * Decimal::from(4) => Self::Warning,
+            _ => Self::None,
+        }
+    }
+}
+
+/// An account's spend, limit and flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Standing {
+    pub account: BillingAccount,
+    pub month: String,
+    pub spend: Decimal,
+    pub limit: Option<Decimal>,
+    pub alert: Alert,
+}
+
+fn account_runs(account: BillingAccount) -> Condition {
+    match account {
+        BillingAccount::Customer(id) => Condition::all()
+            .add(runs::Column::CustomerId.eq(id))
+            .add(runs::Column::WorkspaceId.is_null()),
+        BillingAccount::Workspace(id) => Condition::all().add(runs::Column::WorkspaceId.eq(id)),
+    }
+}
+
+fn unmetered_runs() -> Condition {
+    Condition::any()
+        .add(runs::Column::EndedAt.is_null())
+        .add(runs::Column::MeteredUntil.is_null())
+        .add(Expr::col(runs::Column::MeteredUntil).lt(Expr::col(runs::Column::EndedAt)))
+}
+
+/// The account's spend in `now`'s month, exact.
+pub async fn this_month(
+    db: &impl ConnectionTrait,
+    account: BillingAccount,
+    now: NaiveDateTime,
+) -> AppResult<Decimal> {
+    let (month, _) = month_of(now);
+    let draft = invoices::Entity::find()
+        .filter(invoices::Column::BilledTo.eq(account.key()))
+        .filter(invoices::Column::PeriodStart.eq(month))
+        .one(db)
+        .await?;
+    let metered: Decimal = match draft {
+        Some(d) => crate::services::invoices::record_amounts(db, d.id)
+            .await?
+            .into_iter()
+            .sum(),
+        None => Decimal::ZERO,
+    };
+    let live = runs::Entity::find()
+        .filter(account_runs(account))
+        .filter(unmetered_runs())
+        .all(db)
+        .await?;
+    let book = prices::price_book(db).await?;
+    Ok(metered + metering::unmetered(&live, &book, now))
+}
+
+/// An environment's cost so far: its records plus its unmetered time.
+pub async fn cost_so_far(
+    db: &impl ConnectionTrait,
+    env_id: &str,
+    now: NaiveDateTime,
+) -> AppResult<Decimal> {
+    let metered: Decimal = br::Entity::find()
+        .filter(br::Column::EnvId.eq(env_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.amount.0)
+        .sum();
+    let live = runs::Entity::find()
+        .filter(runs::Column::EnvId.eq(env_id))
+        .filter(unmetered_runs())
+        .all(db)
+        .await?;
+    if live.is_empty() {
+        return Ok(metered);
+    }
+    let book = prices::price_book(db).await?;
+    Ok(metered + metering::unmetered(&live, &book, now))
+}
+
+/// The limit and the flags of an account.
+struct Flags {
+    limit: Option<Decimal>,
+    warned: Option<String>,
+    limited: Option<String>,
+}
+
+async fn flags(db: &impl ConnectionTrait, account: BillingAccount) -> AppResult<Flags> {
+    Ok(match account {
+        BillingAccount::Customer(id) => {
+            let c = customers::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or(AppError::NotFound("customer"))?;
+            Flags {
+                limit: c.spend_limit.map(|n| n.0),
+                warned: c.spend_warned_month,
+                limited: c.spend_limited_month,
+            }
+        }
+        BillingAccount::Workspace(id) => {
+            let w = workspaces::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or(AppError::NotFound("workspace"))?;
+            Flags {
+                limit: w.spend_limit.map(|n| n.0),
+                warned: w.spend_warned_month,
+                limited: w.spend_limited_month,
+            }
+        }
+    })
+}
+
+/// The account's standing now.
+pub async fn standing(
+    db: &impl ConnectionTrait,
+    account: BillingAccount,
+    now: NaiveDateTime,
+) -> AppResult<Standing> {
+    let f = flags(db, account).await?;
+    let spend = this_month(db, account, now).await?;
+    Ok(Standing {
+        account,
+        month: month_key(now),
+        spend,
+        limit: f.limit,
+        alert: Alert::of(spend, f.limit),
+    })
+}
+
+/// FORBIDDEN (`SPEND_LIMIT`) while the account of a new or restarted environment has
+/// reached its limit this month.
+pub async fn refuse_if_limited(
+    db: &impl ConnectionTrait,
+    customer: i64,
+    workspace: Option<i64>,
+) -> AppResult<()> {
+    let account = BillingAccount::of(customer, workspace);
+    let f = flags(db, account).await?;
+    let month = month_key(Utc::now().naive_utc());
+    if f.limit.is_some() && f.limited.as_deref() == Some(month.as_str()) {
+        let whose = match account {
+            BillingAccount::Customer(_) => "your",
+            BillingAccount::Workspace(_) => "the workspace's",
+        };
+        return Err(AppError::Refused {
+            reason: RefusalReason::SpendLimit,
+            message: format!(
+                "{whose} monthly spend limit is reached; raise it or wait for next month"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Sets (or with `None` removes) an account's monthly limit, then checks it at once.
+/// A customer sets their own (operators anyone's); a workspace's is set by its owners and
+/// admins (a viewer or member is FORBIDDEN; a workspace one is not in is NOT_FOUND).
+pub async fn set_limit(
+    db: &DatabaseConnection,
+    bus: &dyn EventBus,
+    user: User,
+    account: BillingAccount,
+    limit: Option<Money>,
+) -> AppResult<Standing> {
+    match account {
+        BillingAccount::Customer(id) if !user.admin && id != user.id => {
+            return Err(AppError::NotFound("customer"))
+        }
+        BillingAccount::Workspace(id) if !user.admin => {
+            let role = workspace_members::Entity::find()
+                .filter(workspace_members::Column::WorkspaceId.eq(id))
+                .filter(workspace_members::Column::CustomerId.eq(user.id))
+                .filter(workspace_members::Column::Status.eq("active"))
+                .one(db)
+                .await?
+                .ok_or(AppError::NotFound("workspace"))?
+                .role;
+            if !matches!(role.as_str(), "owner" | "admin") {
+                return Err(AppError::Forbidden);
+            }
+        }
+        _ => {}
+    }
+    let value = Expr::value(limit.map(|m| Numeric(m.get())));
+    let none = Expr::value(Option::<String>::None);
+    {
+        let _writer = db::write_guard(db).await;
+        let changed = match account {
+            BillingAccount::Customer(id) => {
+                customers::Entity::update_many()
+                    .col_expr(customers::Column::SpendLimit, value)
+                    .col_expr(customers::Column::SpendWarnedMonth, none.clone())
+                    .col_expr(customers::Column::SpendLimitedMonth, none)
+                    .filter(customers::Column::Id.eq(id))
+                    .exec(db)
+                    .await?
+                    .rows_affected
+            }
+            BillingAccount::Workspace(id) => {
+                workspaces::Entity::update_many()
+                    .col_expr(workspaces::Column::SpendLimit, value)
+                    .col_expr(workspaces::Column::SpendWarnedMonth, none.clone())
+                    .col_expr(workspaces::Column::SpendLimitedMonth, none)
+                    .filter(workspaces::Column::Id.eq(id))
+                    .exec(db)
+                    .await?
+                    .rows_affected
+            }
+        };
+        if changed == 0 {
+            return Err(match account {
+                BillingAccount::Customer(_) => AppError::NotFound("customer"),
+                BillingAccount::Workspace(_) => AppError::NotFound("workspace"),
+            });
+        }
+    }
+    check(db, bus, account, Utc::now().naive_utc()).await
+}
+
+fn update(account: BillingAccount, standing: &Standing) -> SpendUpdate {
+    SpendUpdate {
+        account: account.key(),
+        month: standing.month.clone(),
+        spend: standing.spend.to_string(),
+        limit: standing.limit.map(|l| l.to_string()),
+        alert: standing.alert.as_str().to_owned(),
+        at: Utc::now(),
+    }
+}
+
+async fn set_flag(
+    db: &DatabaseConnection,
+    account: BillingAccount,
+    limited: bool,
+    month: &str,
+) -> AppResult<()> {
+    let _writer = db::write_guard(db).await;
+    let v = Expr::value(month);
+    match account {
+        BillingAccount::Customer(id) => {
+            let col = if limited {
+                customers::Column::SpendLimitedMonth
+            } else {
+                customers::Column::SpendWarnedMonth
+            };
+            customers::Entity::update_many()
+                .col_expr(col, v)
+                .filter(customers::Column::Id.eq(id))
+                .exec(db)
+                .await?;
+        }
+        BillingAccount::Workspace(id) => {
+            let col = if limited {
+                workspaces::Column::SpendLimitedMonth
+            } else {
+                workspaces::Column::SpendWarnedMonth
+            };
+            workspaces::Entity::update_many()
+                .col_expr(col, v)
+                .filter(workspaces::Column::Id.eq(id))
+                .exec(db)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks one account against its limit at `now`: flags, events, and at 100% its
+/// environments stopped. Publishes the account's standing.
+pub async fn check(
+    db: &DatabaseConnection,
+    bus: &dyn EventBus,
+    account: BillingAccount,
+    now: NaiveDateTime,
+) -> AppResult<Standing> {
+    let f = flags(db, account).await?;
+    let standing = standing(db, account, now).await?;
+    let month = standing.month.as_str();
+    if standing.alert != Alert::None && f.warned.as_deref() != Some(month) {
+        set_flag(db, account, false, month).await?;
+    }
+    if standing.alert == Alert::LimitReached {
+        if f.limited.as_deref() != Some(month) {
+            set_flag(db, account, true, month).await?;
+        }
+        let live = env::Entity::find()
+            .filter(match account {
+                BillingAccount::Customer(id) => Condition::all()
+                    .add(env::Column::CustomerId.eq(id))
+                    .add(env::Column::WorkspaceId.is_null()),
+                BillingAccount::Workspace(id) => {
+                    Condition::all().add(env::Column::WorkspaceId.eq(id))
+                }
+            })
+            .filter(env::Column::Status.is_in(
+                [EnvState::Creating, EnvState::Starting, EnvState::Running].map(EnvState::as_db),
+            ))
+            .all(db)
+            .await?;
+        let reason = format!(
+            "stopped: the monthly spend limit of {} was reached",
+            standing.limit.unwrap_or_default()
+        );
+        for row in live {
+            lifecycle::stop_for_platform(db, bus, &row.id, reason.clone()).await?;
+        }
+    }
+    bus.publish(vec![Event::Spend(update(account, &standing))])
+        .await;
+    Ok(standing)
+}
+
+/// The accounts to look at in a pass: those with a limit, and those with something running.
+pub async fn accounts_to_check(db: &impl ConnectionTrait) -> AppResult<Vec<BillingAccount>> {
+    let mut accounts: Vec<BillingAccount> = Vec::new();
+    for c in customers::Entity::find()
+        .filter(customers::Column::SpendLimit.is_not_null())
+        .all(db)
+        .await?
+    {
+        accounts.push(BillingAccount::Customer(c.id));
+    }
+    for w in workspaces::Entity::find()
+        .filter(workspaces::Column::SpendLimit.is_not_null())
+        .all(db)
+        .await?
+    {
+        accounts.push(BillingAccount::Workspace(w.id));
+    }
+    for r in runs::Entity::find()
+        .filter(runs::Column::EndedAt.is_null())
+        .all(db)
+        .await?
+    {
+        accounts.push(BillingAccount::of(r.customer_id, r.workspace_id));
+    }
+    accounts.sort();
+    accounts.dedup();
+    Ok(accounts)
+}
+
+/// The default `idle_threshold_percent`.
+pub const IDLE_THRESHOLD_PERCENT: f64 = 5.0;
+
+/// Stops running environments whose GPUs stayed idle for their `idle_stop_minutes`;
+/// returns their ids.
+pub async fn stop_idle(
+    db: &DatabaseConnection,
+    bus: &dyn EventBus,
+    now: NaiveDateTime,
+) -> AppResult<Vec<String>> {
+    let candidates = env::Entity::find()
+        .filter(env::Column::Status.eq(EnvState::Running.as_db()))
+        .filter(env::Column::IdleStopMinutes.is_not_null())
+        .filter(env::Column::Gpu.gt(0))
+        .all(db)
+        .await?;
+    let mut stopped = Vec::new();
+    for row in candidates {
+        let Some(minutes) = row.idle_stop_minutes.filter(|m| *m > 0) else {
+            continue;
+        };
+        let since = now - Duration::minutes(i64::from(minutes));
+        if row.started_at.is_none_or(|t| t > since) {
+            continue;
+        }
+        let threshold = row.idle_threshold_percent.unwrap_or(IDLE_THRESHOLD_PERCENT);
+        let samples = em::Entity::find()
+            .filter(em::Column::EnvId.eq(row.id.as_str()))
+            .filter(em::Column::CollectedAt.gte(since))
+            .filter(em::Column::CollectedAt.lte(now))
+            .all(db)
+            .await?;
+        let idle = !samples.is_empty()
+            && samples
+                .iter()
+                .all(|s| s.gpu_usage_percent.unwrap_or(0.0) < threshold);
+        if idle {
+            let reason =
+                format!("stopped: idle, GPU utilization under {threshold}% for {minutes} min");
+            lifecycle::stop_for_platform(db, bus, &row.id, reason).await?;
+            stopped.push(row.id);
+        }
+    }
+    Ok(stopped)
+}
