@@ -8,7 +8,7 @@
 use std::str::FromStr;
 
 use futures_util::future::BoxFuture;
-use sea_orm::sea_query::Condition;
+use sea_orm::sea_query::{Alias, Condition, Expr, Query, SimpleExpr, SubQueryStatement};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, EntityTrait, IntoActiveModel, Iterable, Order, PaginatorTrait,
@@ -235,6 +235,61 @@ where
 {
     Ok(E::find()
         .filter(column.is_in(keys))
+        .filter(scope)
+        .all(db)
+        .await?)
+}
+
+/// The newest row (by `time_column`, then the highest primary key) of each of `keys`, among
+/// those `scope` admits, in one statement whatever the history size: one index probe per key
+/// (`(key, time DESC)` indexes), through a correlated `ORDER BY ... LIMIT 1` over a `VALUES`
+/// list of the keys, the same SQL on PostgreSQL and SQLite. Rows without a time are never
+/// the newest.
+pub async fn latest_in<E, V>(
+    db: &impl ConnectionTrait,
+    key_column: E::Column,
+    time_column: E::Column,
+    keys: Vec<V>,
+    scope: Condition,
+) -> AppResult<Vec<E::Model>>
+where
+    E: EntityTrait,
+    V: Into<sea_orm::Value>,
+{
+    let Some(pk) = E::PrimaryKey::iter()
+        .next()
+        .map(PrimaryKeyToColumn::into_column)
+    else {
+        return Ok(Vec::new());
+    };
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (sample, wanted) = (Alias::new("sample"), Alias::new("wanted"));
+    let newest = Query::select()
+        .column((sample.clone(), pk))
+        .from_as(E::default(), sample.clone())
+        .and_where(
+            Expr::col((sample.clone(), key_column)).equals((wanted.clone(), Alias::new("column1"))),
+        )
+        .and_where(Expr::col((sample.clone(), time_column)).is_not_null())
+        .order_by((sample.clone(), time_column), Order::Desc)
+        .order_by((sample, pk), Order::Desc)
+        .limit(1)
+        .to_owned();
+    let per_key = Query::select()
+        .expr(SimpleExpr::SubQuery(
+            None,
+            Box::new(SubQueryStatement::SelectStatement(newest)),
+        ))
+        .from_values(
+            keys.into_iter()
+                .map(|k| sea_orm::sea_query::ValueTuple::One(k.into())),
+            wanted,
+        )
+        .to_owned();
+    Ok(E::find()
+        .filter(Expr::col((E::default(), pk)).in_subquery(per_key))
         .filter(scope)
         .all(db)
         .await?)
