@@ -13,6 +13,7 @@ use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
 };
 
+use super::batch::Batcher;
 use super::filter::{FilterInput, IdKey, OrderInput};
 use super::loaders::{DbLoader, Latest, LatestOf, Rel, Relation};
 use super::pagination::{encode_cursor, PageArgs};
@@ -291,8 +292,8 @@ macro_rules! crud_mutation {
 }
 pub(crate) use crud_mutation;
 
-fn loader<'a>(ctx: &'a Context<'_>) -> &'a async_graphql::dataloader::DataLoader<DbLoader> {
-    ctx.data_unchecked::<async_graphql::dataloader::DataLoader<DbLoader>>()
+fn loader<'a>(ctx: &'a Context<'_>) -> &'a Batcher<DbLoader> {
+    ctx.data_unchecked::<Batcher<DbLoader>>()
 }
 
 /// The rows of a has-many relation (e.g. a host's GPUs), batched with the siblings'.

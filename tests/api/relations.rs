@@ -6,7 +6,7 @@ use sea_orm::{ActiveModelTrait, Set};
 use serde_json::json;
 
 use crate::fixtures::*;
-use crate::helpers::{on_both_backends, spawn_app_with, Backend, TestApp};
+use crate::helpers::{on_both_backends, spawn_app, Backend, TestApp};
 
 const NESTED: &str = "query($n: Int!) {
   hosts(first: $n, orderBy: [{ field: NAME }]) {
@@ -31,9 +31,7 @@ async fn statements_for(
 }
 
 async fn nested_lists_cost_constant_statements(backend: Backend) {
-    // A wide batching window, so that a loaded test machine cannot split one relation
-    // level's keys over two batches.
-    let Some(app) = spawn_app_with(backend, |s| s.graphql.loader_delay_ms = 50).await else {
+    let Some(app) = spawn_app(backend).await else {
         return;
     };
     for h in 0..6 {
