@@ -2,10 +2,10 @@
 //! one per parent row.
 //!
 //! A relation is a zero-sized type implementing [`Relation`] (the entity loaded and the
-//! column matched against the parents' keys); `Rel<R>` is its DataLoader key. Parents ask
-//! `loader.load_one(Rel::<R>::new(key))`, and all keys asked for in the same tick are loaded
-//! with one `WHERE column IN (...)`. [`LatestOf`] loads the newest row per key of a
-//! time-series table, also in one statement.
+//! column matched against the parents' keys); `Rel<R>` is its loader key. Parents ask
+//! `loader.load_one(Rel::<R>::new(key))` (a [`super::batch::Batcher`]), and all keys of one
+//! relation level are loaded with one `WHERE column IN (...)`. [`LatestOf`] loads the newest
+//! row per key of a time-series table, also in one statement, one index probe per key.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
