@@ -159,7 +159,10 @@ async fn fleet_statements_constant_in_page_size_and_history(backend: Backend) {
                 Some(1000.0 * i as f64 + 0.5),
                 "host {h} gpu {g}"
             );
-            assert_eq!(gpu["latestMetric"]["collectedAt"], "2026-01-26T01:40:20+00:00");
+            assert_eq!(
+                gpu["latestMetric"]["collectedAt"],
+                "2026-01-26T01:40:20+00:00"
+            );
         }
     }
 }
