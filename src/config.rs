@@ -296,9 +296,6 @@ pub struct GraphqlSettings {
     pub suggestions: bool,
     pub max_depth: usize,
     pub max_complexity: usize,
-    /// How long a DataLoader collects keys before it queries, in milliseconds. Relations
-    /// asked for within this window are loaded with one statement.
-    pub loader_delay_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -337,7 +334,6 @@ impl Default for Settings {
                 suggestions: true,
                 max_depth: 12,
                 max_complexity: 5000,
-                loader_delay_ms: 10,
             },
             auth: AuthSettings::default(),
             limits: LimitSettings::default(),

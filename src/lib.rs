@@ -7,6 +7,10 @@
 //! `events` is the bus that carries live data to subscriptions; `jobs` the background jobs
 //! (offline detection, metric rollups, environment order timeouts, billing).
 //!
+//! A query travels: `http/mod.rs` (limits, principal) -> `graphql::batch::drive` around the
+//! execution, so that relations (`graphql/loaders.rs`) load one batch per level as soon as
+//! the level's resolvers have all asked -> `services/crud.rs` (one statement per batch).
+//!
 //! An environment travels: `graphql/lifecycle.rs` (`createEnvironment`, parsed input) ->
 //! `services/environments.rs` (quota, `services/placement.rs` ranks hosts, GPUs, capacity and
 //! ports reserved in one transaction; publishes a status event and an order reference) ->

@@ -72,6 +72,7 @@ impl Command {
 impl ApiObject for Command {
     type Entity = commands::Entity;
     const LABEL: &'static str = "command";
+    const KEYSET: bool = true;
     fn from_model(m: commands::Model) -> AppResult<Self> {
         Ok(Self {
             id: id(m.id),
@@ -144,6 +145,7 @@ impl CommandResult {
 impl ApiObject for CommandResult {
     type Entity = cr::Entity;
     const LABEL: &'static str = "command result";
+    const KEYSET: bool = true;
     fn from_model(m: cr::Model) -> AppResult<Self> {
         Ok(Self {
             id: id(m.id),

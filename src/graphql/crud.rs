@@ -13,9 +13,10 @@ use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
 };
 
+use super::batch::Batcher;
 use super::filter::{FilterInput, IdKey, OrderInput};
 use super::loaders::{DbLoader, Latest, LatestOf, Rel, Relation};
-use super::pagination::{encode_cursor, PageArgs};
+use super::pagination::{decode_key_cursor, encode_cursor, encode_key_cursor, PageArgs};
 use crate::auth::policy::{user_for, Policy};
 use crate::auth::{Principal, User};
 use crate::error::{AppError, AppResult};
@@ -28,6 +29,9 @@ pub trait ApiObject: OutputType + Sized + Send + Sync + 'static {
     type Entity: Policy;
     /// How the kind is named in messages (`"host"` in "host not found").
     const LABEL: &'static str;
+    /// Time series and other growing logs: lists page by keyset cursors (the last row's sort
+    /// key), not by offset; see `pagination`.
+    const KEYSET: bool = false;
     fn from_model(model: <Self::Entity as EntityTrait>::Model) -> AppResult<Self>;
 }
 
@@ -124,12 +128,15 @@ where
     } else {
         None
     };
+    let total_count = i64::try_from(total.unwrap_or(0)).unwrap_or(i64::MAX);
+    if O::KEYSET {
+        return resolve_keyset(db, condition, &order, page, ConnectionTotal { total_count }).await;
+    }
     let window = page.window(total)?;
     let mut rows =
         crud::list::<O::Entity>(db, condition, &order, window.offset, window.limit + 1).await?;
     let has_next = rows.len() as u64 > window.limit;
     rows.truncate(window.limit as usize);
-    let total_count = i64::try_from(total.unwrap_or(0)).unwrap_or(i64::MAX);
     let mut connection = Connection::with_additional_fields(
         window.offset > 0,
         has_next,
@@ -140,6 +147,61 @@ where
             encode_cursor(window.offset + i as u64),
             O::from_model(row)?,
         ));
+    }
+    Ok(connection)
+}
+
+/// A page of a keyset-paged list (see `pagination`).
+async fn resolve_keyset<O>(
+    db: &sea_orm::DatabaseConnection,
+    condition: sea_orm::Condition,
+    order: &[(<O::Entity as EntityTrait>::Column, sea_orm::Order)],
+    page: PageArgs,
+    total: ConnectionTotal,
+) -> AppResult<ListConnection<O>>
+where
+    O: ApiObject,
+{
+    let keys = crud::with_primary_key::<O::Entity>(order);
+    let window = page.keyset_window()?;
+    let decode = |c: &Option<String>| {
+        c.as_deref()
+            .map(|c| decode_key_cursor::<O::Entity>(c, &keys))
+            .transpose()
+    };
+    let (after, before) = (decode(&page.after)?, decode(&page.before)?);
+    let mut rows = crud::list_keyset::<O::Entity>(
+        db,
+        condition,
+        &keys,
+        after,
+        before,
+        window.from_end,
+        window.limit + 1,
+    )
+    .await?;
+    let more = rows.len() as u64 > window.limit;
+    let (mut has_previous, has_next) = if window.from_end {
+        if more {
+            rows.remove(0);
+        }
+        (more, page.before.is_some())
+    } else {
+        rows.truncate(window.limit as usize);
+        (page.after.is_some(), more)
+    };
+    if let Some(trim) = window.trim.map(|t| t as usize) {
+        if rows.len() > trim {
+            rows.drain(..rows.len() - trim);
+            has_previous = true;
+        }
+    }
+    let mut connection = Connection::with_additional_fields(has_previous, has_next, total);
+    for row in rows {
+        let cursor = encode_key_cursor::<O::Entity>(&row, &keys)?;
+        connection
+            .edges
+            .push(Edge::new(cursor, O::from_model(row)?));
     }
     Ok(connection)
 }
@@ -291,8 +353,8 @@ macro_rules! crud_mutation {
 }
 pub(crate) use crud_mutation;
 
-fn loader<'a>(ctx: &'a Context<'_>) -> &'a async_graphql::dataloader::DataLoader<DbLoader> {
-    ctx.data_unchecked::<async_graphql::dataloader::DataLoader<DbLoader>>()
+fn loader<'a>(ctx: &'a Context<'_>) -> &'a Batcher<DbLoader> {
+    ctx.data_unchecked::<Batcher<DbLoader>>()
 }
 
 /// The rows of a has-many relation (e.g. a host's GPUs), batched with the siblings'.

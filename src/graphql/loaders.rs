@@ -2,21 +2,18 @@
 //! one per parent row.
 //!
 //! A relation is a zero-sized type implementing [`Relation`] (the entity loaded and the
-//! column matched against the parents' keys); `Rel<R>` is its DataLoader key. Parents ask
-//! `loader.load_one(Rel::<R>::new(key))`, and all keys asked for in the same tick are loaded
-//! with one `WHERE column IN (...)`. [`LatestOf`] loads the newest row per key of a
-//! time-series table, also in one statement.
+//! column matched against the parents' keys); `Rel<R>` is its loader key. Parents ask
+//! `loader.load_one(Rel::<R>::new(key))` (a [`super::batch::Batcher`]), and all keys of one
+//! relation level are loaded with one `WHERE column IN (...)`. [`LatestOf`] loads the newest
+//! row per key of a time-series table, also in one statement, one index probe per key.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::marker::PhantomData;
 
 use async_graphql::dataloader::Loader;
-use sea_orm::sea_query::{Condition, Expr, Query, SimpleExpr};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, Iterable, ModelTrait, PrimaryKeyToColumn,
-    QueryFilter, QueryOrder,
-};
+use sea_orm::sea_query::Condition;
+use sea_orm::{DatabaseConnection, EntityTrait, ModelTrait};
 
 use crate::auth::policy::{Policy, Scope};
 use crate::auth::User;
@@ -149,29 +146,11 @@ impl<R: Latest> Loader<LatestOf<R>> for DbLoader {
         keys: &[LatestOf<R>],
     ) -> Result<HashMap<LatestOf<R>, Self::Value>, Self::Error> {
         let wanted: Vec<R::Key> = keys.iter().map(|k| k.0.clone()).collect();
-        let newest = Query::select()
-            .column(R::column())
-            .expr(Expr::col(R::time_column()).max())
-            .from(R::Entity::default())
-            .and_where(R::column().is_in(wanted.clone()))
-            .group_by_col(R::column())
-            .to_owned();
-        let pair: [SimpleExpr; 2] = [
-            Expr::col((R::Entity::default(), R::column())).into(),
-            Expr::col((R::Entity::default(), R::time_column())).into(),
-        ];
-        let mut query = R::Entity::find()
-            .filter(R::column().is_in(wanted))
-            .filter(Expr::tuple(pair).in_subquery(newest))
-            .filter(self.scope::<R::Entity>());
-        for pk in <R::Entity as EntityTrait>::PrimaryKey::iter() {
-            query = query.order_by_asc(pk.into_column());
-        }
-        let rows = query
-            .all(&self.db)
-            .await
-            .map_err(|e| AppError::from(e).into_graphql())?;
-        // Ties on the timestamp: the row inserted last wins.
+        let scope = self.scope::<R::Entity>();
+        let rows =
+            crud::latest_in::<R::Entity, _>(&self.db, R::column(), R::time_column(), wanted, scope)
+                .await
+                .map_err(AppError::into_graphql)?;
         let mut out = HashMap::new();
         for row in rows {
             if let Some(key) = key_of::<R>(&row) {

@@ -61,6 +61,7 @@ impl HostMetric {
 impl ApiObject for HostMetric {
     type Entity = hm::Entity;
     const LABEL: &'static str = "host metric";
+    const KEYSET: bool = true;
     fn from_model(m: hm::Model) -> AppResult<Self> {
         Ok(Self {
             id: id(m.id),
@@ -162,6 +163,7 @@ impl GpuMetric {
 impl ApiObject for GpuMetric {
     type Entity = gm::Entity;
     const LABEL: &'static str = "gpu metric";
+    const KEYSET: bool = true;
     fn from_model(m: gm::Model) -> AppResult<Self> {
         Ok(Self {
             id: id(m.id),
@@ -241,6 +243,7 @@ impl EnvironmentMetric {
 impl ApiObject for EnvironmentMetric {
     type Entity = em::Entity;
     const LABEL: &'static str = "environment metric";
+    const KEYSET: bool = true;
     fn from_model(m: em::Model) -> AppResult<Self> {
         Ok(Self {
             id: id(m.id),

@@ -3,6 +3,7 @@
 
 #[macro_use]
 pub mod enums;
+pub mod batch;
 pub mod crud;
 pub mod filter;
 pub mod loaders;

@@ -1,14 +1,26 @@
-//! Relay cursor pagination (`first/after/last/before`) over offset cursors.
+//! Relay cursor pagination (`first/after/last/before`), over offset or keyset cursors.
 //!
-//! A cursor is the opaque base64 of a row's position in the ordered, filtered list. That
-//! keeps every ordering pageable with one query; a row inserted before the cursor between
-//! two page requests shifts the window by one, which consoles tolerate. Page sizes are
-//! 1..=100; without `first` or `last` a page has 20 rows.
+//! Catalogue tables (hosts, customers, images, ...) page by offset: a cursor is the opaque
+//! base64 of a row's position in the ordered, filtered list. That keeps every ordering
+//! pageable with one query; a row inserted before the cursor between two page requests
+//! shifts the window by one, which consoles tolerate on small tables.
+//!
+//! Time series and command lists ([`super::crud::ApiObject::KEYSET`]) page by keyset: a
+//! cursor holds its row's sort key (the ordering's columns, then the primary key) and the
+//! ordering it belongs to, and the next page is the rows after that key. A page at the end of
+//! a week of samples costs what the first does, and inserts do not shift pages. A cursor
+//! from another ordering, or one whose values do not fit the columns, is BAD_USER_INPUT.
+//!
+//! Page sizes are 1..=100; without `first` or `last` a page has 20 rows.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chrono::NaiveDateTime;
+use sea_orm::sea_query::ColumnType;
+use sea_orm::{ColumnTrait, EntityTrait, IdenStatic, ModelTrait, Order};
 
 use crate::error::{AppError, AppResult};
+use crate::services::crud::SeekKey;
 
 pub const MAX_PAGE_SIZE: i32 = 100;
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
@@ -63,6 +75,101 @@ pub fn decode_cursor(cursor: &str) -> AppResult<u64> {
         .ok_or_else(invalid)
 }
 
+const KEY_PREFIX: &str = "key:";
+const TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.f";
+
+/// The ordering a keyset cursor belongs to, e.g. `collected_at-,id+`.
+fn signature<E: EntityTrait>(keys: &[(E::Column, Order)]) -> String {
+    keys.iter()
+        .map(|(col, dir)| {
+            let sign = if matches!(dir, Order::Desc) { '-' } else { '+' };
+            format!("{}{sign}", col.as_str())
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The keyset cursor of `row` in a list ordered by `keys`.
+pub fn encode_key_cursor<E: EntityTrait>(
+    row: &E::Model,
+    keys: &[(E::Column, Order)],
+) -> AppResult<String> {
+    let values = keys
+        .iter()
+        .map(|(col, _)| key_json(row.get(*col)))
+        .collect::<AppResult<Vec<_>>>()?;
+    let text =
+        serde_json::to_string(&(signature::<E>(keys), values)).map_err(AppError::internal)?;
+    Ok(URL_SAFE_NO_PAD.encode(format!("{KEY_PREFIX}{text}")))
+}
+
+/// The sort key a keyset cursor holds, checked against the list's ordering and columns.
+pub fn decode_key_cursor<E: EntityTrait>(
+    cursor: &str,
+    keys: &[(E::Column, Order)],
+) -> AppResult<SeekKey> {
+    let invalid = || AppError::bad_input(format!("'{cursor}' is not a cursor from this list"));
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let json = text.strip_prefix(KEY_PREFIX).ok_or_else(invalid)?;
+    let (sig, values): (String, Vec<serde_json::Value>) =
+        serde_json::from_str(json).map_err(|_| invalid())?;
+    if sig != signature::<E>(keys) || values.len() != keys.len() {
+        return Err(invalid());
+    }
+    keys.iter()
+        .zip(&values)
+        .map(|((col, _), v)| key_value(*col, v).ok_or_else(invalid))
+        .collect()
+}
+
+fn key_json(value: sea_orm::Value) -> AppResult<serde_json::Value> {
+    use sea_orm::Value as V;
+    Ok(match value {
+        V::BigInt(v) => v.into(),
+        V::Int(v) => v.into(),
+        V::String(v) => v.map(|s| *s).into(),
+        V::ChronoDateTime(v) => v.map(|t| t.format(TIME_FORMAT).to_string()).into(),
+        other => {
+            return Err(AppError::internal(format!(
+                "{other:?} cannot be part of a cursor"
+            )))
+        }
+    })
+}
+
+/// A cursor value as the column's type; `Some(None)` is NULL (only in a nullable column).
+fn key_value(col: impl ColumnTrait, value: &serde_json::Value) -> Option<Option<sea_orm::Value>> {
+    let def = col.def();
+    if value.is_null() {
+        return def.is_null().then_some(None);
+    }
+    let parsed: sea_orm::Value = match def.get_column_type() {
+        ColumnType::BigInteger => value.as_i64()?.into(),
+        ColumnType::Integer => i32::try_from(value.as_i64()?).ok()?.into(),
+        ColumnType::String(_) | ColumnType::Text | ColumnType::Char(_) => {
+            value.as_str()?.to_owned().into()
+        }
+        ColumnType::DateTime | ColumnType::Timestamp => {
+            NaiveDateTime::parse_from_str(value.as_str()?, TIME_FORMAT)
+                .ok()?
+                .into()
+        }
+        _ => return None,
+    };
+    Some(Some(parsed))
+}
+
+/// The rows a keyset page fetches: `limit` rows (plus one, to learn whether more exist)
+/// from the start (after `after`) or, with `last` alone, from the end (before `before`);
+/// with both `first` and `last`, the last `trim` of the first `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeysetWindow {
+    pub limit: u64,
+    pub from_end: bool,
+    pub trim: Option<u64>,
+}
+
 fn page_size(name: &str, value: Option<i32>) -> AppResult<Option<u64>> {
     match value {
         None => Ok(None),
@@ -74,6 +181,28 @@ fn page_size(name: &str, value: Option<i32>) -> AppResult<Option<u64>> {
 }
 
 impl PageArgs {
+    pub fn keyset_window(&self) -> AppResult<KeysetWindow> {
+        let first = page_size("first", self.first)?;
+        let last = page_size("last", self.last)?;
+        Ok(match (first, last) {
+            (Some(limit), trim) => KeysetWindow {
+                limit,
+                from_end: false,
+                trim,
+            },
+            (None, Some(limit)) => KeysetWindow {
+                limit,
+                from_end: true,
+                trim: None,
+            },
+            (None, None) => KeysetWindow {
+                limit: DEFAULT_PAGE_SIZE as u64,
+                from_end: false,
+                trim: None,
+            },
+        })
+    }
+
     /// Checks the arguments; `None` for `last` without `before` means the window depends on
     /// the total, which the caller then counts and passes to [`PageArgs::window`].
     pub fn needs_total(&self) -> bool {

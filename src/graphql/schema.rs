@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
     NextSubscribe,
@@ -15,6 +14,7 @@ use async_graphql::{ServerError, ServerResult, Variables};
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
 
+use super::batch::Batcher;
 use super::loaders::DbLoader;
 use super::{
     accounts, agent, agent_environments, auth, billing, commands, data, environments, history,
@@ -122,12 +122,12 @@ pub fn build_schema(state: AppState) -> AppSchema {
         .finish()
 }
 
-/// What one request (or one WebSocket connection) carries: its principal and a DataLoader
-/// that loads only what that principal may read.
+/// What one request (or one WebSocket connection) carries: its principal and a relation
+/// loader that loads only what that principal may read. Execute it under
+/// [`super::batch::drive`] so that relation levels are batched.
 pub fn request_data(state: &AppState, principal: Principal) -> async_graphql::Data {
-    let delay = std::time::Duration::from_millis(state.settings.graphql.loader_delay_ms);
     let user = principal.user().ok();
-    let loader = DataLoader::new(DbLoader::new(state.db.clone(), user), tokio::spawn).delay(delay);
+    let loader = Batcher::new(DbLoader::new(state.db.clone(), user));
     let mut data = async_graphql::Data::default();
     data.insert(principal);
     data.insert(loader);

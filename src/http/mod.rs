@@ -27,6 +27,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth;
 use crate::error::AppError;
+use crate::graphql::batch;
 use crate::graphql::schema::{request_data, AppSchema, InBatch};
 use crate::services::db;
 use crate::state::AppState;
@@ -127,7 +128,7 @@ async fn graphql(
         }
     };
     let timeout = Duration::from_millis(limits.request_timeout_ms);
-    match tokio::time::timeout(timeout, state.schema.execute_batch(batch)).await {
+    match tokio::time::timeout(timeout, batch::drive(state.schema.execute_batch(batch))).await {
         Ok(response) => GraphQLResponse::from(response).into_response(),
         Err(_) => {
             tracing::warn!(timeout_ms = limits.request_timeout_ms, "request timed out");

@@ -263,7 +263,7 @@ impl Connection {
         let out = self.out.clone();
         let protocol = self.protocol;
         let task_id = id.clone();
-        let task = tokio::spawn(async move {
+        let task = tokio::spawn(crate::graphql::batch::drive(async move {
             while let Some(response) = stream.next().await {
                 let message = response_message(protocol, &task_id, response);
                 // graphql-transport-ws: `error` ends the operation; no `complete` follows it.
@@ -273,7 +273,7 @@ impl Connection {
                 }
             }
             let _ = out.send(json!({ "type": "complete", "id": task_id })).await;
-        });
+        }));
         self.operations.insert(id, task);
         Ok(vec![])
     }

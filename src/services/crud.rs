@@ -8,7 +8,9 @@
 use std::str::FromStr;
 
 use futures_util::future::BoxFuture;
-use sea_orm::sea_query::Condition;
+use sea_orm::sea_query::{
+    Alias, Condition, Expr, NullOrdering, Query, SimpleExpr, SubQueryStatement,
+};
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, EntityTrait, IntoActiveModel, Iterable, Order, PaginatorTrait,
@@ -137,6 +139,103 @@ where
     Ok(query.offset(offset).limit(limit).all(db).await?)
 }
 
+/// The sort key of a keyset-paged list: the given order, then the primary key ascending.
+pub fn with_primary_key<E: EntityTrait>(order: &[(E::Column, Order)]) -> Vec<(E::Column, Order)> {
+    let mut keys = order.to_vec();
+    keys.extend(E::PrimaryKey::iter().map(|pk| (pk.into_column(), Order::Asc)));
+    keys
+}
+
+/// The sort key values of one row of a keyset-paged list (`None`: NULL), in the order of
+/// [`with_primary_key`].
+pub type SeekKey = Vec<Option<sea_orm::Value>>;
+
+/// A keyset page: `limit` rows of the filtered list in the order `keys` (from
+/// [`with_primary_key`]; NULLs after every value), strictly between the rows whose keys are
+/// `after` and `before`, counted from the end when `from_end`. A page deep in a history
+/// costs what the first one does: the cursor's key is a range on the index, not an offset.
+pub async fn list_keyset<E>(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+    keys: &[(E::Column, Order)],
+    after: Option<SeekKey>,
+    before: Option<SeekKey>,
+    from_end: bool,
+    limit: u64,
+) -> AppResult<Vec<E::Model>>
+where
+    E: EntityTrait,
+{
+    let mut query = E::find().filter(condition);
+    if let Some(key) = after {
+        query = query.filter(seek::<E>(keys, &key, true));
+    }
+    if let Some(key) = before {
+        query = query.filter(seek::<E>(keys, &key, false));
+    }
+    for (col, dir) in keys {
+        let ascending = matches!(dir, Order::Asc) != from_end;
+        let (dir, nulls) = if ascending {
+            (Order::Asc, NullOrdering::Last)
+        } else {
+            (Order::Desc, NullOrdering::First)
+        };
+        query = query.order_by_with_nulls(*col, dir, nulls);
+    }
+    let mut rows = query.limit(limit).all(db).await?;
+    if from_end {
+        rows.reverse();
+    }
+    Ok(rows)
+}
+
+/// Rows that come after (`later`) or before the row whose sort key is `key`, NULL sorting
+/// after every value: `k1 > v1 OR (k1 = v1 AND (k2 > v2 OR ...))`, plus a plain bound on the
+/// first key where that is exact, so that an index on it is entered at the cursor.
+fn seek<E: EntityTrait>(
+    keys: &[(E::Column, Order)],
+    key: &[Option<sea_orm::Value>],
+    later: bool,
+) -> Condition {
+    let mut rest: Option<Condition> = None;
+    for ((col, dir), value) in keys.iter().zip(key).rev() {
+        let greater = matches!(dir, Order::Asc) == later;
+        let nullable = col.def().is_null();
+        let beyond = match (value, greater) {
+            (Some(v), true) => Some(
+                Condition::any()
+                    .add(col.gt(v.clone()))
+                    .add_option(nullable.then(|| col.is_null())),
+            ),
+            (Some(v), false) => Some(Condition::all().add(col.lt(v.clone()))),
+            (None, true) => None,
+            (None, false) => Some(Condition::all().add(col.is_not_null())),
+        };
+        let equal = match value {
+            Some(v) => col.eq(v.clone()),
+            None => col.is_null(),
+        };
+        rest = match (beyond, rest) {
+            (beyond, Some(rest)) => Some(
+                Condition::any()
+                    .add_option(beyond)
+                    .add(Condition::all().add(equal).add(rest)),
+            ),
+            (beyond, None) => beyond,
+        };
+    }
+    let mut condition =
+        Condition::all().add(rest.unwrap_or_else(|| Condition::all().add(Expr::cust("1 = 0"))));
+    if let (Some((col, dir)), Some(Some(v))) = (keys.first(), key.first()) {
+        if matches!(dir, Order::Asc) != later {
+            condition = condition.add(col.lte(v.clone()));
+        } else if !col.def().is_null() {
+            condition = condition.add(col.gte(v.clone()));
+        }
+    }
+    condition
+}
+
 pub async fn create<E>(db: &DatabaseConnection, row: E::ActiveModel) -> AppResult<E::Model>
 where
     E: Lifecycle,
@@ -243,6 +342,61 @@ where
 {
     Ok(E::find()
         .filter(column.is_in(keys))
+        .filter(scope)
+        .all(db)
+        .await?)
+}
+
+/// The newest row (by `time_column`, then the highest primary key) of each of `keys`, among
+/// those `scope` admits, in one statement whatever the history size: one index probe per key
+/// (`(key, time DESC)` indexes), through a correlated `ORDER BY ... LIMIT 1` over a `VALUES`
+/// list of the keys, the same SQL on PostgreSQL and SQLite. Rows without a time are never
+/// the newest.
+pub async fn latest_in<E, V>(
+    db: &impl ConnectionTrait,
+    key_column: E::Column,
+    time_column: E::Column,
+    keys: Vec<V>,
+    scope: Condition,
+) -> AppResult<Vec<E::Model>>
+where
+    E: EntityTrait,
+    V: Into<sea_orm::Value>,
+{
+    let Some(pk) = E::PrimaryKey::iter()
+        .next()
+        .map(PrimaryKeyToColumn::into_column)
+    else {
+        return Ok(Vec::new());
+    };
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (sample, wanted) = (Alias::new("sample"), Alias::new("wanted"));
+    let newest = Query::select()
+        .column((sample.clone(), pk))
+        .from_as(E::default(), sample.clone())
+        .and_where(
+            Expr::col((sample.clone(), key_column)).equals((wanted.clone(), Alias::new("column1"))),
+        )
+        .and_where(Expr::col((sample.clone(), time_column)).is_not_null())
+        .order_by((sample.clone(), time_column), Order::Desc)
+        .order_by((sample, pk), Order::Desc)
+        .limit(1)
+        .to_owned();
+    let per_key = Query::select()
+        .expr(SimpleExpr::SubQuery(
+            None,
+            Box::new(SubQueryStatement::SelectStatement(newest)),
+        ))
+        .from_values(
+            keys.into_iter()
+                .map(|k| sea_orm::sea_query::ValueTuple::One(k.into())),
+            wanted,
+        )
+        .to_owned();
+    Ok(E::find()
+        .filter(Expr::col((E::default(), pk)).in_subquery(per_key))
         .filter(scope)
         .all(db)
         .await?)

@@ -88,3 +88,31 @@ pub async fn insert_environment(
 pub fn at(s: &str) -> chrono::NaiveDateTime {
     chrono::DateTime::parse_from_rfc3339(s).unwrap().naive_utc()
 }
+
+/// Samples are written by agents: insert `count` samples of one GPU directly, 10 s apart
+/// from `start`, utilization `first_value + i`.
+pub async fn insert_gpu_samples(
+    app: &TestApp,
+    host_id: &str,
+    gpu_id: i64,
+    start: chrono::NaiveDateTime,
+    count: usize,
+    first_value: f64,
+) {
+    use sea_orm::EntityTrait;
+    let rows: Vec<_> = (0..count)
+        .map(|i| entity::gpu_metrics::ActiveModel {
+            gpu_id: Set(gpu_id),
+            host_id: Set(host_id.to_owned()),
+            utilization_percent: Set(Some(first_value + i as f64)),
+            collected_at: Set(Some(start + chrono::Duration::seconds(10 * i as i64))),
+            ..Default::default()
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        entity::gpu_metrics::Entity::insert_many(chunk.to_vec())
+            .exec(&app.db)
+            .await
+            .unwrap();
+    }
+}

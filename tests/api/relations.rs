@@ -6,7 +6,7 @@ use sea_orm::{ActiveModelTrait, Set};
 use serde_json::json;
 
 use crate::fixtures::*;
-use crate::helpers::{on_both_backends, spawn_app_with, Backend, TestApp};
+use crate::helpers::{on_both_backends, spawn_app, Backend, TestApp};
 
 const NESTED: &str = "query($n: Int!) {
   hosts(first: $n, orderBy: [{ field: NAME }]) {
@@ -31,9 +31,7 @@ async fn statements_for(
 }
 
 async fn nested_lists_cost_constant_statements(backend: Backend) {
-    // A wide batching window, so that a loaded test machine cannot split one relation
-    // level's keys over two batches.
-    let Some(app) = spawn_app_with(backend, |s| s.graphql.loader_delay_ms = 50).await else {
+    let Some(app) = spawn_app(backend).await else {
         return;
     };
     for h in 0..6 {
@@ -105,4 +103,71 @@ async fn nested_lists_cost_constant_statements(backend: Backend) {
     );
 }
 
-on_both_backends!(nested_lists_cost_constant_statements);
+const FLEET: &str = "query($n: Int!) {
+  hosts(first: $n, orderBy: [{ field: NAME }]) {
+    nodes { name latestMetric { cpuUsagePercent } gpus { gpuIndex latestMetric { utilizationPercent collectedAt } } }
+  }
+}";
+
+/// The console's fleet view costs the same statements at every page size and however much
+/// history is kept, and shows each GPU's newest sample.
+async fn fleet_statements_constant_in_page_size_and_history(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let start = at("2026-01-26T00:00:00Z");
+    let mut gpus = Vec::new();
+    for h in 0..5 {
+        let host = create_host(&app, &format!("host-{h}")).await;
+        for g in 0..2 {
+            let gpu: i64 = create_gpu(&app, &host, g).await.parse().unwrap();
+            insert_gpu_samples(&app, &host, gpu, start, 3, 0.0).await;
+            gpus.push((host.clone(), gpu));
+        }
+    }
+    let (short_small, _) = statements_for(&app, FLEET, json!({ "n": 1 })).await;
+    let (short_large, data) = statements_for(&app, FLEET, json!({ "n": 5 })).await;
+    let newest = &data["hosts"]["nodes"][4]["gpus"][1]["latestMetric"];
+    assert_eq!(newest["utilizationPercent"].as_f64(), Some(2.0));
+
+    // 600 samples more per GPU, and a tie at the newest instant (the row stored last wins).
+    for (i, (host, gpu)) in gpus.iter().enumerate() {
+        let later = start + chrono::Duration::seconds(30);
+        insert_gpu_samples(&app, host, *gpu, later, 600, 1000.0 * i as f64).await;
+        let newest = later + chrono::Duration::seconds(10 * 599);
+        insert_gpu_samples(&app, host, *gpu, newest, 1, 1000.0 * i as f64 + 0.5).await;
+    }
+    let (long_small, _) = statements_for(&app, FLEET, json!({ "n": 1 })).await;
+    let (long_large, data) = statements_for(&app, FLEET, json!({ "n": 5 })).await;
+    assert_eq!(
+        [short_small, short_large, long_small, long_large],
+        [short_small; 4],
+        "statements must not grow with page size or history"
+    );
+    // hosts, latest host metric, gpus, latest gpu metric.
+    assert_eq!(short_small, 4);
+    for (h, host) in data["hosts"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        for (g, gpu) in host["gpus"].as_array().unwrap().iter().enumerate() {
+            let i = h * 2 + g;
+            assert_eq!(
+                gpu["latestMetric"]["utilizationPercent"].as_f64(),
+                Some(1000.0 * i as f64 + 0.5),
+                "host {h} gpu {g}"
+            );
+            assert_eq!(
+                gpu["latestMetric"]["collectedAt"],
+                "2026-01-26T01:40:20+00:00"
+            );
+        }
+    }
+}
+
+on_both_backends!(
+    nested_lists_cost_constant_statements,
+    fleet_statements_constant_in_page_size_and_history
+);
