@@ -27,5 +27,6 @@ pub mod models;
 pub mod port_mappings;
 pub mod refresh_tokens;
 pub mod system_configs;
+pub mod workspace_invitations;
 pub mod workspace_members;
 pub mod workspaces;

@@ -25,5 +25,6 @@ pub use super::models::Entity as Models;
 pub use super::port_mappings::Entity as PortMappings;
 pub use super::refresh_tokens::Entity as RefreshTokens;
 pub use super::system_configs::Entity as SystemConfigs;
+pub use super::workspace_invitations::Entity as WorkspaceInvitations;
 pub use super::workspace_members::Entity as WorkspaceMembers;
 pub use super::workspaces::Entity as Workspaces;

@@ -38,6 +38,8 @@ pub enum Relation {
     Environments,
     #[sea_orm(has_many = "super::models::Entity")]
     Models,
+    #[sea_orm(has_many = "super::workspace_invitations::Entity")]
+    WorkspaceInvitations,
     #[sea_orm(has_many = "super::workspace_members::Entity")]
     WorkspaceMembers,
 }
@@ -63,6 +65,12 @@ impl Related<super::environments::Entity> for Entity {
 impl Related<super::models::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Models.def()
+    }
+}
+
+impl Related<super::workspace_invitations::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::WorkspaceInvitations.def()
     }
 }
 
