@@ -59,7 +59,7 @@ impl TableStep for Step {
     }
 
     fn indexes(&self, _: DbBackend) -> Vec<IndexCreateStatement> {
-        use WorkspaceInvitations::{CustomerId, Invitee, InvitedBy, Table, WorkspaceId};
+        use WorkspaceInvitations::{CustomerId, InvitedBy, Invitee, Table, WorkspaceId};
         vec![
             unique_index(Table, [WorkspaceId, Invitee]),
             index(Table, [CustomerId]),

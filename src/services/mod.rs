@@ -13,3 +13,4 @@ pub mod metric_history;
 pub mod password;
 pub mod placement;
 pub mod platform;
+pub mod workspaces;
