@@ -138,6 +138,12 @@ pub async fn invite(
     policy::authorize_membership_change(u, caller, role, role)?;
 
     let now = Utc::now().naive_utc();
+    // Expired invitations are gone for everyone; drop them so they do not pile up.
+    wi::Entity::delete_many()
+        .filter(wi::Column::WorkspaceId.eq(ws.id))
+        .filter(wi::Column::ExpiresAt.lte(now))
+        .exec(&txn)
+        .await?;
     let open = wi::Entity::find()
         .filter(wi::Column::WorkspaceId.eq(ws.id))
         .filter(wi::Column::ExpiresAt.gt(now))
