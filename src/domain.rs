@@ -508,6 +508,63 @@ impl PlacementPolicy {
     }
 }
 
+/// A closed set of words stored in a column, with its database spelling.
+macro_rules! stored_words {
+    ($(#[$meta:meta])* $name:ident ($what:literal) { $($(#[$vmeta:meta])* $variant:ident = $db:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$(Self::$variant),+];
+
+            pub fn as_db(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $db),+
+                }
+            }
+
+            pub fn from_db(raw: &str) -> Result<Self, AppError> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_db() == raw)
+                    .ok_or_else(|| AppError::internal(format!(concat!("unknown ", $what, " '{}'"), raw)))
+            }
+        }
+    };
+}
+
+stored_words!(
+    /// A member's role in a workspace (seed 000 §5.3). `owner`s hold the workspace (only they
+    /// grant or revoke `owner`); `owner` and `admin` manage it; `member`s add their own
+    /// resources; `viewer`s read.
+    MemberRole ("workspace role") { Owner = "owner", Admin = "admin", Member = "member", Viewer = "viewer" }
+);
+
+impl MemberRole {
+    /// Manages the workspace, its members and everyone's resources in it.
+    pub fn manages(self) -> bool {
+        matches!(self, Self::Owner | Self::Admin)
+    }
+}
+
+stored_words!(
+    /// Where a membership stands. Only `active` members use the workspace (and see its other
+    /// active members); `suspended` ones are kept but have no access. `invited` is the seed's
+    /// spelling for a membership not yet accepted: invitations are now rows of their own
+    /// (`workspace_invitations`), and no membership is written `invited`.
+    MemberState ("membership status") { Active = "active", Invited = "invited", Suspended = "suspended" }
+);
+
+stored_words!(
+    /// An invitation the invitee has not accepted: still open, or declined (which the
+    /// inviter is not told).
+    InvitationState ("invitation status") { Pending = "pending", Declined = "declined" }
+);
+
 /// An environment variable name: a shell identifier of at most 128 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvVarName(String);
@@ -779,65 +836,22 @@ impl Money {
     }
 }
 
-/// A metered resource (`billing_records.resource_type`, `prices.resource_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Resource {
-    /// Per GPU-hour, priced by GPU model.
-    Gpu,
-    /// Per core-hour.
-    Cpu,
-    /// Per GiB-hour.
-    Memory,
-}
+stored_words!(
+    /// A metered resource (`billing_records.resource_type`, `prices.resource_type`): `gpu`
+    /// per GPU-hour (priced by GPU model), `cpu` per core-hour, `memory` per GiB-hour.
+    Resource ("resource type") { Gpu = "gpu", Cpu = "cpu", Memory = "memory" }
+);
 
-impl Resource {
-    pub const ALL: [Resource; 3] = [Self::Gpu, Self::Cpu, Self::Memory];
-
-    pub fn as_db(self) -> &'static str {
-        match self {
-            Self::Gpu => "gpu",
-            Self::Cpu => "cpu",
-            Self::Memory => "memory",
-        }
-    }
-
-    pub fn from_db(raw: &str) -> Result<Self, AppError> {
-        Self::ALL
-            .into_iter()
-            .find(|r| r.as_db() == raw)
-            .ok_or_else(|| AppError::internal(format!("unknown resource type '{raw}'")))
-    }
-}
-
-/// An invoice's life: `draft` while its month runs, `issued` once it closes, then `paid`
-/// or `void` by an operator. Only a draft changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum InvoiceState {
-    Draft,
-    Issued,
-    Paid,
-    Void,
-}
+stored_words!(
+    /// An invoice's life: `draft` while its month runs, `issued` once it closes, then `paid`
+    /// or `void` by an operator. Only a draft changes.
+    InvoiceState ("invoice status") { Draft = "draft", Issued = "issued", Paid = "paid", Void = "void" }
+);
 
 impl InvoiceState {
-    pub const ALL: [InvoiceState; 4] = [Self::Draft, Self::Issued, Self::Paid, Self::Void];
-
-    pub fn as_db(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::Issued => "issued",
-            Self::Paid => "paid",
-            Self::Void => "void",
-        }
-    }
-
     /// A NULL status is the column's default, `draft`.
-    pub fn from_db(raw: Option<&str>) -> Result<Self, AppError> {
-        let raw = raw.unwrap_or("draft");
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_db() == raw)
-            .ok_or_else(|| AppError::internal(format!("unknown invoice status '{raw}'")))
+    pub fn from_db_opt(raw: Option<&str>) -> Result<Self, AppError> {
+        Self::from_db(raw.unwrap_or("draft"))
     }
 }
 

@@ -31,5 +31,6 @@ pub mod port_mappings;
 pub mod prices;
 pub mod refresh_tokens;
 pub mod system_configs;
+pub mod workspace_invitations;
 pub mod workspace_members;
 pub mod workspaces;

@@ -28,5 +28,6 @@ pub use super::port_mappings::Entity as PortMappings;
 pub use super::prices::Entity as Prices;
 pub use super::refresh_tokens::Entity as RefreshTokens;
 pub use super::system_configs::Entity as SystemConfigs;
+pub use super::workspace_invitations::Entity as WorkspaceInvitations;
 pub use super::workspace_members::Entity as WorkspaceMembers;
 pub use super::workspaces::Entity as Workspaces;

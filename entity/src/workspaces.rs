@@ -46,6 +46,8 @@ pub enum Relation {
     Invoices,
     #[sea_orm(has_many = "super::models::Entity")]
     Models,
+    #[sea_orm(has_many = "super::workspace_invitations::Entity")]
+    WorkspaceInvitations,
     #[sea_orm(has_many = "super::workspace_members::Entity")]
     WorkspaceMembers,
 }
@@ -83,6 +85,12 @@ impl Related<super::invoices::Entity> for Entity {
 impl Related<super::models::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Models.def()
+    }
+}
+
+impl Related<super::workspace_invitations::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::WorkspaceInvitations.def()
     }
 }
 

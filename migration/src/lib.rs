@@ -9,7 +9,8 @@
 //! `metric_batches` (a replayed agent batch is stored once), time indexes on the raw metric
 //! tables, the hourly and daily rollup tables of the retention job, and the agent's version on
 //! its host. Step `20260401_*` extends commands; `20260501_*` adds the environment
-//! lifecycle's columns and quota overrides. Column helpers and
+//! lifecycle's columns and quota overrides; `20260602_*` adds workspace invitations (a
+//! membership needs the invitee's consent). Column helpers and
 //! naming rules are in [`schema`]. Later changes are new steps appended to [`Migrator`].
 
 pub use sea_orm_migration::prelude::*;
@@ -49,6 +50,7 @@ mod m20260301_000005_add_host_agent_version;
 mod m20260401_000001_extend_commands;
 mod m20260501_000001_environment_lifecycle;
 mod m20260601_000001_billing;
+mod m20260602_000001_create_workspace_invitations;
 
 use schema::create_table;
 
@@ -95,6 +97,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260401_000001_extend_commands::Migration),
             Box::new(m20260501_000001_environment_lifecycle::Migration),
             Box::new(m20260601_000001_billing::Migration),
+            Box::new(m20260602_000001_create_workspace_invitations::Migration),
         ]
     }
 }

@@ -12,6 +12,13 @@
 //! active member reads the workspace's resources; `owner`, `admin` and `member` create their
 //! own resources in it; `owner` and `admin` manage the workspace, its members and everyone's
 //! resources in it; `viewer` only reads.
+//!
+//! Memberships have rules of their own, all here: nobody is made a member without consent
+//! (a manager's invitation, which the invitee accepts: `workspace_invitations` below); members
+//! see each other's accounts only while both memberships are `active` (the `customers` rule);
+//! only owners grant or revoke `owner` ([`authorize_membership_change`]); and anyone may leave
+//! a workspace, whatever their role or status (the last active owner excepted, which is a
+//! rule of the workspace, not of access: `services::workspaces`).
 
 use entity::*;
 use futures_util::future::BoxFuture;
@@ -22,6 +29,7 @@ use sea_orm::{
 };
 
 use super::User;
+use crate::domain::{MemberRole, MemberState};
 use crate::error::{AppError, AppResult};
 
 /// Rows a rule admits.
@@ -288,7 +296,9 @@ macro_rules! billing_records {
 billing_records!(billing_records, invoices);
 
 impl Policy for customers::Entity {
-    /// Oneself, and the members of one's workspaces.
+    /// Oneself, and the other active members of the workspaces where one is an active
+    /// member. An invitee and the inviter, or a suspended member and the others, see nothing
+    /// of each other's accounts.
     fn readable(u: User) -> Scope {
         Scope::for_user(u, || {
             let co_members = Query::select()
@@ -297,6 +307,7 @@ impl Policy for customers::Entity {
                 .and_where(
                     workspace_members::Column::WorkspaceId.in_subquery(my_workspaces(u, ANY_ROLE)),
                 )
+                .and_where(workspace_members::Column::Status.eq(MemberState::Active.as_db()))
                 .to_owned();
             Scope::Only(
                 Condition::any()
@@ -361,6 +372,65 @@ impl Policy for workspace_members::Entity {
                 .ok_or_else(missing_reference)?;
             require_writable::<workspaces::Entity>(db, u, workspaces::Column::Id, ws).await
         })
+    }
+}
+
+impl Policy for workspace_invitations::Entity {
+    /// The open invitations of the workspaces one manages, shown as the inviter typed them:
+    /// the object carries neither the account an invitation reached nor whether it was
+    /// declined, so an invitation to nobody looks like any other. Invitees see theirs through
+    /// `myInvitations`; invitations change only through `services::workspaces`.
+    fn readable(u: User) -> Scope {
+        Scope::for_user(u, || {
+            Scope::Only(
+                Condition::all()
+                    .add(
+                        workspace_invitations::Column::WorkspaceId
+                            .in_subquery(my_workspaces(u, MANAGERS)),
+                    )
+                    .add(
+                        workspace_invitations::Column::ExpiresAt.gt(chrono::Utc::now().naive_utc()),
+                    ),
+            )
+        })
+    }
+}
+
+/// The caller's role in a workspace where their membership is active; `None` otherwise.
+pub async fn member_role(
+    db: &impl ConnectionTrait,
+    u: User,
+    workspace: i64,
+) -> AppResult<Option<MemberRole>> {
+    let row = workspace_members::Entity::find()
+        .filter(workspace_members::Column::WorkspaceId.eq(workspace))
+        .filter(workspace_members::Column::CustomerId.eq(u.id))
+        .filter(workspace_members::Column::Status.eq(MemberState::Active.as_db()))
+        .one(db)
+        .await?;
+    row.map(|m| MemberRole::from_db(&m.role)).transpose()
+}
+
+/// Whether a caller whose role in the workspace is `caller` may move a membership (or an
+/// invitation) from role `from` to role `to`; a new invitation and a removal pass the same
+/// role twice. Operators may; managers (`owner`, `admin`) may, except that only an owner
+/// grants or revokes `owner`: an admin making anyone an owner (itself included), inviting
+/// one, or changing, suspending or removing an owner is FORBIDDEN. Others are FORBIDDEN.
+pub fn authorize_membership_change(
+    u: User,
+    caller: Option<MemberRole>,
+    from: MemberRole,
+    to: MemberRole,
+) -> AppResult<()> {
+    if u.admin {
+        return Ok(());
+    }
+    match caller {
+        Some(MemberRole::Owner) => Ok(()),
+        Some(role) if role.manages() && from != MemberRole::Owner && to != MemberRole::Owner => {
+            Ok(())
+        }
+        _ => Err(AppError::Forbidden),
     }
 }
 

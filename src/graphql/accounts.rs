@@ -1,24 +1,27 @@
 //! Customers, workspaces and workspace members.
 
-use async_graphql::{ComplexObject, Context, InputObject, MaybeUndefined, SimpleObject, ID};
+use async_graphql::{
+    ComplexObject, Context, InputObject, MaybeUndefined, Object, SimpleObject, ID,
+};
 use chrono::{DateTime, Utc};
-use entity::{customers, workspace_members as wm, workspaces};
+use entity::{customers, workspace_invitations as wi, workspace_members as wm, workspaces};
 use sea_orm::Set;
 
-use super::convert::{description, fk, id, opt_description, opt_text, text, ts_opt};
+use super::convert::{description, fk, id, opt_description, opt_text, text, ts, ts_opt};
 use super::crud::{
-    crud_mutation, crud_query, load_many, load_parent, parse_nullable, patch, patch_nullable,
-    ApiObject, CreateInput, UpdateInput,
+    crud_mutation, crud_query, load_many, load_opt, load_parent, parse_nullable, patch,
+    patch_nullable, principal, state, ApiObject, CreateInput, UpdateInput,
 };
 use super::data::{Dataset, Model};
 use super::enums::*;
 use super::environments::Environment;
 use super::filter::{filter_input, order_input, EnumFilter, IdFilter, StringFilter};
 use super::relations::*;
-use crate::domain::{Email, Password, Username};
-use crate::error::AppResult;
+use crate::domain::{Email, MemberRole, MemberState, Password, Username};
 use crate::error::GqlResult;
+use crate::error::{AppError, AppResult};
 use crate::services::password;
+use crate::services::workspaces as workspaces_service;
 
 /// A customer account. The password hash is never exposed.
 #[derive(SimpleObject)]
@@ -418,8 +421,10 @@ impl WorkspaceMember {
             .await
             .gql()
     }
-    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Customer> {
-        load_parent::<CustomerById, _>(ctx, self.customer_key)
+    /// The member's account: null unless both the member's and the reader's memberships
+    /// are `ACTIVE` (operators always see it).
+    async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Customer>> {
+        load_opt::<CustomerById, _>(ctx, Some(self.customer_key))
             .await
             .gql()
     }
@@ -457,49 +462,13 @@ order_input!(WorkspaceMemberOrder, WorkspaceMemberOrderField, wm::Entity, wm::Co
     CreatedAt => CreatedAt,
 });
 
-#[derive(InputObject)]
-pub struct CreateWorkspaceMemberInput {
-    pub workspace_id: ID,
-    pub customer_id: ID,
-    pub role: WorkspaceRole,
-    /// `ACTIVE` members have joined now; `INVITED` ones have not yet.
-    #[graphql(default_with = "MemberStatus::Active")]
-    pub status: MemberStatus,
-}
-
-impl CreateInput for CreateWorkspaceMemberInput {
-    type Object = WorkspaceMember;
-    fn into_row(self) -> AppResult<wm::ActiveModel> {
-        let joined = (self.status == MemberStatus::Active).then(|| Utc::now().naive_utc());
-        Ok(wm::ActiveModel {
-            workspace_id: Set(fk("workspaceId", &self.workspace_id)?),
-            customer_id: Set(fk("customerId", &self.customer_id)?),
-            role: Set(self.role.as_db().into()),
-            status: Set(Some(self.status.as_db().into())),
-            joined_at: Set(joined),
-            ..Default::default()
-        })
-    }
-}
-
+/// `updateWorkspaceMember`: the fields given change.
 #[derive(InputObject, Default)]
 pub struct UpdateWorkspaceMemberInput {
+    /// Only owners grant or revoke `OWNER`.
     pub role: Option<WorkspaceRole>,
+    /// `ACTIVE` or `SUSPENDED` (suspending an owner is revoking it: owners only).
     pub status: Option<MemberStatus>,
-}
-
-impl UpdateInput for UpdateWorkspaceMemberInput {
-    type Object = WorkspaceMember;
-    fn apply(self, row: &mut wm::ActiveModel) -> AppResult<()> {
-        patch(&mut row.role, self.role.map(|v| v.as_db().into()));
-        if let Some(status) = self.status {
-            if status == MemberStatus::Active && row.joined_at.as_ref().is_none() {
-                row.joined_at = Set(Some(Utc::now().naive_utc()));
-            }
-            row.status = Set(Some(status.as_db().into()));
-        }
-        Ok(())
-    }
 }
 
 crud_query!(
@@ -510,10 +479,242 @@ crud_query!(
     WorkspaceMemberFilter,
     WorkspaceMemberOrder
 );
-crud_mutation!(
-    WorkspaceMemberMutation,
-    WorkspaceMember,
-    create: create_workspace_member(CreateWorkspaceMemberInput),
-    update: update_workspace_member(UpdateWorkspaceMemberInput),
-    delete: delete_workspace_member
+
+impl From<WorkspaceRole> for MemberRole {
+    fn from(role: WorkspaceRole) -> Self {
+        match role {
+            WorkspaceRole::Owner => Self::Owner,
+            WorkspaceRole::Admin => Self::Admin,
+            WorkspaceRole::Member => Self::Member,
+            WorkspaceRole::Viewer => Self::Viewer,
+        }
+    }
+}
+
+impl From<MemberStatus> for MemberState {
+    fn from(status: MemberStatus) -> Self {
+        match status {
+            MemberStatus::Active => Self::Active,
+            MemberStatus::Invited => Self::Invited,
+            MemberStatus::Suspended => Self::Suspended,
+        }
+    }
+}
+
+/// An invitation into a workspace, as its managers see it: the login as the inviter typed
+/// it, never the account it reached or whether it was declined.
+#[derive(SimpleObject)]
+pub struct WorkspaceInvitation {
+    pub id: ID,
+    pub workspace_id: ID,
+    /// The username or e-mail address as typed.
+    pub invitee: String,
+    /// The role the invitee gets on accepting.
+    pub role: WorkspaceRole,
+    pub invited_by_id: Option<ID>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl ApiObject for WorkspaceInvitation {
+    type Entity = wi::Entity;
+    const LABEL: &'static str = "invitation";
+    fn from_model(m: wi::Model) -> AppResult<Self> {
+        Ok(Self {
+            id: id(m.id),
+            workspace_id: id(m.workspace_id),
+            invitee: m.invitee,
+            role: WorkspaceRole::from_db(&m.role)?,
+            invited_by_id: m.invited_by.map(id),
+            created_at: ts_opt(m.created_at),
+            expires_at: ts(m.expires_at),
+        })
+    }
+}
+
+filter_input!(WorkspaceInvitationFilter for wi {
+    id: IdFilter => Id as i64,
+    workspace_id: IdFilter => WorkspaceId as i64,
+});
+
+order_input!(WorkspaceInvitationOrder, WorkspaceInvitationOrderField, wi::Entity, wi::Column {
+    Id => Id,
+    CreatedAt => CreatedAt,
+    ExpiresAt => ExpiresAt,
+});
+
+crud_query!(
+    WorkspaceInvitationQuery,
+    WorkspaceInvitation,
+    workspace_invitation,
+    workspace_invitations,
+    WorkspaceInvitationFilter,
+    WorkspaceInvitationOrder
 );
+
+/// An open invitation addressed to the signed-in customer.
+#[derive(SimpleObject)]
+pub struct ReceivedInvitation {
+    /// Pass it to `acceptInvitation` or `declineInvitation`.
+    pub id: ID,
+    pub workspace_id: ID,
+    pub workspace_name: String,
+    pub role: WorkspaceRole,
+    /// The inviter's username (null when that account is gone).
+    pub invited_by: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl ReceivedInvitation {
+    fn from_service(r: workspaces_service::ReceivedInvitation) -> AppResult<Self> {
+        Ok(Self {
+            id: id(r.invitation.id),
+            workspace_id: id(r.invitation.workspace_id),
+            workspace_name: r.workspace_name,
+            role: WorkspaceRole::from_db(&r.invitation.role)?,
+            invited_by: r.invited_by,
+            created_at: ts_opt(r.invitation.created_at),
+            expires_at: ts(r.invitation.expires_at),
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct InvitationQuery;
+
+#[Object]
+impl InvitationQuery {
+    /// Open invitations addressed to the signed-in customer, newest first (at most 100).
+    #[graphql(complexity = "crate::graphql::pagination::fan_out(100, child_complexity)")]
+    async fn my_invitations(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ReceivedInvitation>> {
+        let user = principal(ctx).user().gql()?;
+        workspaces_service::my_invitations(&state(ctx).db, user)
+            .await
+            .and_then(|rows| {
+                rows.into_iter()
+                    .map(ReceivedInvitation::from_service)
+                    .collect()
+            })
+            .gql()
+    }
+}
+
+#[derive(InputObject)]
+pub struct InviteWorkspaceMemberInput {
+    pub workspace_id: ID,
+    /// The invitee's username or e-mail address.
+    pub login: String,
+    pub role: WorkspaceRole,
+}
+
+/// The id of a row named by an argument; one that cannot be an id is NOT_FOUND like a
+/// missing one.
+fn key(id: &ID, label: &'static str) -> AppResult<i64> {
+    id.parse().map_err(|_| AppError::NotFound(label))
+}
+
+#[derive(Default)]
+pub struct WorkspaceMemberMutation;
+
+#[Object]
+impl WorkspaceMemberMutation {
+    /// Invites a username or e-mail address into a workspace (managers; `OWNER` only by
+    /// owners). Nobody becomes a member until they accept. The answer is the same whether or
+    /// not the login names an account.
+    async fn invite_workspace_member(
+        &self,
+        ctx: &Context<'_>,
+        input: InviteWorkspaceMemberInput,
+    ) -> async_graphql::Result<WorkspaceInvitation> {
+        let user = principal(ctx).user().gql()?;
+        let workspace = fk("workspaceId", &input.workspace_id).gql()?;
+        let row = workspaces_service::invite(
+            &state(ctx).db,
+            user,
+            workspace,
+            &input.login,
+            input.role.into(),
+        )
+        .await
+        .gql()?;
+        WorkspaceInvitation::from_model(row).gql()
+    }
+
+    /// Withdraws an invitation (managers; an `OWNER` invitation only owners). Returns it.
+    async fn revoke_workspace_invitation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<WorkspaceInvitation> {
+        let user = principal(ctx).user().gql()?;
+        let key = key(&id, "invitation").gql()?;
+        let row = workspaces_service::revoke_invitation(&state(ctx).db, user, key)
+            .await
+            .gql()?;
+        WorkspaceInvitation::from_model(row).gql()
+    }
+
+    /// Accepts an invitation addressed to the signed-in customer: they become an `ACTIVE`
+    /// member with its role.
+    async fn accept_invitation(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<WorkspaceMember> {
+        let user = principal(ctx).user().gql()?;
+        let key = key(&id, "invitation").gql()?;
+        let row = workspaces_service::accept(&state(ctx).db, user, key)
+            .await
+            .gql()?;
+        WorkspaceMember::from_model(row).gql()
+    }
+
+    /// Declines an invitation addressed to the signed-in customer.
+    async fn decline_invitation(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
+        let user = principal(ctx).user().gql()?;
+        let key = key(&id, "invitation").gql()?;
+        workspaces_service::decline(&state(ctx).db, user, key)
+            .await
+            .gql()?;
+        Ok(true)
+    }
+
+    /// Changes a member's role or status (managers; `OWNER` granted or revoked only by
+    /// owners; the last active owner stays one: CONFLICT).
+    async fn update_workspace_member(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateWorkspaceMemberInput,
+    ) -> async_graphql::Result<WorkspaceMember> {
+        let user = principal(ctx).user().gql()?;
+        let key = key(&id, WorkspaceMember::LABEL).gql()?;
+        let change = workspaces_service::MemberChange {
+            role: input.role.map(Into::into),
+            status: input.status.map(Into::into),
+        };
+        let row = workspaces_service::update_member(&state(ctx).db, user, key, change)
+            .await
+            .gql()?;
+        WorkspaceMember::from_model(row).gql()
+    }
+
+    /// Removes a member (managers; an owner only owners; never the last active owner).
+    /// Returns the row as it was.
+    async fn delete_workspace_member(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<WorkspaceMember> {
+        let user = principal(ctx).user().gql()?;
+        let key = key(&id, WorkspaceMember::LABEL).gql()?;
+        let row = workspaces_service::remove_member(&state(ctx).db, user, key)
+            .await
+            .gql()?;
+        WorkspaceMember::from_model(row).gql()
+    }
+}

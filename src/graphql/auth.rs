@@ -2,14 +2,13 @@
 
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
 use chrono::{DateTime, TimeZone, Utc};
-use entity::{customers, workspace_members as wm};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use entity::customers;
+use sea_orm::ColumnTrait;
 
 use super::accounts::Customer;
 use super::convert::text;
 use super::crud::{parse_nullable, patch_nullable, principal, state, ApiObject};
 use super::schema::InBatch;
-use crate::auth::policy::Policy;
 use crate::error::{AppError, AppResult, GqlResult};
 use crate::services::accounts::auth::{self as accounts, NewAccount, Session};
 use crate::services::crud::{self, Access};
@@ -234,33 +233,19 @@ impl AuthMutation {
         Customer::from_model(model).gql()
     }
 
-    /// Leaves a workspace. The last owner cannot leave (CONFLICT).
+    /// Leaves a workspace, whatever one's role or status. The last active owner cannot
+    /// (CONFLICT); a workspace one is not in is NOT_FOUND.
     async fn leave_workspace(
         &self,
         ctx: &Context<'_>,
         workspace_id: ID,
     ) -> async_graphql::Result<bool> {
         let user = principal(ctx).user().gql()?;
-        let db = &state(ctx).db;
         let ws: i64 = workspace_id
             .parse()
             .map_err(|_| AppError::NotFound("workspace"))
             .gql()?;
-        let membership = wm::Entity::find()
-            .filter(wm::Column::WorkspaceId.eq(ws))
-            .filter(wm::Column::CustomerId.eq(user.id))
-            .filter(wm::Entity::readable(user).condition())
-            .one(db)
-            .await
-            .map_err(AppError::from)
-            .gql()?
-            .ok_or(AppError::NotFound("workspace"))
-            .gql()?;
-        let own = Access {
-            read: sea_orm::Condition::all().add(wm::Column::Id.eq(membership.id)),
-            write: sea_orm::Condition::all().add(wm::Column::Id.eq(membership.id)),
-        };
-        crud::delete::<wm::Entity>(db, membership.id, "workspace member", own)
+        crate::services::workspaces::leave(&state(ctx).db, user, ws)
             .await
             .gql()?;
         Ok(true)

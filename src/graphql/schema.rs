@@ -39,6 +39,8 @@ pub struct QueryRoot(
     accounts::CustomerQuery,
     accounts::WorkspaceQuery,
     accounts::WorkspaceMemberQuery,
+    accounts::WorkspaceInvitationQuery,
+    accounts::InvitationQuery,
     environments::EnvironmentQuery,
     environments::PortMappingQuery,
     data::DatasetQuery,

@@ -1,37 +1,16 @@
-//! Workspace membership rules: creating a workspace makes its owner a member, and
-//! `workspaces.member_count` follows member rows. Both happen in the transaction of the
-//! insert or delete, with a relative `UPDATE`, so concurrent changes cannot lose a count.
+//! Accounts and workspaces: creating a workspace makes its owner a member (in the insert's
+//! transaction); deleting a customer first ends their memberships the way leaving does
+//! (`services::workspaces`), so no other customer's workspace goes with them. Sign-up,
+//! sign-in and tokens are in [`auth`].
 
-use entity::{workspace_members, workspaces};
+use entity::{customers, workspace_members, workspaces};
 use futures_util::future::BoxFuture;
-use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    Set,
-};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, Set};
 
-use crate::error::{AppError, AppResult};
+use crate::domain::{MemberRole, MemberState};
+use crate::error::AppResult;
 use crate::services::crud::Lifecycle;
-
-async fn add_to_member_count(
-    txn: &DatabaseTransaction,
-    workspace_id: i64,
-    delta: i32,
-) -> AppResult<()> {
-    workspaces::Entity::update_many()
-        .col_expr(
-            workspaces::Column::MemberCount,
-            Expr::col(workspaces::Column::MemberCount).add(delta),
-        )
-        .col_expr(
-            workspaces::Column::UpdatedAt,
-            Expr::current_timestamp().into(),
-        )
-        .filter(workspaces::Column::Id.eq(workspace_id))
-        .exec(txn)
-        .await?;
-    Ok(())
-}
+use crate::services::workspaces::release_customer;
 
 impl Lifecycle for workspaces::Entity {
     /// The owner becomes an `owner` member; `member_count` starts at the seed's default of 1,
@@ -44,8 +23,8 @@ impl Lifecycle for workspaces::Entity {
             workspace_members::ActiveModel {
                 workspace_id: Set(row.id),
                 customer_id: Set(row.owner_id),
-                role: Set("owner".into()),
-                status: Set(Some("active".into())),
+                role: Set(MemberRole::Owner.as_db().into()),
+                status: Set(Some(MemberState::Active.as_db().into())),
                 joined_at: Set(Some(chrono::Utc::now().naive_utc())),
                 ..Default::default()
             }
@@ -56,49 +35,13 @@ impl Lifecycle for workspaces::Entity {
     }
 }
 
-/// A workspace keeps at least one owner: removing or demoting the last one is a CONFLICT
-/// (and the transaction rolls back).
-async fn keep_an_owner(txn: &DatabaseTransaction, workspace_id: i64) -> AppResult<()> {
-    let workspace_exists = workspaces::Entity::find_by_id(workspace_id)
-        .count(txn)
-        .await?
-        > 0;
-    let owners = workspace_members::Entity::find()
-        .filter(workspace_members::Column::WorkspaceId.eq(workspace_id))
-        .filter(workspace_members::Column::Role.eq("owner"))
-        .count(txn)
-        .await?;
-    if workspace_exists && owners == 0 {
-        return Err(AppError::Conflict(
-            "a workspace needs at least one owner".into(),
-        ));
-    }
-    Ok(())
-}
-
-impl Lifecycle for workspace_members::Entity {
-    fn after_update<'a>(
+impl Lifecycle for customers::Entity {
+    /// A deleted customer's memberships end as if they left; see [`release_customer`].
+    fn before_delete<'a>(
         txn: &'a DatabaseTransaction,
-        row: &'a workspace_members::Model,
+        row: &'a customers::Model,
     ) -> BoxFuture<'a, AppResult<()>> {
-        Box::pin(keep_an_owner(txn, row.workspace_id))
-    }
-
-    fn after_insert<'a>(
-        txn: &'a DatabaseTransaction,
-        row: &'a workspace_members::Model,
-    ) -> BoxFuture<'a, AppResult<()>> {
-        Box::pin(add_to_member_count(txn, row.workspace_id, 1))
-    }
-
-    fn after_delete<'a>(
-        txn: &'a DatabaseTransaction,
-        row: &'a workspace_members::Model,
-    ) -> BoxFuture<'a, AppResult<()>> {
-        Box::pin(async move {
-            add_to_member_count(txn, row.workspace_id, -1).await?;
-            keep_an_owner(txn, row.workspace_id).await
-        })
+        Box::pin(release_customer(txn, row.id))
     }
 }
 
@@ -113,7 +56,6 @@ plain_lifecycle!(
     system_configs,
     hosts,
     gpus,
-    customers,
     port_mappings,
     datasets,
     dataset_versions,

@@ -39,6 +39,14 @@ pub trait Lifecycle: EntityTrait {
         Box::pin(async { Ok(()) })
     }
 
+    /// Runs before the row is deleted (and before the database's cascades).
+    fn before_delete<'a>(
+        _txn: &'a DatabaseTransaction,
+        _row: &'a Self::Model,
+    ) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
     fn after_delete<'a>(
         _txn: &'a DatabaseTransaction,
         _row: &'a Self::Model,
@@ -311,6 +319,7 @@ where
         .transaction::<_, E::Model, AppError>(|txn| {
             Box::pin(async move {
                 let current = get_for_write::<E>(txn, id.clone(), label, access).await?;
+                E::before_delete(txn, &current).await?;
                 E::delete_by_id(id)
                     .exec(txn)
                     .await

@@ -59,13 +59,13 @@ pub async fn draft_for(
 ) -> AppResult<i64> {
     let own = month_of(bucket).0;
     let row = draft_or_create(txn, account, own).await?;
-    if InvoiceState::from_db(row.status.as_deref())? == InvoiceState::Draft {
+    if InvoiceState::from_db_opt(row.status.as_deref())? == InvoiceState::Draft {
         return Ok(row.id);
     }
     let mut month = month_of(now).0.max(month_of(own + Duration::days(32)).0);
     loop {
         let row = draft_or_create(txn, account, month).await?;
-        if InvoiceState::from_db(row.status.as_deref())? == InvoiceState::Draft {
+        if InvoiceState::from_db_opt(row.status.as_deref())? == InvoiceState::Draft {
             return Ok(row.id);
         }
         month = month_of(month + Duration::days(32)).0;
@@ -311,7 +311,7 @@ pub async fn settle(
         update = update.col_expr(invoices::Column::PaidAt, Expr::value(now));
     }
     if update.exec(db).await?.rows_affected != 1 {
-        let state = InvoiceState::from_db(row.status.as_deref())?;
+        let state = InvoiceState::from_db_opt(row.status.as_deref())?;
         return Err(AppError::Conflict(format!(
             "invoice {} is {}: only an issued invoice is marked paid or void, once",
             row.invoice_no,

@@ -96,7 +96,8 @@ pub fn lines(
     from: NaiveDateTime,
     until: NaiveDateTime,
 ) -> Vec<Line> {
-    let mut acc: BTreeMap<(String, NaiveDateTime, Resource), (Acc, &runs::Model)> = BTreeMap::new();
+    // Keyed by environment, hour and the resource's place in `Resource::ALL`.
+    let mut acc: BTreeMap<(String, NaiveDateTime, usize), (Acc, &runs::Model)> = BTreeMap::new();
     for run in runs {
         let start = run.started_at.max(from);
         let end = run.ended_at.unwrap_or(until).min(until);
@@ -106,12 +107,12 @@ pub fn lines(
             let (s, e) = (start.max(bucket), end.min(next));
             let seconds = (e - s).num_seconds();
             if seconds > 0 {
-                for resource in Resource::ALL {
+                for (slot, &resource) in Resource::ALL.iter().enumerate() {
                     let units = units(run, resource);
                     if units.is_zero() {
                         continue;
                     }
-                    let key = (run.env_id.clone(), bucket, resource);
+                    let key = (run.env_id.clone(), bucket, slot);
                     let (a, _) = acc.entry(key).or_insert_with(|| (Acc::default(), run));
                     a.unit_seconds += units * Decimal::from(seconds);
                     a.seconds += seconds;
@@ -124,7 +125,8 @@ pub fn lines(
     }
     let hour = Decimal::from(3600);
     acc.into_iter()
-        .map(|((env_id, bucket, resource), (a, run))| {
+        .map(|((env_id, bucket, slot), (a, run))| {
+            let resource = Resource::ALL[slot];
             let price = book.price(resource, run.gpu_model.as_deref(), bucket);
             let unit_price = price.unwrap_or_default();
             let amount = (a.unit_seconds * unit_price / hour)

@@ -17,3 +17,4 @@ pub mod placement;
 pub mod platform;
 pub mod prices;
 pub mod spend;
+pub mod workspaces;

@@ -26,7 +26,7 @@ use sea_orm::{
 };
 
 use crate::auth::User;
-use crate::domain::{BillingAccount, EnvState, Money};
+use crate::domain::{BillingAccount, EnvState, MemberRole, MemberState, Money};
 use crate::error::{AppError, AppResult, RefusalReason};
 use crate::events::{Event, EventBus, SpendUpdate};
 use crate::services::db;
@@ -236,12 +236,12 @@ pub async fn set_limit(
             let role = workspace_members::Entity::find()
                 .filter(workspace_members::Column::WorkspaceId.eq(id))
                 .filter(workspace_members::Column::CustomerId.eq(user.id))
-                .filter(workspace_members::Column::Status.eq("active"))
+                .filter(workspace_members::Column::Status.eq(MemberState::Active.as_db()))
                 .one(db)
                 .await?
                 .ok_or(AppError::NotFound("workspace"))?
                 .role;
-            if !matches!(role.as_str(), "owner" | "admin") {
+            if !MemberRole::from_db(&role)?.manages() {
                 return Err(AppError::Forbidden);
             }
         }

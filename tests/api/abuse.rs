@@ -3,7 +3,7 @@
 //! nothing it should not. To add one: write `async fn the_attack(backend: Backend)` and list
 //! it in `on_both_backends!` at the end.
 
-use sea_orm::{ActiveModelTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use serde_json::{json, Value};
 
 use crate::agent::{batch, METRICS};
@@ -605,6 +605,465 @@ async fn nested_relation_cycles(backend: Backend) {
     app.gql_ok_as(t, "{ me { workspaces { owner { id } } } }", json!({}))
         .await;
 }
+
+const INVITE: &str = "mutation($w: ID!, $l: String!, $r: WorkspaceRole!) { inviteWorkspaceMember(input: { workspaceId: $w, login: $l, role: $r }) { id workspaceId invitee role invitedById } }";
+const ACCEPT: &str = "mutation($id: ID!) { acceptInvitation(id: $id) { id } }";
+const UPDATE_MEMBER: &str = "mutation($id: ID!, $input: UpdateWorkspaceMemberInput!) { updateWorkspaceMember(id: $id, input: $input) { id role status } }";
+const REMOVE_MEMBER: &str = "mutation($id: ID!) { deleteWorkspaceMember(id: $id) { id } }";
+const LEAVE: &str = "mutation($w: ID!) { leaveWorkspace(workspaceId: $w) }";
+
+/// A workspace `name` of `token`'s; its id.
+async fn workspace_of(app: &TestApp, token: &str, name: &str) -> String {
+    app.gql_ok_as(Some(token), WORKSPACE, json!({ "input": { "name": name } }))
+        .await["createWorkspace"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The membership id of customer `customer` in workspace `ws`.
+async fn membership_of(app: &TestApp, ws: &str, customer: &str) -> String {
+    app.column_text(
+        "workspace_members",
+        "id",
+        &format!("workspace_id = {ws} AND customer_id = {customer}"),
+    )
+    .await
+    .unwrap()
+}
+
+/// Every membership of `ws` as `(customer, role, status)`, and its `owner_id` and
+/// `member_count`: what an attack must leave as it was.
+async fn memberships(app: &TestApp, ws: &str) -> (Vec<String>, Option<String>, Option<String>) {
+    let mut rows = Vec::new();
+    for row in app
+        .db
+        .query_all(sea_orm::Statement::from_string(
+            app.db.get_database_backend(),
+            format!("SELECT customer_id, role, status FROM workspace_members WHERE workspace_id = {ws} ORDER BY id"),
+        ))
+        .await
+        .unwrap()
+    {
+        let customer: i64 = row.try_get("", "customer_id").unwrap();
+        let role: String = row.try_get("", "role").unwrap();
+        let status: Option<String> = row.try_get("", "status").unwrap();
+        rows.push(format!("{customer}:{role}:{}", status.unwrap_or_default()));
+    }
+    (
+        rows,
+        app.column_text("workspaces", "owner_id", &format!("id = {ws}"))
+            .await,
+        app.column_text("workspaces", "member_count", &format!("id = {ws}"))
+            .await,
+    )
+}
+
+/// Adding a customer id to one's workspace used to make that customer a member at once,
+/// exposing their e-mail, phone and name, and telling which ids exist. Now one invites a
+/// login: the answer is the same whether or not it names an account, nobody is a member
+/// until they accept, and nobody but the invitee can accept.
+async fn membership_without_consent(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (mallory, mallory_id) = app.register("mallory").await;
+    let (victim, victim_id) = app.register("victim").await;
+    let m = Some(mallory.as_str());
+    let ws = workspace_of(&app, &mallory, "bait").await;
+    let before = memberships(&app, &ws).await;
+
+    // The old way, naming an id, is gone.
+    app.gql_err_as(
+        m,
+        "mutation($w: ID!, $c: ID!) { createWorkspaceMember(input: { workspaceId: $w, customerId: $c, role: MEMBER }) { id } }",
+        json!({ "w": ws, "c": victim_id }),
+        "BAD_USER_INPUT",
+    )
+    .await;
+    // An account, its e-mail address, and a login that names nobody: the same answer.
+    let mut answers = Vec::new();
+    for login in ["victim", "victim@example.com", "nobody-at-all"] {
+        let mut data = app
+            .gql_ok_as(m, INVITE, json!({ "w": ws, "l": login, "r": "MEMBER" }))
+            .await["inviteWorkspaceMember"]
+            .clone();
+        assert_eq!(data["invitee"], login);
+        data.as_object_mut().unwrap().remove("id");
+        data.as_object_mut().unwrap().remove("invitee");
+        answers.push(data);
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0], answers[2]);
+    assert_eq!(answers[0]["invitedById"], json!(mallory_id));
+    // The inviter learns nothing more: no member, no count, no account.
+    assert_eq!(memberships(&app, &ws).await, before);
+    let seen = app
+        .gql_ok_as(
+            m,
+            "query($w: ID!) { customers { nodes { id } } workspace(id: $w) { memberCount members { customerId } } workspaceInvitations(filter: { workspaceId: { eq: $w } }) { totalCount nodes { invitee } } }",
+            json!({ "w": ws }),
+        )
+        .await;
+    assert_eq!(seen["customers"]["nodes"], json!([{ "id": mallory_id }]));
+    assert_eq!(seen["workspace"]["memberCount"], 1);
+    assert_eq!(
+        seen["workspace"]["members"],
+        json!([{ "customerId": mallory_id }])
+    );
+    assert_eq!(seen["workspaceInvitations"]["totalCount"], 3);
+    app.gql_err_as(
+        m,
+        "query($id: ID!) { customer(id: $id) { email } }",
+        json!({ "id": victim_id }),
+        "NOT_FOUND",
+    )
+    .await;
+
+    // The invitee sees both invitations that reached them; nobody else can use them.
+    let v = Some(victim.as_str());
+    let mine = app
+        .gql_ok_as(
+            v,
+            "{ myInvitations { id workspaceId workspaceName role invitedBy } }",
+            json!({}),
+        )
+        .await["myInvitations"]
+        .clone();
+    assert_eq!(mine.as_array().unwrap().len(), 2, "{mine}");
+    assert_eq!(mine[0]["workspaceName"], "bait");
+    assert_eq!(mine[0]["invitedBy"], "mallory");
+    let (first, second) = (mine[0]["id"].clone(), mine[1]["id"].clone());
+    app.gql_err_as(m, ACCEPT, json!({ "id": first }), "NOT_FOUND")
+        .await;
+    let (other, _) = app.register("bystander").await;
+    app.gql_err_as(Some(&other), ACCEPT, json!({ "id": first }), "NOT_FOUND")
+        .await;
+    assert_eq!(memberships(&app, &ws).await, before);
+
+    // Declining tells the inviter nothing either.
+    let listed = "query($w: ID!) { workspaceInvitations(filter: { workspaceId: { eq: $w } }, orderBy: [{ field: ID }]) { nodes { id invitee role createdAt expiresAt } } }";
+    let inviter_view = app.gql_ok_as(m, listed, json!({ "w": ws })).await;
+    app.gql_ok_as(
+        v,
+        "mutation($id: ID!) { declineInvitation(id: $id) }",
+        json!({ "id": first }),
+    )
+    .await;
+    assert_eq!(
+        app.gql_ok_as(m, listed, json!({ "w": ws })).await,
+        inviter_view
+    );
+    app.gql_err_as(v, ACCEPT, json!({ "id": first }), "NOT_FOUND")
+        .await;
+    assert_eq!(memberships(&app, &ws).await, before);
+
+    // Consent given: now they are members, and see each other.
+    app.gql_ok_as(v, ACCEPT, json!({ "id": second })).await;
+    let seen = app
+        .gql_ok_as(m, "{ customers { totalCount } }", json!({}))
+        .await;
+    assert_eq!(seen["customers"]["totalCount"], 2);
+    assert_eq!(
+        app.column_text("workspaces", "member_count", &format!("id = {ws}"))
+            .await
+            .as_deref(),
+        Some("2")
+    );
+}
+
+/// Members see each other's accounts only while both memberships are ACTIVE: a suspended
+/// member and the others lose sight of each other.
+async fn co_members_visible_only_while_active(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (owner, owner_id) = app.register("boss").await;
+    let (member, member_id) = app.register("worker").await;
+    let ws = workspace_of(&app, &owner, "shop").await;
+    let row = add_member(&app, &owner, &json!(ws), "worker", &member, "MEMBER").await;
+    let o = Some(owner.as_str());
+    let customer = "query($id: ID!) { customer(id: $id) { email } }";
+    app.gql_ok_as(o, customer, json!({ "id": member_id })).await;
+
+    app.gql_ok_as(
+        o,
+        UPDATE_MEMBER,
+        json!({ "id": row, "input": { "status": "SUSPENDED" } }),
+    )
+    .await;
+    app.gql_err_as(o, customer, json!({ "id": member_id }), "NOT_FOUND")
+        .await;
+    let members = app
+        .gql_ok_as(
+            o,
+            "query($w: ID!) { customers { nodes { id } } workspace(id: $w) { members { customerId status customer { id } } } }",
+            json!({ "w": ws }),
+        )
+        .await;
+    assert_eq!(members["customers"]["nodes"], json!([{ "id": owner_id }]));
+    assert_eq!(
+        members["workspace"]["members"][1],
+        json!({ "customerId": member_id, "status": "SUSPENDED", "customer": null })
+    );
+    let w = Some(member.as_str());
+    app.gql_err_as(w, customer, json!({ "id": owner_id }), "NOT_FOUND")
+        .await;
+    app.gql_err_as(
+        w,
+        "query($w: ID!) { workspace(id: $w) { id } }",
+        json!({ "w": ws }),
+        "NOT_FOUND",
+    )
+    .await;
+}
+
+/// A workspace ADMIN used to be able to make itself OWNER and suspend or remove the owners.
+/// Only owners grant or revoke OWNER, over HTTP and over the WebSocket alike, and nothing
+/// changes.
+async fn admin_takes_over_a_workspace(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (owner, owner_id) = app.register("founder").await;
+    let (admin, admin_id) = app.register("climber").await;
+    let (helper, _) = app.register("helper").await;
+    let ws = workspace_of(&app, &owner, "startup").await;
+    let admin_row = add_member(&app, &owner, &json!(ws), "climber", &admin, "ADMIN").await;
+    let helper_row = add_member(&app, &owner, &json!(ws), "helper", &helper, "MEMBER").await;
+    let owner_row = membership_of(&app, &ws, &owner_id).await;
+    let pending = app
+        .gql_ok_as(
+            Some(&owner),
+            INVITE,
+            json!({ "w": ws, "l": "co-founder", "r": "OWNER" }),
+        )
+        .await["inviteWorkspaceMember"]["id"]
+        .clone();
+    let before = memberships(&app, &ws).await;
+    let a = Some(admin.as_str());
+    for (query, variables) in [
+        (
+            UPDATE_MEMBER,
+            json!({ "id": admin_row, "input": { "role": "OWNER" } }),
+        ),
+        (
+            UPDATE_MEMBER,
+            json!({ "id": helper_row, "input": { "role": "OWNER" } }),
+        ),
+        (
+            UPDATE_MEMBER,
+            json!({ "id": owner_row, "input": { "role": "ADMIN" } }),
+        ),
+        (
+            UPDATE_MEMBER,
+            json!({ "id": owner_row, "input": { "status": "SUSPENDED" } }),
+        ),
+        (REMOVE_MEMBER, json!({ "id": owner_row })),
+        (INVITE, json!({ "w": ws, "l": "accomplice", "r": "OWNER" })),
+        (
+            "mutation($id: ID!) { revokeWorkspaceInvitation(id: $id) { id } }",
+            json!({ "id": pending }),
+        ),
+    ] {
+        app.gql_err_as(a, query, variables, "FORBIDDEN").await;
+    }
+    let mut socket = crate::wsclient::WsClient::connect(&app, &admin).await;
+    socket
+        .subscribe(
+            "promote",
+            UPDATE_MEMBER,
+            json!({ "id": admin_row, "input": { "role": "OWNER" } }),
+        )
+        .await;
+    assert_eq!(socket.expect_error("promote").await, "FORBIDDEN");
+    assert_eq!(memberships(&app, &ws).await, before);
+    assert_eq!(
+        app.count_rows("workspace_invitations", &format!("workspace_id = {ws}"))
+            .await,
+        1
+    );
+    // Managing the others is still the admin's.
+    app.gql_ok_as(
+        a,
+        UPDATE_MEMBER,
+        json!({ "id": helper_row, "input": { "role": "VIEWER" } }),
+    )
+    .await;
+    assert_eq!(before.1, Some(owner_id));
+    assert!(before.0.contains(&format!("{admin_id}:admin:active")));
+}
+
+/// Suspended (and invited) owners used to count for the last-owner rule, so the only active
+/// owner could leave and leave the workspace with nobody in charge.
+async fn only_active_owners_count(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (owner, owner_id) = app.register("keeper").await;
+    let (second, _) = app.register("second").await;
+    let ws = workspace_of(&app, &owner, "vault").await;
+    let o = Some(owner.as_str());
+    let second_row = add_member(&app, &owner, &json!(ws), "second", &second, "OWNER").await;
+    app.gql_ok_as(
+        o,
+        UPDATE_MEMBER,
+        json!({ "id": second_row, "input": { "status": "SUSPENDED" } }),
+    )
+    .await;
+    app.gql_ok_as(o, INVITE, json!({ "w": ws, "l": "third", "r": "OWNER" }))
+        .await;
+    let before = memberships(&app, &ws).await;
+    let owner_row = membership_of(&app, &ws, &owner_id).await;
+    app.gql_err_as(o, LEAVE, json!({ "w": ws }), "CONFLICT")
+        .await;
+    for input in [json!({ "role": "ADMIN" }), json!({ "status": "SUSPENDED" })] {
+        app.gql_err_as(
+            o,
+            UPDATE_MEMBER,
+            json!({ "id": owner_row, "input": input }),
+            "CONFLICT",
+        )
+        .await;
+    }
+    app.gql_err_as(o, REMOVE_MEMBER, json!({ "id": owner_row }), "CONFLICT")
+        .await;
+    assert_eq!(memberships(&app, &ws).await, before);
+}
+
+/// Two owners leaving at once used to leave the workspace with none: the rule is checked
+/// under a lock on the workspace row, so exactly one of them leaves.
+async fn owners_leaving_at_once(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, a_id) = app.register("twin_a").await;
+    let (b, b_id) = app.register("twin_b").await;
+    for round in 0..4 {
+        let ws = workspace_of(&app, &a, &format!("pair-{round}")).await;
+        add_member(&app, &a, &json!(ws), "twin_b", &b, "OWNER").await;
+        let (left_a, left_b) = tokio::join!(
+            app.gql_as(Some(&a), LEAVE, json!({ "w": ws })),
+            app.gql_as(Some(&b), LEAVE, json!({ "w": ws })),
+        );
+        let ok = |r: &Value| r["data"]["leaveWorkspace"] == json!(true);
+        let code = |r: &Value| r["errors"][0]["extensions"]["code"].clone();
+        let (stayed, remaining) = match (ok(&left_a), ok(&left_b)) {
+            (true, false) => (code(&left_b), &b_id),
+            (false, true) => (code(&left_a), &a_id),
+            other => panic!("round {round}: {other:?}: {left_a} {left_b}"),
+        };
+        assert_eq!(stayed, "CONFLICT");
+        let (rows, owner, count) = memberships(&app, &ws).await;
+        assert_eq!(rows, vec![format!("{remaining}:owner:active")]);
+        assert_eq!(owner.as_ref(), Some(remaining));
+        assert_eq!(count.as_deref(), Some("1"));
+    }
+}
+
+/// `workspaces.owner_id` never followed a hand-over, so `workspace.owner` failed for the
+/// members who remained. It moves to a remaining active owner.
+async fn owner_follows_a_hand_over(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (old, old_id) = app.register("retiring").await;
+    let (heir, heir_id) = app.register("heir").await;
+    let (staff, _) = app.register("staff").await;
+    let ws = workspace_of(&app, &old, "firm").await;
+    add_member(&app, &old, &json!(ws), "heir", &heir, "OWNER").await;
+    add_member(&app, &old, &json!(ws), "staff", &staff, "MEMBER").await;
+    let old_row = membership_of(&app, &ws, &old_id).await;
+    app.gql_ok_as(
+        Some(&old),
+        UPDATE_MEMBER,
+        json!({ "id": old_row, "input": { "role": "ADMIN" } }),
+    )
+    .await;
+    assert_eq!(memberships(&app, &ws).await.1, Some(heir_id.clone()));
+    app.gql_ok_as(Some(&old), LEAVE, json!({ "w": ws })).await;
+    let seen = app
+        .gql_ok_as(
+            Some(&staff),
+            "query($w: ID!) { workspace(id: $w) { ownerId owner { username } memberCount } }",
+            json!({ "w": ws }),
+        )
+        .await;
+    assert_eq!(
+        seen["workspace"],
+        json!({ "ownerId": heir_id, "owner": { "username": "heir" }, "memberCount": 2 })
+    );
+}
+
+/// Deleting a customer used to cascade-delete the workspaces whose `owner_id` was theirs,
+/// even ones others now run. Their memberships end as if they left: the last active owner
+/// of a workspace with other members is a CONFLICT (nothing deleted); otherwise the
+/// workspace passes to a remaining owner, and only workspaces that were theirs alone go.
+async fn deleting_an_owner_spares_shared_workspaces(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (owner, owner_id) = app.register("leaving").await;
+    let (member, member_id) = app.register("staying").await;
+    let shared = workspace_of(&app, &owner, "shared").await;
+    let alone = workspace_of(&app, &owner, "alone").await;
+    let member_row = add_member(&app, &owner, &json!(shared), "staying", &member, "MEMBER").await;
+    let delete = "mutation($id: ID!) { deleteCustomer(id: $id) { id } }";
+    let before = memberships(&app, &shared).await;
+    let message = app
+        .gql_err(delete, json!({ "id": owner_id }), "CONFLICT")
+        .await;
+    assert!(message.contains("last active owner"), "{message}");
+    assert!(message.contains("'shared'"), "{message}");
+    assert_eq!(memberships(&app, &shared).await, before);
+    assert_eq!(
+        app.count_rows("customers", &format!("id = {owner_id}"))
+            .await,
+        1
+    );
+    assert_eq!(
+        app.count_rows("workspaces", &format!("id = {alone}")).await,
+        1
+    );
+
+    app.gql_ok_as(
+        Some(&owner),
+        UPDATE_MEMBER,
+        json!({ "id": member_row, "input": { "role": "OWNER" } }),
+    )
+    .await;
+    app.gql_ok(delete, json!({ "id": owner_id })).await;
+    assert_eq!(
+        memberships(&app, &shared).await,
+        (
+            vec![format!("{member_id}:owner:active")],
+            Some(member_id.clone()),
+            Some("1".into())
+        )
+    );
+    assert_eq!(
+        app.count_rows("workspaces", &format!("id = {alone}")).await,
+        0
+    );
+    let seen = app
+        .gql_ok_as(
+            Some(&member),
+            "query($w: ID!) { workspace(id: $w) { owner { username } } }",
+            json!({ "w": shared }),
+        )
+        .await;
+    assert_eq!(seen["workspace"]["owner"]["username"], "staying");
+}
+
+on_both_backends!(
+    membership_without_consent,
+    co_members_visible_only_while_active,
+    admin_takes_over_a_workspace,
+    only_active_owners_count,
+    owners_leaving_at_once,
+    owner_follows_a_hand_over,
+    deleting_an_owner_spares_shared_workspaces,
+);
 
 on_both_backends!(
     many_sign_ins_in_one_operation,

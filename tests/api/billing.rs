@@ -11,7 +11,7 @@ use sea_orm::{ActiveModelTrait, Set};
 use serde_json::{json, Value};
 
 use crate::environments::{catalogue_image, create_env, gpu_host, request, status_of, CREATE};
-use crate::fixtures::{create_host, insert_environment};
+use crate::fixtures::{add_member, create_host, insert_environment};
 use crate::helpers::{on_both_backends, Backend, TestApp};
 use crate::wsclient::WsClient;
 
@@ -511,7 +511,7 @@ async fn billing_tenancy_and_price_bounds(backend: Backend) {
         return;
     };
     let (owner, owner_id) = app.register("kim").await;
-    let (viewer, viewer_id) = app.register("lee").await;
+    let (viewer, _) = app.register("lee").await;
     let (stranger, _) = app.register("max").await;
     let ws = app
         .gql_ok_as(
@@ -523,11 +523,7 @@ async fn billing_tenancy_and_price_bounds(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
-    app.gql_ok(
-        "mutation($w: ID!, $c: ID!) { createWorkspaceMember(input: { workspaceId: $w, customerId: $c, role: VIEWER, status: ACTIVE }) { id } }",
-        json!({ "w": ws, "c": viewer_id }),
-    )
-    .await;
+    add_member(&app, &owner, &json!(ws), "lee", &viewer, "VIEWER").await;
     let month =
         remotegpu::services::invoices::month_of(Utc::now().naive_utc() + Duration::days(40)).0;
     seed_price(&app, "gpu", "*", "1.0000", month).await;

@@ -47,7 +47,24 @@ async fn roundtrip(app: &TestApp, case: Case<'_>) {
         "mutation($input: Create{o}Input!) {{ create{o}(input: $input) {{ {returned} }} }}",
         o = case.object
     );
-    let created = app.gql_ok(&q, json!({ "input": case.create })).await;
+    let created = if case.object == "WorkspaceMember" {
+        // A membership is an invitation its invitee accepts.
+        let login = case.create["login"].as_str().unwrap();
+        let invitee = app.login(login, CUSTOMER_PASSWORD).await;
+        let member = add_member_as(
+            app,
+            &app.admin_token,
+            &case.create["workspaceId"],
+            login,
+            &invitee,
+            case.create["role"].as_str().unwrap(),
+            &selection,
+        )
+        .await;
+        json!({ "createWorkspaceMember": member })
+    } else {
+        app.gql_ok(&q, json!({ "input": case.create })).await
+    };
     let mut row = &created[format!("create{}", case.object)];
     if case.object == "Host" {
         assert!(row["agentToken"]
@@ -265,7 +282,7 @@ async fn account_tables(backend: Backend) {
             table: "workspace_members",
             object: "WorkspaceMember",
             many: "workspaceMembers",
-            create: json!({ "workspaceId": ws, "customerId": member, "role": "MEMBER" }),
+            create: json!({ "workspaceId": ws, "login": "member", "role": "MEMBER" }),
             filter: json!({ "workspaceId": { "eq": ws }, "customerId": { "eq": member }, "role": { "eq": "MEMBER" } }),
             update: json!({ "role": "VIEWER" }),
             updated: ("role", json!("VIEWER"), "role", "viewer"),
@@ -395,17 +412,20 @@ async fn workspace_membership_counts(backend: Backend) {
         json!([{ "role": "OWNER", "customerId": owner }])
     );
 
-    let add = app
-        .gql_ok(
-            "mutation($w: ID!, $c: ID!) { createWorkspaceMember(input: { workspaceId: $w, customerId: $c, role: VIEWER }) { id workspace { memberCount } } }",
-            json!({ "w": ws, "c": bob }),
-        )
-        .await;
-    assert_eq!(add["createWorkspaceMember"]["workspace"]["memberCount"], 2);
-    let member_id = add["createWorkspaceMember"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let bob_token = app.login("bob", CUSTOMER_PASSWORD).await;
+    let add = add_member_as(
+        &app,
+        &app.admin_token,
+        &json!(ws),
+        "bob",
+        &bob_token,
+        "VIEWER",
+        "id customerId workspace { memberCount }",
+    )
+    .await;
+    assert_eq!(add["workspace"]["memberCount"], 2);
+    assert_eq!(add["customerId"], json!(bob));
+    let member_id = add["id"].as_str().unwrap().to_owned();
     assert_eq!(
         app.column_text("workspaces", "member_count", &format!("id = {ws}"))
             .await

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use crate::fixtures::{create_gpu, create_host_with_token};
+use crate::fixtures::{add_member_as, create_gpu, create_host_with_token};
 use crate::helpers::{on_both_backends, Backend, TestApp};
 use crate::wsclient::WsClient;
 
@@ -579,12 +579,20 @@ async fn tenants_and_viewers(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
-    app.gql_ok_as(
-        Some(&owner),
-        "mutation($w: ID!, $c: ID!) { createWorkspaceMember(input: { workspaceId: $w, customerId: $c, role: VIEWER, status: ACTIVE }) { id } }",
-        json!({ "w": ws, "c": viewer_id }),
+    let membership = add_member_as(
+        &app,
+        &owner,
+        &json!(ws),
+        "viewer",
+        &viewer,
+        "VIEWER",
+        "customerId status",
     )
     .await;
+    assert_eq!(
+        membership,
+        json!({ "customerId": viewer_id, "status": "ACTIVE" })
+    );
     let mut input = request(&image, 1);
     input["workspaceId"] = json!(ws);
     let env = create_env(&app, &owner, input.clone()).await;

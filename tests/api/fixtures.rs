@@ -47,13 +47,60 @@ pub async fn create_gpu(app: &TestApp, host_id: &str, index: i32) -> String {
     data["createGpu"]["id"].as_str().unwrap().to_owned()
 }
 
+/// The password of customers made by [`create_customer`].
+pub const CUSTOMER_PASSWORD: &str = "correct horse battery";
+
+/// Makes `login` a member of `workspace` the way people do: `inviter` (a token) invites it
+/// with `role`, and the invitee (`invitee`, its token) accepts. Returns the membership's
+/// `selection`.
+pub async fn add_member_as(
+    app: &TestApp,
+    inviter: &str,
+    workspace: &serde_json::Value,
+    login: &str,
+    invitee: &str,
+    role: &str,
+    selection: &str,
+) -> serde_json::Value {
+    let invited = app
+        .gql_ok_as(
+            Some(inviter),
+            "mutation($w: ID!, $l: String!, $r: WorkspaceRole!) { inviteWorkspaceMember(input: { workspaceId: $w, login: $l, role: $r }) { id } }",
+            json!({ "w": workspace, "l": login, "r": role }),
+        )
+        .await;
+    let accepted = app
+        .gql_ok_as(
+            Some(invitee),
+            &format!("mutation($id: ID!) {{ acceptInvitation(id: $id) {{ {selection} }} }}"),
+            json!({ "id": invited["inviteWorkspaceMember"]["id"] }),
+        )
+        .await;
+    accepted["acceptInvitation"].clone()
+}
+
+/// Like [`add_member_as`], returning the membership's id.
+pub async fn add_member(
+    app: &TestApp,
+    inviter: &str,
+    workspace: &serde_json::Value,
+    login: &str,
+    invitee: &str,
+    role: &str,
+) -> String {
+    add_member_as(app, inviter, workspace, login, invitee, role, "id").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 pub async fn create_customer(app: &TestApp, username: &str) -> String {
     let data = app
         .gql_ok(
             "mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { id } }",
             json!({ "input": {
                 "username": username, "email": format!("{username}@example.com"),
-                "password": "correct horse battery"
+                "password": CUSTOMER_PASSWORD
             }}),
         )
         .await;

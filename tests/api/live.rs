@@ -152,12 +152,8 @@ async fn environment_status_reaches_only_its_tenants(backend: Backend) {
         )
         .await["createWorkspace"]["id"]
         .clone();
-    app.gql_ok_as(
-        Some(&a),
-        "mutation($w: ID!, $c: ID!) { createWorkspaceMember(input: { workspaceId: $w, customerId: $c, role: VIEWER }) { id } }",
-        json!({ "w": ws, "c": member_id }),
-    )
-    .await;
+    let joined = add_member_as(&app, &a, &ws, "a_member", &member, "VIEWER", "customerId").await;
+    assert_eq!(joined["customerId"], json!(member_id));
     let env = insert_environment(&app, &a_id, &host, "env-a").await;
     sea_orm::ConnectionTrait::execute_unprepared(
         &app.db,

@@ -261,7 +261,7 @@ async fn another_tenant_sees_nothing(backend: Backend) {
     // Naming A's rows as parents looks like naming rows that do not exist.
     let parent_cases = [
         ("mutation($p: ID!) { createDatasetVersion(input: { datasetId: $p, version: \"b\", storagePath: \"b\" }) { id } }", a.dataset.clone()),
-        ("mutation($p: ID!) { createWorkspaceMember(input: { workspaceId: $p, customerId: \"1\", role: ADMIN }) { id } }", a.workspace.clone()),
+        ("mutation($p: ID!) { inviteWorkspaceMember(input: { workspaceId: $p, login: \"root_admin\", role: ADMIN }) { id } }", a.workspace.clone()),
         ("mutation($p: ID!) { createDataset(input: { workspaceId: $p, name: \"b\", storagePath: \"b\" }) { id } }", a.workspace.clone()),
         ("mutation($p: ID!) { createDataset(input: { customerId: $p, name: \"b\", storagePath: \"b\" }) { id } }", a.rows[0].1.clone()),
     ];
@@ -349,21 +349,26 @@ async fn workspace_roles(backend: Backend) {
         )
         .await;
     let ws = ws["createWorkspace"]["id"].as_str().unwrap().to_owned();
-    let add = "mutation($w: ID!, $c: ID!, $r: WorkspaceRole!) { createWorkspaceMember(input: { workspaceId: $w, customerId: $c, role: $r }) { id } }";
+    let add = "mutation($w: ID!, $l: String!, $r: WorkspaceRole!) { inviteWorkspaceMember(input: { workspaceId: $w, login: $l, role: $r }) { id } }";
     let mut viewer_membership = String::new();
-    for (id, role) in [
-        (&viewer_id, "VIEWER"),
-        (&member_id, "MEMBER"),
-        (&manager_id, "ADMIN"),
+    for (login, token, id, role) in [
+        ("viewer", &viewer, &viewer_id, "VIEWER"),
+        ("member", &member, &member_id, "MEMBER"),
+        ("manager", &manager, &manager_id, "ADMIN"),
     ] {
-        let data = app
-            .gql_ok_as(o, add, json!({ "w": ws, "c": id, "r": role }))
-            .await;
+        let data = add_member_as(
+            &app,
+            &owner,
+            &json!(ws),
+            login,
+            token,
+            role,
+            "id customerId",
+        )
+        .await;
+        assert_eq!(data["customerId"], json!(id));
         if role == "VIEWER" {
-            viewer_membership = data["createWorkspaceMember"]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned();
+            viewer_membership = data["id"].as_str().unwrap().to_owned();
         }
     }
     let shared = app
@@ -396,7 +401,7 @@ async fn workspace_roles(backend: Backend) {
     app.gql_err_as(
         v,
         add,
-        json!({ "w": ws, "c": viewer_id, "r": "ADMIN" }),
+        json!({ "w": ws, "l": "viewer", "r": "ADMIN" }),
         "FORBIDDEN",
     )
     .await;
@@ -469,6 +474,12 @@ async fn workspace_roles(backend: Backend) {
             .as_deref(),
         Some("3")
     );
+    // The workspace now belongs to the owner who remains.
+    assert_eq!(
+        app.column_text("workspaces", "owner_id", &format!("id = {ws}"))
+            .await,
+        Some(viewer_id.clone())
+    );
     // Having left, the former owner sees the workspace no more.
     app.gql_err_as(
         o,
@@ -498,10 +509,19 @@ async fn member_count_under_concurrency(backend: Backend) {
     for i in 0..8 {
         people.push(create_customer(&app, &format!("person{i}")).await);
     }
-    let add = "mutation($w: ID!, $c: ID!) { createWorkspaceMember(input: { workspaceId: $w, customerId: $c, role: MEMBER }) { id } }";
-    let adds = people
-        .iter()
-        .map(|c| app.gql_ok(add, json!({ "w": ws, "c": c })));
+    let mut tokens = Vec::new();
+    for i in 0..people.len() {
+        tokens.push(app.login(&format!("person{i}"), CUSTOMER_PASSWORD).await);
+    }
+    let app = &app;
+    let adds = tokens.iter().enumerate().map(|(i, token)| {
+        let login = format!("person{i}");
+        let ws = json!(ws);
+        async move {
+            let id = add_member(app, &app.admin_token, &ws, &login, token, "MEMBER").await;
+            json!({ "createWorkspaceMember": { "id": id } })
+        }
+    });
     let added = futures_util::future::join_all(adds).await;
     assert_eq!(
         app.column_text("workspaces", "member_count", &format!("id = {ws}"))

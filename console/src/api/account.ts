@@ -62,9 +62,47 @@ export const WORKSPACE = graphql(`
   }
 `)
 
-export const ADD_MEMBER = graphql(`
-  mutation AddMember($input: CreateWorkspaceMemberInput!) {
-    createWorkspaceMember(input: $input) { id workspaceId customerId role status joinedAt customer { id username email } }
+export const INVITATION_FIELDS = graphql(`
+  fragment InvitationFields on WorkspaceInvitation {
+    id workspaceId invitee role createdAt expiresAt
+  }
+`)
+
+export const WORKSPACE_INVITATIONS = graphql(`
+  query WorkspaceInvitations($workspaceId: ID!) {
+    workspaceInvitations(filter: { workspaceId: { eq: $workspaceId } }, orderBy: [{ field: CREATED_AT, direction: DESC }], first: 50) {
+      nodes { ...InvitationFields }
+    }
+  }
+`)
+
+export const INVITE_MEMBER = graphql(`
+  mutation InviteMember($input: InviteWorkspaceMemberInput!) {
+    inviteWorkspaceMember(input: $input) { ...InvitationFields }
+  }
+`)
+
+export const REVOKE_INVITATION = graphql(`
+  mutation RevokeInvitation($id: ID!) {
+    revokeWorkspaceInvitation(id: $id) { id }
+  }
+`)
+
+export const MY_INVITATIONS = graphql(`
+  query MyInvitations {
+    myInvitations { id workspaceId workspaceName role invitedBy expiresAt }
+  }
+`)
+
+export const ACCEPT_INVITATION = graphql(`
+  mutation AcceptInvitation($id: ID!) {
+    acceptInvitation(id: $id) { id role status }
+  }
+`)
+
+export const DECLINE_INVITATION = graphql(`
+  mutation DeclineInvitation($id: ID!) {
+    declineInvitation(id: $id)
   }
 `)
 

@@ -23,7 +23,13 @@ type Documents = {
     "\n  mutation DeleteWorkspace($id: ID!) {\n    deleteWorkspace(id: $id) { id }\n  }\n": typeof types.DeleteWorkspaceDocument,
     "\n  mutation LeaveWorkspace($workspaceId: ID!) {\n    leaveWorkspace(workspaceId: $workspaceId)\n  }\n": typeof types.LeaveWorkspaceDocument,
     "\n  query Workspace($id: ID!) {\n    workspace(id: $id) {\n      ...WorkspaceFields\n      owner { id username }\n      members { id workspaceId customerId role status joinedAt customer { id username email } }\n    }\n  }\n": typeof types.WorkspaceDocument,
-    "\n  mutation AddMember($input: CreateWorkspaceMemberInput!) {\n    createWorkspaceMember(input: $input) { id workspaceId customerId role status joinedAt customer { id username email } }\n  }\n": typeof types.AddMemberDocument,
+    "\n  fragment InvitationFields on WorkspaceInvitation {\n    id workspaceId invitee role createdAt expiresAt\n  }\n": typeof types.InvitationFieldsFragmentDoc,
+    "\n  query WorkspaceInvitations($workspaceId: ID!) {\n    workspaceInvitations(filter: { workspaceId: { eq: $workspaceId } }, orderBy: [{ field: CREATED_AT, direction: DESC }], first: 50) {\n      nodes { ...InvitationFields }\n    }\n  }\n": typeof types.WorkspaceInvitationsDocument,
+    "\n  mutation InviteMember($input: InviteWorkspaceMemberInput!) {\n    inviteWorkspaceMember(input: $input) { ...InvitationFields }\n  }\n": typeof types.InviteMemberDocument,
+    "\n  mutation RevokeInvitation($id: ID!) {\n    revokeWorkspaceInvitation(id: $id) { id }\n  }\n": typeof types.RevokeInvitationDocument,
+    "\n  query MyInvitations {\n    myInvitations { id workspaceId workspaceName role invitedBy expiresAt }\n  }\n": typeof types.MyInvitationsDocument,
+    "\n  mutation AcceptInvitation($id: ID!) {\n    acceptInvitation(id: $id) { id role status }\n  }\n": typeof types.AcceptInvitationDocument,
+    "\n  mutation DeclineInvitation($id: ID!) {\n    declineInvitation(id: $id)\n  }\n": typeof types.DeclineInvitationDocument,
     "\n  mutation UpdateMember($id: ID!, $input: UpdateWorkspaceMemberInput!) {\n    updateWorkspaceMember(id: $id, input: $input) { id role status }\n  }\n": typeof types.UpdateMemberDocument,
     "\n  mutation RemoveMember($id: ID!) {\n    deleteWorkspaceMember(id: $id) { id workspaceId }\n  }\n": typeof types.RemoveMemberDocument,
     "\n  fragment CommandFields on Command {\n    id commandId commandText targetNodeId status createdAt startedAt completedAt timeoutSeconds batchId\n    host { id name }\n  }\n": typeof types.CommandFieldsFragmentDoc,
@@ -96,7 +102,13 @@ const documents: Documents = {
     "\n  mutation DeleteWorkspace($id: ID!) {\n    deleteWorkspace(id: $id) { id }\n  }\n": types.DeleteWorkspaceDocument,
     "\n  mutation LeaveWorkspace($workspaceId: ID!) {\n    leaveWorkspace(workspaceId: $workspaceId)\n  }\n": types.LeaveWorkspaceDocument,
     "\n  query Workspace($id: ID!) {\n    workspace(id: $id) {\n      ...WorkspaceFields\n      owner { id username }\n      members { id workspaceId customerId role status joinedAt customer { id username email } }\n    }\n  }\n": types.WorkspaceDocument,
-    "\n  mutation AddMember($input: CreateWorkspaceMemberInput!) {\n    createWorkspaceMember(input: $input) { id workspaceId customerId role status joinedAt customer { id username email } }\n  }\n": types.AddMemberDocument,
+    "\n  fragment InvitationFields on WorkspaceInvitation {\n    id workspaceId invitee role createdAt expiresAt\n  }\n": types.InvitationFieldsFragmentDoc,
+    "\n  query WorkspaceInvitations($workspaceId: ID!) {\n    workspaceInvitations(filter: { workspaceId: { eq: $workspaceId } }, orderBy: [{ field: CREATED_AT, direction: DESC }], first: 50) {\n      nodes { ...InvitationFields }\n    }\n  }\n": types.WorkspaceInvitationsDocument,
+    "\n  mutation InviteMember($input: InviteWorkspaceMemberInput!) {\n    inviteWorkspaceMember(input: $input) { ...InvitationFields }\n  }\n": types.InviteMemberDocument,
+    "\n  mutation RevokeInvitation($id: ID!) {\n    revokeWorkspaceInvitation(id: $id) { id }\n  }\n": types.RevokeInvitationDocument,
+    "\n  query MyInvitations {\n    myInvitations { id workspaceId workspaceName role invitedBy expiresAt }\n  }\n": types.MyInvitationsDocument,
+    "\n  mutation AcceptInvitation($id: ID!) {\n    acceptInvitation(id: $id) { id role status }\n  }\n": types.AcceptInvitationDocument,
+    "\n  mutation DeclineInvitation($id: ID!) {\n    declineInvitation(id: $id)\n  }\n": types.DeclineInvitationDocument,
     "\n  mutation UpdateMember($id: ID!, $input: UpdateWorkspaceMemberInput!) {\n    updateWorkspaceMember(id: $id, input: $input) { id role status }\n  }\n": types.UpdateMemberDocument,
     "\n  mutation RemoveMember($id: ID!) {\n    deleteWorkspaceMember(id: $id) { id workspaceId }\n  }\n": types.RemoveMemberDocument,
     "\n  fragment CommandFields on Command {\n    id commandId commandText targetNodeId status createdAt startedAt completedAt timeoutSeconds batchId\n    host { id name }\n  }\n": types.CommandFieldsFragmentDoc,
@@ -213,7 +225,31 @@ export function graphql(source: "\n  query Workspace($id: ID!) {\n    workspace(
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation AddMember($input: CreateWorkspaceMemberInput!) {\n    createWorkspaceMember(input: $input) { id workspaceId customerId role status joinedAt customer { id username email } }\n  }\n"): (typeof documents)["\n  mutation AddMember($input: CreateWorkspaceMemberInput!) {\n    createWorkspaceMember(input: $input) { id workspaceId customerId role status joinedAt customer { id username email } }\n  }\n"];
+export function graphql(source: "\n  fragment InvitationFields on WorkspaceInvitation {\n    id workspaceId invitee role createdAt expiresAt\n  }\n"): (typeof documents)["\n  fragment InvitationFields on WorkspaceInvitation {\n    id workspaceId invitee role createdAt expiresAt\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query WorkspaceInvitations($workspaceId: ID!) {\n    workspaceInvitations(filter: { workspaceId: { eq: $workspaceId } }, orderBy: [{ field: CREATED_AT, direction: DESC }], first: 50) {\n      nodes { ...InvitationFields }\n    }\n  }\n"): (typeof documents)["\n  query WorkspaceInvitations($workspaceId: ID!) {\n    workspaceInvitations(filter: { workspaceId: { eq: $workspaceId } }, orderBy: [{ field: CREATED_AT, direction: DESC }], first: 50) {\n      nodes { ...InvitationFields }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation InviteMember($input: InviteWorkspaceMemberInput!) {\n    inviteWorkspaceMember(input: $input) { ...InvitationFields }\n  }\n"): (typeof documents)["\n  mutation InviteMember($input: InviteWorkspaceMemberInput!) {\n    inviteWorkspaceMember(input: $input) { ...InvitationFields }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RevokeInvitation($id: ID!) {\n    revokeWorkspaceInvitation(id: $id) { id }\n  }\n"): (typeof documents)["\n  mutation RevokeInvitation($id: ID!) {\n    revokeWorkspaceInvitation(id: $id) { id }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query MyInvitations {\n    myInvitations { id workspaceId workspaceName role invitedBy expiresAt }\n  }\n"): (typeof documents)["\n  query MyInvitations {\n    myInvitations { id workspaceId workspaceName role invitedBy expiresAt }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation AcceptInvitation($id: ID!) {\n    acceptInvitation(id: $id) { id role status }\n  }\n"): (typeof documents)["\n  mutation AcceptInvitation($id: ID!) {\n    acceptInvitation(id: $id) { id role status }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation DeclineInvitation($id: ID!) {\n    declineInvitation(id: $id)\n  }\n"): (typeof documents)["\n  mutation DeclineInvitation($id: ID!) {\n    declineInvitation(id: $id)\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
