@@ -382,3 +382,121 @@ impl Extension for DocumentLimitsExtension {
         Ok(doc)
     }
 }
+
+#[cfg(test)]
+mod agent_contract {
+    //! Every GraphQL operation the node agent sends (the string literals in `agent/src`)
+    //! validates against this schema, so the two cannot drift apart unnoticed; the agent
+    //! need not be built for it.
+
+    use std::path::Path;
+
+    use async_graphql::extensions::{ExtensionContext, NextExecute};
+
+    use super::*;
+
+    /// Stops every operation after parsing and validation: nothing is resolved.
+    struct ValidateOnly;
+
+    impl ExtensionFactory for ValidateOnly {
+        fn create(&self) -> Arc<dyn Extension> {
+            Arc::new(ValidateOnlyExtension)
+        }
+    }
+
+    struct ValidateOnlyExtension;
+
+    #[async_trait::async_trait]
+    impl Extension for ValidateOnlyExtension {
+        async fn execute(
+            &self,
+            _ctx: &ExtensionContext<'_>,
+            _operation: Option<&str>,
+            _next: NextExecute<'_>,
+        ) -> Response {
+            Response::new(async_graphql::Value::Null)
+        }
+    }
+
+    /// The string literals of `dir`'s Rust files that start a GraphQL operation.
+    fn operations(dir: &Path, found: &mut Vec<(String, String)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                operations(&path, found);
+                continue;
+            }
+            if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            for (start, _) in text.match_indices('"') {
+                let rest = &text[start + 1..];
+                let opens = ["mutation", "subscription", "query "]
+                    .iter()
+                    .any(|k| rest.starts_with(k));
+                if !opens {
+                    continue;
+                }
+                let end = rest.find('"').unwrap_or(rest.len());
+                found.push((path.display().to_string(), rest[..end].to_owned()));
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_agent_operation_validates_against_the_schema() {
+        let mut found = Vec::new();
+        operations(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("agent/src"),
+            &mut found,
+        );
+        assert!(
+            found.len() >= 10,
+            "expected the agent's operations, found {found:?}"
+        );
+        let settings = crate::config::Settings::default();
+        let schema = builder(&settings.graphql, &settings.limits)
+            .extension(ValidateOnly)
+            .finish();
+        for (file, operation) in &found {
+            // A subscription is validated when its stream starts; with no principal its
+            // resolver then refuses (UNAUTHENTICATED), which is not a validation error.
+            let errors = if operation.starts_with("subscription") {
+                schema_subscription_check(&schema, operation).await
+            } else {
+                schema.execute(operation.as_str()).await.errors
+            };
+            let invalid: Vec<String> = errors
+                .into_iter()
+                .filter(|e| {
+                    e.extensions
+                        .as_ref()
+                        .and_then(|x| x.get("code"))
+                        .is_none_or(|c| *c == async_graphql::Value::from("BAD_USER_INPUT"))
+                })
+                .map(|e| e.message)
+                // The variables' values are the agent's business at run time.
+                .filter(|m| !m.contains("not provided"))
+                .collect();
+            assert!(
+                invalid.is_empty(),
+                "{file}: `{operation}` does not validate: {invalid:?}"
+            );
+        }
+    }
+
+    async fn schema_subscription_check(
+        schema: &AppSchema,
+        operation: &str,
+    ) -> Vec<async_graphql::ServerError> {
+        let mut stream = schema.execute_stream(operation);
+        match stream.next().await {
+            Some(response) => response.errors,
+            None => Vec::new(),
+        }
+    }
+}

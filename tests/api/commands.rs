@@ -273,13 +273,15 @@ async fn commands_run_on_the_agent(backend: Backend) {
     agent.stop();
     let marker = work.path().join("marker");
     let id = run(&app, &host, &format!("echo x >> {}", marker.display()), 60).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(command(&app, &id).await["status"], "PENDING");
     let agent = Agent::start(&app, &binary, &token, &work.path().join("agent"));
     wait_for(&app, &id, &["SUCCESS"]).await;
     agent.stop();
     let agent = Agent::start(&app, &binary, &token, &work.path().join("agent"));
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The restarted agent runs commands in order: once a later command has finished, a
+    // redelivered earlier one would have run.
+    let later = run(&app, &host, "echo later", 60).await;
+    wait_for(&app, &later, &["SUCCESS"]).await;
     agent.stop();
     assert_eq!(
         std::fs::read_to_string(&marker).unwrap(),

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::agent::agent_report;
 use crate::fixtures::*;
-use crate::helpers::{on_both_backends, spawn_app_with, Backend, TestApp};
+use crate::helpers::{on_both_backends, spawn_app, Backend, TestApp};
 
 const NOW: &str = "2026-03-10T12:30:00Z";
 
@@ -143,7 +143,7 @@ async fn check_rollups(app: &TestApp, host: &str, gpu: i64) {
 }
 
 async fn rollups_retention_and_history(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |s| s.jobs.enabled = false).await else {
+    let Some(app) = spawn_app(backend).await else {
         return;
     };
     let (host, token) = create_host_with_token(&app, "history").await;

@@ -33,6 +33,41 @@ async fn health_readiness_metrics(backend: Backend) {
     assert!(n > 0);
 }
 
+/// With the database gone, `/readyz` answers 503 and a query INTERNAL, saying nothing of
+/// the cause (no driver message, no SQL, no table name).
+async fn database_gone_is_503_and_opaque(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.state.db.clone().close().await.unwrap();
+
+    let r = app
+        .client
+        .get(format!("{}/readyz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.text().await.unwrap(), "database unavailable");
+
+    let body = app.gql("{ hosts { totalCount } }", json!({})).await;
+    let error = &body["errors"][0];
+    assert_eq!(error["extensions"]["code"], "INTERNAL", "{body}");
+    assert_eq!(error["message"], "internal error", "{body}");
+    let text = body.to_string().to_lowercase();
+    for leak in [
+        "pool",
+        "sqlx",
+        "select ",
+        "closed",
+        "postgres",
+        "sqlite",
+        "connection",
+    ] {
+        assert!(!text.contains(leak), "the response leaks {leak:?}: {body}");
+    }
+}
+
 /// A console build as Vite writes it: two pages and hashed assets.
 fn console_build() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -263,6 +298,7 @@ async fn websocket_speaks_both_protocols(backend: Backend) {
 
 on_both_backends!(
     health_readiness_metrics,
+    database_gone_is_503_and_opaque,
     console_and_graphiql_are_served_from_the_build,
     without_a_build_the_console_says_how_to_build_it,
     graphiql_and_introspection_can_be_disabled,

@@ -203,7 +203,6 @@ async fn environment_status_reaches_only_its_tenants(backend: Backend) {
 
 async fn hosts_go_offline_once_and_back_online(backend: Backend) {
     let Some(app) = spawn_app_with(backend, |s| {
-        s.jobs.enabled = false;
         s.agents.offline_after_secs = 2;
     })
     .await
