@@ -99,12 +99,13 @@ fi
 # result is what `cargo fmt` keeps.
 rustfmt --config-path rustfmt.toml "$tmp"/src/*.rs
 
-# DECIMAL columns become entity/hand/numeric.rs's `Numeric`, which reads them exactly on both
-# backends (sea-orm reads a SQLite DECIMAL through an f64); the hand-written file is copied in.
+# DECIMAL columns become `Numeric` (entity/src/numeric.rs, the one hand-written file there,
+# kept as it is), which reads them exactly on both backends: sea-orm reads a SQLite DECIMAL
+# through an f64.
 for f in "$tmp"/src/*.rs; do
     sed -i -E 's/^(    pub [a-z_0-9]+: )(Option<)?Decimal(>)?,$/\1\2crate::numeric::Numeric\3,/' "$f"
 done
-cp entity/hand/numeric.rs "$tmp/src/numeric.rs"
+cp entity/src/numeric.rs "$tmp/src/numeric.rs"
 sed -i 's/^pub mod prelude;$/pub mod numeric;\npub mod prelude;/' "$tmp/src/lib.rs"
 rustfmt --config-path rustfmt.toml "$tmp"/src/*.rs
 

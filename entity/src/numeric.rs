@@ -7,8 +7,8 @@
 //! money was TEXT) rounded to the four places money has. Written, it is a `Decimal`, which
 //! sea-query binds as `NUMERIC` on PostgreSQL and as its decimal string on SQLite.
 //!
-//! This file is hand-written; `scripts/check-entities.sh` copies it into `entity/src` and
-//! makes the generated `Decimal` fields `Numeric`.
+//! This is the one hand-written file in `entity/src`: `scripts/check-entities.sh` keeps it
+//! and makes the generated `Decimal` fields `Numeric`.
 
 use std::str::FromStr;
 

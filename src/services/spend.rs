@@ -20,7 +20,7 @@ use entity::{
     environments as env, invoices, workspace_members, workspaces,
 };
 use rust_decimal::Decimal;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
@@ -247,38 +247,24 @@ pub async fn set_limit(
         }
         _ => {}
     }
-    let value = Expr::value(limit.map(|m| Numeric(m.get())));
-    let none = Expr::value(Option::<String>::None);
-    {
+    let changed = {
         let _writer = db::write_guard(db).await;
-        let changed = match account {
-            BillingAccount::Customer(id) => {
-                customers::Entity::update_many()
-                    .col_expr(customers::Column::SpendLimit, value)
-                    .col_expr(customers::Column::SpendWarnedMonth, none.clone())
-                    .col_expr(customers::Column::SpendLimitedMonth, none)
-                    .filter(customers::Column::Id.eq(id))
-                    .exec(db)
-                    .await?
-                    .rows_affected
-            }
-            BillingAccount::Workspace(id) => {
-                workspaces::Entity::update_many()
-                    .col_expr(workspaces::Column::SpendLimit, value)
-                    .col_expr(workspaces::Column::SpendWarnedMonth, none.clone())
-                    .col_expr(workspaces::Column::SpendLimitedMonth, none)
-                    .filter(workspaces::Column::Id.eq(id))
-                    .exec(db)
-                    .await?
-                    .rows_affected
-            }
-        };
-        if changed == 0 {
-            return Err(match account {
-                BillingAccount::Customer(_) => AppError::NotFound("customer"),
-                BillingAccount::Workspace(_) => AppError::NotFound("workspace"),
-            });
-        }
+        update_account(
+            db,
+            account,
+            vec![
+                ("spend_limit", Expr::value(limit.map(|m| Numeric(m.get())))),
+                ("spend_warned_month", Expr::value(Option::<String>::None)),
+                ("spend_limited_month", Expr::value(Option::<String>::None)),
+            ],
+        )
+        .await?
+    };
+    if changed == 0 {
+        return Err(match account {
+            BillingAccount::Customer(_) => AppError::NotFound("customer"),
+            BillingAccount::Workspace(_) => AppError::NotFound("workspace"),
+        });
     }
     check(db, bus, account, Utc::now().naive_utc()).await
 }
@@ -294,6 +280,28 @@ fn update(account: BillingAccount, standing: &Standing) -> SpendUpdate {
     }
 }
 
+/// Updates the account's row: the spend columns have the same names in `customers` and
+/// `workspaces`. Returns the rows changed.
+async fn update_account(
+    db: &impl ConnectionTrait,
+    account: BillingAccount,
+    values: Vec<(&'static str, SimpleExpr)>,
+) -> AppResult<u64> {
+    let (table, id) = match account {
+        BillingAccount::Customer(id) => ("customers", id),
+        BillingAccount::Workspace(id) => ("workspaces", id),
+    };
+    let mut update = Query::update();
+    update
+        .table(Alias::new(table))
+        .and_where(Expr::col(Alias::new("id")).eq(id));
+    for (column, value) in values {
+        update.value(Alias::new(column), value);
+    }
+    let backend = db.get_database_backend();
+    Ok(db.execute(backend.build(&update)).await?.rows_affected())
+}
+
 async fn set_flag(
     db: &DatabaseConnection,
     account: BillingAccount,
@@ -301,33 +309,12 @@ async fn set_flag(
     month: &str,
 ) -> AppResult<()> {
     let _writer = db::write_guard(db).await;
-    let v = Expr::value(month);
-    match account {
-        BillingAccount::Customer(id) => {
-            let col = if limited {
-                customers::Column::SpendLimitedMonth
-            } else {
-                customers::Column::SpendWarnedMonth
-            };
-            customers::Entity::update_many()
-                .col_expr(col, v)
-                .filter(customers::Column::Id.eq(id))
-                .exec(db)
-                .await?;
-        }
-        BillingAccount::Workspace(id) => {
-            let col = if limited {
-                workspaces::Column::SpendLimitedMonth
-            } else {
-                workspaces::Column::SpendWarnedMonth
-            };
-            workspaces::Entity::update_many()
-                .col_expr(col, v)
-                .filter(workspaces::Column::Id.eq(id))
-                .exec(db)
-                .await?;
-        }
-    }
+    let column = if limited {
+        "spend_limited_month"
+    } else {
+        "spend_warned_month"
+    };
+    update_account(db, account, vec![(column, Expr::value(month))]).await?;
     Ok(())
 }
 

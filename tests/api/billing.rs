@@ -577,27 +577,13 @@ async fn billing_tenancy_and_price_bounds(backend: Backend) {
     );
 
     const LIMIT: &str = "mutation($w: ID, $c: ID, $l: Decimal) { setSpendLimit(workspaceId: $w, customerId: $c, limit: $l) { spendLimit } }";
-    app.gql_err_as(
-        Some(&viewer),
-        LIMIT,
-        json!({ "w": ws, "l": "50" }),
-        "FORBIDDEN",
-    )
-    .await;
-    app.gql_err_as(
-        Some(&stranger),
-        LIMIT,
-        json!({ "w": ws, "l": "50" }),
-        "NOT_FOUND",
-    )
-    .await;
-    app.gql_err_as(
-        Some(&stranger),
-        LIMIT,
-        json!({ "c": owner_id, "l": "50" }),
-        "NOT_FOUND",
-    )
-    .await;
+    for (who, vars, code) in [
+        (&viewer, json!({ "w": ws, "l": "50" }), "FORBIDDEN"),
+        (&stranger, json!({ "w": ws, "l": "50" }), "NOT_FOUND"),
+        (&stranger, json!({ "c": owner_id, "l": "50" }), "NOT_FOUND"),
+    ] {
+        app.gql_err_as(Some(who), LIMIT, vars, code).await;
+    }
     assert_eq!(
         app.count_rows("workspaces", "spend_limit IS NOT NULL")
             .await,
