@@ -396,13 +396,107 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Checks what the types alone cannot.
-    fn validate(&self) -> Result<(), ConfigError> {
-        if self.console.dir.as_os_str().is_empty() {
-            let err = figment::Error::from("console.dir must name a directory".to_owned());
-            return Err(ConfigError(Box::new(err)));
+    /// Checks what the types alone cannot, so that a zero buffer, interval or limit, or a
+    /// negative duration, stops the server at start with the setting's name instead of
+    /// being clamped (or panicking) where it is used. Every problem is listed at once.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems: Vec<String> = Vec::new();
+        let mut positive = |name: &str, value: f64| {
+            if !(value.is_finite() && value > 0.0) {
+                problems.push(format!("{name} must be greater than 0 (it is {value})"));
+            }
+        };
+        let (l, w, j, e) = (&self.limits, &self.websocket, &self.jobs, &self.events);
+        #[allow(clippy::cast_precision_loss)] // settings are small; only the sign matters
+        for (name, value) in [
+            ("server.max_body_bytes", self.server.max_body_bytes as f64),
+            (
+                "database.max_connections",
+                f64::from(self.database.max_connections),
+            ),
+            ("graphql.max_depth", self.graphql.max_depth as f64),
+            ("graphql.max_complexity", self.graphql.max_complexity as f64),
+            ("auth.access_ttl_secs", self.auth.access_ttl_secs as f64),
+            ("auth.refresh_ttl_secs", self.auth.refresh_ttl_secs as f64),
+            ("limits.max_query_chars", l.max_query_chars as f64),
+            ("limits.max_batch", l.max_batch as f64),
+            ("limits.rate_per_second", l.rate_per_second),
+            ("limits.rate_burst", l.rate_burst),
+            ("limits.request_timeout_ms", l.request_timeout_ms as f64),
+            ("websocket.init_timeout_ms", w.init_timeout_ms as f64),
+            ("websocket.keepalive_ms", w.keepalive_ms as f64),
+            ("websocket.max_subscriptions", w.max_subscriptions as f64),
+            ("websocket.max_message_bytes", w.max_message_bytes as f64),
+            ("websocket.queue_len", w.queue_len as f64),
+            ("events.buffer", e.buffer as f64),
+            ("events.topic_buffer", e.topic_buffer as f64),
+            (
+                "agents.offline_after_secs",
+                self.agents.offline_after_secs as f64,
+            ),
+            (
+                "agents.max_batch_samples",
+                self.agents.max_batch_samples as f64,
+            ),
+            (
+                "jobs.offline_check_interval_secs",
+                j.offline_check_interval_secs as f64,
+            ),
+            ("jobs.rollup_interval_secs", j.rollup_interval_secs as f64),
+            (
+                "jobs.command_check_interval_secs",
+                j.command_check_interval_secs as f64,
+            ),
+            ("jobs.billing_interval_secs", j.billing_interval_secs as f64),
+            (
+                "metrics.raw_retention_days",
+                self.metrics.raw_retention_days as f64,
+            ),
+            (
+                "metrics.hourly_retention_days",
+                self.metrics.hourly_retention_days as f64,
+            ),
+            (
+                "metrics.daily_retention_days",
+                self.metrics.daily_retention_days as f64,
+            ),
+            (
+                "commands.delivery_timeout_secs",
+                self.commands.delivery_timeout_secs as f64,
+            ),
+            (
+                "environments.order_timeout_secs",
+                self.environments.order_timeout_secs as f64,
+            ),
+        ] {
+            positive(name, value);
         }
-        Ok(())
+        for (name, value) in [
+            (
+                "metrics.rollup_lateness_secs",
+                self.metrics.rollup_lateness_secs,
+            ),
+            (
+                "commands.report_grace_secs",
+                self.commands.report_grace_secs,
+            ),
+        ] {
+            if value < 0 {
+                problems.push(format!("{name} must not be negative (it is {value})"));
+            }
+        }
+        if self.auth.refresh_ttl_secs < self.auth.access_ttl_secs {
+            problems.push("auth.refresh_ttl_secs must be at least auth.access_ttl_secs".into());
+        }
+        if self.console.dir.as_os_str().is_empty() {
+            problems.push("console.dir must name a directory".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            let err = figment::Error::from(format!("invalid settings: {}", problems.join("; ")));
+            Err(ConfigError(Box::new(err)))
+        }
     }
 
     /// The database URL to connect to: the configured one, or the default SQLite file.
@@ -428,6 +522,28 @@ mod tests {
         let mut settings = Settings::default();
         settings.database.url = Some(s);
         assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn defaults_are_valid_and_bad_values_are_named() {
+        assert!(Settings::default().validate().is_ok());
+        let mut s = Settings::default();
+        s.events.buffer = 0;
+        s.commands.delivery_timeout_secs = -5;
+        s.metrics.rollup_lateness_secs = -1;
+        s.limits.rate_per_second = f64::NAN;
+        let err = s.validate().map(|_| ()).map_err(|e| e.to_string());
+        let Err(err) = err else {
+            panic!("invalid settings accepted")
+        };
+        for name in [
+            "events.buffer",
+            "commands.delivery_timeout_secs",
+            "metrics.rollup_lateness_secs",
+            "limits.rate_per_second",
+        ] {
+            assert!(err.contains(name), "{name} not named in: {err}");
+        }
     }
 
     #[test]

@@ -299,8 +299,8 @@ impl LocalTopics {
     fn new(settings: &EventSettings) -> Arc<Self> {
         Arc::new(Self {
             channels: Mutex::new(HashMap::new()),
-            buffer: settings.buffer.max(1),
-            topic_buffer: settings.topic_buffer.max(1),
+            buffer: settings.buffer,
+            topic_buffer: settings.topic_buffer,
             stats: EventStats::default(),
         })
     }

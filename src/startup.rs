@@ -27,6 +27,8 @@ pub struct Application {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
+    #[error("settings: {0}")]
+    Settings(#[from] crate::config::ConfigError),
     #[error("database: {0}")]
     Database(#[from] sea_orm::DbErr),
     #[error("auth: {0}")]
@@ -42,6 +44,7 @@ pub enum StartupError {
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        settings.validate()?;
         let secret =
             jwt::load_or_create_secret(settings.auth.jwt_secret.as_ref(), &settings.data_dir)?;
         let jwt = Arc::new(JwtKeys::new(&secret, &settings.auth)?);

@@ -93,7 +93,7 @@ struct Connection {
 
 pub async fn serve(socket: WebSocket, protocol: Protocol, state: AppState, schema: AppSchema) {
     let settings = state.settings.websocket.clone();
-    let (out, mut outgoing) = mpsc::channel::<Value>(settings.queue_len.max(1));
+    let (out, mut outgoing) = mpsc::channel::<Value>(settings.queue_len);
     let mut conn = Connection {
         protocol,
         state,

@@ -35,7 +35,7 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
     vec![
         tokio::spawn(every(
             "billing",
-            Duration::from_secs(jobs.billing_interval_secs.max(1)),
+            Duration::from_secs(jobs.billing_interval_secs),
             shutdown.clone(),
             move || {
                 let state = billing_state.clone();
@@ -48,7 +48,7 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
         )),
         tokio::spawn(every(
             "environments",
-            Duration::from_secs(jobs.command_check_interval_secs.max(1)),
+            Duration::from_secs(jobs.command_check_interval_secs),
             shutdown.clone(),
             move || {
                 let state = environment_state.clone();
@@ -61,7 +61,7 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
         )),
         tokio::spawn(every(
             "commands",
-            Duration::from_secs(jobs.command_check_interval_secs.max(1)),
+            Duration::from_secs(jobs.command_check_interval_secs),
             shutdown.clone(),
             move || {
                 let state = command_state.clone();
@@ -74,7 +74,7 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
         )),
         tokio::spawn(every(
             "offline",
-            Duration::from_secs(jobs.offline_check_interval_secs.max(1)),
+            Duration::from_secs(jobs.offline_check_interval_secs),
             shutdown.clone(),
             move || {
                 let state = offline_state.clone();
@@ -87,7 +87,7 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
         )),
         tokio::spawn(every(
             "rollups",
-            Duration::from_secs(jobs.rollup_interval_secs.max(1)),
+            Duration::from_secs(jobs.rollup_interval_secs),
             shutdown.clone(),
             move || {
                 let state = rollup_state.clone();
