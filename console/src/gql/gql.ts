@@ -32,6 +32,20 @@ type Documents = {
     "\n  mutation DeclineInvitation($id: ID!) {\n    declineInvitation(id: $id)\n  }\n": typeof types.DeclineInvitationDocument,
     "\n  mutation UpdateMember($id: ID!, $input: UpdateWorkspaceMemberInput!) {\n    updateWorkspaceMember(id: $id, input: $input) { id role status }\n  }\n": typeof types.UpdateMemberDocument,
     "\n  mutation RemoveMember($id: ID!) {\n    deleteWorkspaceMember(id: $id) { id workspaceId }\n  }\n": typeof types.RemoveMemberDocument,
+    "\n  fragment SpendFields on AccountSpend {\n    account month spendThisMonth spendLimit alert at\n  }\n": typeof types.SpendFieldsFragmentDoc,
+    "\n  query AccountSpend($customerId: ID!, $workspaceId: ID!, $workspace: Boolean!) {\n    customer(id: $customerId) @skip(if: $workspace) { id username spend { ...SpendFields } }\n    workspace(id: $workspaceId) @include(if: $workspace) { id name spend { ...SpendFields } }\n  }\n": typeof types.AccountSpendDocument,
+    "\n  query BillingCustomers {\n    customers(first: 100, orderBy: [{ field: ID, direction: ASC }]) { nodes { id username } }\n  }\n": typeof types.BillingCustomersDocument,
+    "\n  subscription SpendUpdates($workspaceId: ID, $customerId: ID) {\n    spendUpdates(workspaceId: $workspaceId, customerId: $customerId) { ...SpendFields }\n  }\n": typeof types.SpendUpdatesDocument,
+    "\n  mutation SetSpendLimit($workspaceId: ID, $customerId: ID, $limit: Decimal) {\n    setSpendLimit(workspaceId: $workspaceId, customerId: $customerId, limit: $limit) { ...SpendFields }\n  }\n": typeof types.SetSpendLimitDocument,
+    "\n  fragment BillingRecordFields on BillingRecord {\n    id envId invoiceId resourceType gpuModel bucketStart seconds quantity unitPrice amount\n    environment { id name }\n  }\n": typeof types.BillingRecordFieldsFragmentDoc,
+    "\n  fragment InvoiceFields on Invoice {\n    id invoiceNo customerId workspaceId periodStart periodEnd subtotal tax taxRate totalAmount currency status\n    issuedAt dueAt paidAt\n    customer { id username }\n  }\n": typeof types.InvoiceFieldsFragmentDoc,
+    "\n  query Invoices {\n    invoices(first: 50, orderBy: [{ field: PERIOD_START, direction: DESC }]) {\n      totalCount\n      nodes { ...InvoiceFields }\n    }\n  }\n": typeof types.InvoicesDocument,
+    "\n  query InvoiceRecords($invoiceId: ID!, $first: Int!) {\n    billingRecords(filter: { invoiceId: { eq: $invoiceId } }, orderBy: [{ field: START_TIME, direction: ASC }], first: $first) {\n      totalCount\n      nodes { ...BillingRecordFields }\n    }\n  }\n": typeof types.InvoiceRecordsDocument,
+    "\n  mutation MarkInvoicePaid($id: ID!) { markInvoicePaid(id: $id) { ...InvoiceFields } }\n": typeof types.MarkInvoicePaidDocument,
+    "\n  mutation VoidInvoice($id: ID!) { voidInvoice(id: $id) { ...InvoiceFields } }\n": typeof types.VoidInvoiceDocument,
+    "\n  fragment PriceFields on Price { id resourceType gpuModel unitPrice effectiveFrom createdAt }\n": typeof types.PriceFieldsFragmentDoc,
+    "\n  query Prices {\n    prices(first: 100, orderBy: [{ field: EFFECTIVE_FROM, direction: DESC }]) {\n      totalCount\n      nodes { ...PriceFields }\n    }\n  }\n": typeof types.PricesDocument,
+    "\n  mutation SetPrice($input: SetPriceInput!) { setPrice(input: $input) { ...PriceFields } }\n": typeof types.SetPriceDocument,
     "\n  fragment CommandFields on Command {\n    id commandId commandText targetNodeId status createdAt startedAt completedAt timeoutSeconds batchId\n    host { id name }\n  }\n": typeof types.CommandFieldsFragmentDoc,
     "\n  query Commands {\n    commands(first: 20, orderBy: [{ field: CREATED_AT, direction: DESC }]) {\n      totalCount\n      nodes { ...CommandFields }\n    }\n  }\n": typeof types.CommandsDocument,
     "\n  query CommandResult($id: ID!) {\n    command(id: $id) {\n      ...CommandFields\n      result { id stdout stderr exitCode executionTimeMs stdoutTruncated stderrTruncated }\n    }\n  }\n": typeof types.CommandResultDocument,
@@ -111,6 +125,20 @@ const documents: Documents = {
     "\n  mutation DeclineInvitation($id: ID!) {\n    declineInvitation(id: $id)\n  }\n": types.DeclineInvitationDocument,
     "\n  mutation UpdateMember($id: ID!, $input: UpdateWorkspaceMemberInput!) {\n    updateWorkspaceMember(id: $id, input: $input) { id role status }\n  }\n": types.UpdateMemberDocument,
     "\n  mutation RemoveMember($id: ID!) {\n    deleteWorkspaceMember(id: $id) { id workspaceId }\n  }\n": types.RemoveMemberDocument,
+    "\n  fragment SpendFields on AccountSpend {\n    account month spendThisMonth spendLimit alert at\n  }\n": types.SpendFieldsFragmentDoc,
+    "\n  query AccountSpend($customerId: ID!, $workspaceId: ID!, $workspace: Boolean!) {\n    customer(id: $customerId) @skip(if: $workspace) { id username spend { ...SpendFields } }\n    workspace(id: $workspaceId) @include(if: $workspace) { id name spend { ...SpendFields } }\n  }\n": types.AccountSpendDocument,
+    "\n  query BillingCustomers {\n    customers(first: 100, orderBy: [{ field: ID, direction: ASC }]) { nodes { id username } }\n  }\n": types.BillingCustomersDocument,
+    "\n  subscription SpendUpdates($workspaceId: ID, $customerId: ID) {\n    spendUpdates(workspaceId: $workspaceId, customerId: $customerId) { ...SpendFields }\n  }\n": types.SpendUpdatesDocument,
+    "\n  mutation SetSpendLimit($workspaceId: ID, $customerId: ID, $limit: Decimal) {\n    setSpendLimit(workspaceId: $workspaceId, customerId: $customerId, limit: $limit) { ...SpendFields }\n  }\n": types.SetSpendLimitDocument,
+    "\n  fragment BillingRecordFields on BillingRecord {\n    id envId invoiceId resourceType gpuModel bucketStart seconds quantity unitPrice amount\n    environment { id name }\n  }\n": types.BillingRecordFieldsFragmentDoc,
+    "\n  fragment InvoiceFields on Invoice {\n    id invoiceNo customerId workspaceId periodStart periodEnd subtotal tax taxRate totalAmount currency status\n    issuedAt dueAt paidAt\n    customer { id username }\n  }\n": types.InvoiceFieldsFragmentDoc,
+    "\n  query Invoices {\n    invoices(first: 50, orderBy: [{ field: PERIOD_START, direction: DESC }]) {\n      totalCount\n      nodes { ...InvoiceFields }\n    }\n  }\n": types.InvoicesDocument,
+    "\n  query InvoiceRecords($invoiceId: ID!, $first: Int!) {\n    billingRecords(filter: { invoiceId: { eq: $invoiceId } }, orderBy: [{ field: START_TIME, direction: ASC }], first: $first) {\n      totalCount\n      nodes { ...BillingRecordFields }\n    }\n  }\n": types.InvoiceRecordsDocument,
+    "\n  mutation MarkInvoicePaid($id: ID!) { markInvoicePaid(id: $id) { ...InvoiceFields } }\n": types.MarkInvoicePaidDocument,
+    "\n  mutation VoidInvoice($id: ID!) { voidInvoice(id: $id) { ...InvoiceFields } }\n": types.VoidInvoiceDocument,
+    "\n  fragment PriceFields on Price { id resourceType gpuModel unitPrice effectiveFrom createdAt }\n": types.PriceFieldsFragmentDoc,
+    "\n  query Prices {\n    prices(first: 100, orderBy: [{ field: EFFECTIVE_FROM, direction: DESC }]) {\n      totalCount\n      nodes { ...PriceFields }\n    }\n  }\n": types.PricesDocument,
+    "\n  mutation SetPrice($input: SetPriceInput!) { setPrice(input: $input) { ...PriceFields } }\n": types.SetPriceDocument,
     "\n  fragment CommandFields on Command {\n    id commandId commandText targetNodeId status createdAt startedAt completedAt timeoutSeconds batchId\n    host { id name }\n  }\n": types.CommandFieldsFragmentDoc,
     "\n  query Commands {\n    commands(first: 20, orderBy: [{ field: CREATED_AT, direction: DESC }]) {\n      totalCount\n      nodes { ...CommandFields }\n    }\n  }\n": types.CommandsDocument,
     "\n  query CommandResult($id: ID!) {\n    command(id: $id) {\n      ...CommandFields\n      result { id stdout stderr exitCode executionTimeMs stdoutTruncated stderrTruncated }\n    }\n  }\n": types.CommandResultDocument,
@@ -258,6 +286,62 @@ export function graphql(source: "\n  mutation UpdateMember($id: ID!, $input: Upd
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation RemoveMember($id: ID!) {\n    deleteWorkspaceMember(id: $id) { id workspaceId }\n  }\n"): (typeof documents)["\n  mutation RemoveMember($id: ID!) {\n    deleteWorkspaceMember(id: $id) { id workspaceId }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment SpendFields on AccountSpend {\n    account month spendThisMonth spendLimit alert at\n  }\n"): (typeof documents)["\n  fragment SpendFields on AccountSpend {\n    account month spendThisMonth spendLimit alert at\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AccountSpend($customerId: ID!, $workspaceId: ID!, $workspace: Boolean!) {\n    customer(id: $customerId) @skip(if: $workspace) { id username spend { ...SpendFields } }\n    workspace(id: $workspaceId) @include(if: $workspace) { id name spend { ...SpendFields } }\n  }\n"): (typeof documents)["\n  query AccountSpend($customerId: ID!, $workspaceId: ID!, $workspace: Boolean!) {\n    customer(id: $customerId) @skip(if: $workspace) { id username spend { ...SpendFields } }\n    workspace(id: $workspaceId) @include(if: $workspace) { id name spend { ...SpendFields } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query BillingCustomers {\n    customers(first: 100, orderBy: [{ field: ID, direction: ASC }]) { nodes { id username } }\n  }\n"): (typeof documents)["\n  query BillingCustomers {\n    customers(first: 100, orderBy: [{ field: ID, direction: ASC }]) { nodes { id username } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription SpendUpdates($workspaceId: ID, $customerId: ID) {\n    spendUpdates(workspaceId: $workspaceId, customerId: $customerId) { ...SpendFields }\n  }\n"): (typeof documents)["\n  subscription SpendUpdates($workspaceId: ID, $customerId: ID) {\n    spendUpdates(workspaceId: $workspaceId, customerId: $customerId) { ...SpendFields }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SetSpendLimit($workspaceId: ID, $customerId: ID, $limit: Decimal) {\n    setSpendLimit(workspaceId: $workspaceId, customerId: $customerId, limit: $limit) { ...SpendFields }\n  }\n"): (typeof documents)["\n  mutation SetSpendLimit($workspaceId: ID, $customerId: ID, $limit: Decimal) {\n    setSpendLimit(workspaceId: $workspaceId, customerId: $customerId, limit: $limit) { ...SpendFields }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment BillingRecordFields on BillingRecord {\n    id envId invoiceId resourceType gpuModel bucketStart seconds quantity unitPrice amount\n    environment { id name }\n  }\n"): (typeof documents)["\n  fragment BillingRecordFields on BillingRecord {\n    id envId invoiceId resourceType gpuModel bucketStart seconds quantity unitPrice amount\n    environment { id name }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment InvoiceFields on Invoice {\n    id invoiceNo customerId workspaceId periodStart periodEnd subtotal tax taxRate totalAmount currency status\n    issuedAt dueAt paidAt\n    customer { id username }\n  }\n"): (typeof documents)["\n  fragment InvoiceFields on Invoice {\n    id invoiceNo customerId workspaceId periodStart periodEnd subtotal tax taxRate totalAmount currency status\n    issuedAt dueAt paidAt\n    customer { id username }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Invoices {\n    invoices(first: 50, orderBy: [{ field: PERIOD_START, direction: DESC }]) {\n      totalCount\n      nodes { ...InvoiceFields }\n    }\n  }\n"): (typeof documents)["\n  query Invoices {\n    invoices(first: 50, orderBy: [{ field: PERIOD_START, direction: DESC }]) {\n      totalCount\n      nodes { ...InvoiceFields }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query InvoiceRecords($invoiceId: ID!, $first: Int!) {\n    billingRecords(filter: { invoiceId: { eq: $invoiceId } }, orderBy: [{ field: START_TIME, direction: ASC }], first: $first) {\n      totalCount\n      nodes { ...BillingRecordFields }\n    }\n  }\n"): (typeof documents)["\n  query InvoiceRecords($invoiceId: ID!, $first: Int!) {\n    billingRecords(filter: { invoiceId: { eq: $invoiceId } }, orderBy: [{ field: START_TIME, direction: ASC }], first: $first) {\n      totalCount\n      nodes { ...BillingRecordFields }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation MarkInvoicePaid($id: ID!) { markInvoicePaid(id: $id) { ...InvoiceFields } }\n"): (typeof documents)["\n  mutation MarkInvoicePaid($id: ID!) { markInvoicePaid(id: $id) { ...InvoiceFields } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation VoidInvoice($id: ID!) { voidInvoice(id: $id) { ...InvoiceFields } }\n"): (typeof documents)["\n  mutation VoidInvoice($id: ID!) { voidInvoice(id: $id) { ...InvoiceFields } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment PriceFields on Price { id resourceType gpuModel unitPrice effectiveFrom createdAt }\n"): (typeof documents)["\n  fragment PriceFields on Price { id resourceType gpuModel unitPrice effectiveFrom createdAt }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Prices {\n    prices(first: 100, orderBy: [{ field: EFFECTIVE_FROM, direction: DESC }]) {\n      totalCount\n      nodes { ...PriceFields }\n    }\n  }\n"): (typeof documents)["\n  query Prices {\n    prices(first: 100, orderBy: [{ field: EFFECTIVE_FROM, direction: DESC }]) {\n      totalCount\n      nodes { ...PriceFields }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SetPrice($input: SetPriceInput!) { setPrice(input: $input) { ...PriceFields } }\n"): (typeof documents)["\n  mutation SetPrice($input: SetPriceInput!) { setPrice(input: $input) { ...PriceFields } }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
