@@ -75,7 +75,7 @@ type Documents = {
     "\n  mutation CreateSystemConfig($input: CreateSystemConfigInput!) {\n    createSystemConfig(input: $input) { id configKey configValue configType description isPublic updatedAt }\n  }\n": typeof types.CreateSystemConfigDocument,
     "\n  mutation UpdateSystemConfig($id: ID!, $input: UpdateSystemConfigInput!) {\n    updateSystemConfig(id: $id, input: $input) { id configKey configValue configType description isPublic updatedAt }\n  }\n": typeof types.UpdateSystemConfigDocument,
     "\n  mutation DeleteSystemConfig($id: ID!) { deleteSystemConfig(id: $id) { id } }\n": typeof types.DeleteSystemConfigDocument,
-    "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n": typeof types.EnvironmentFieldsFragmentDoc,
+    "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n": typeof types.EnvironmentFieldsFragmentDoc,
     "\n  query Environments {\n    environments(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) {\n      totalCount\n      nodes { ...EnvironmentFields }\n    }\n  }\n": typeof types.EnvironmentsDocument,
     "\n  mutation CreateEnvironment($input: CreateEnvironmentInput!) { createEnvironment(input: $input) { ...EnvironmentFields } }\n": typeof types.CreateEnvironmentDocument,
     "\n  mutation StopEnvironment($id: ID!) { stopEnvironment(id: $id) { ...EnvironmentFields } }\n": typeof types.StopEnvironmentDocument,
@@ -84,6 +84,7 @@ type Documents = {
     "\n  mutation DeleteEnvironment($id: ID!) { deleteEnvironment(id: $id) { ...EnvironmentFields } }\n": typeof types.DeleteEnvironmentDocument,
     "\n  subscription EnvironmentStatusChanges($environmentId: ID) {\n    environmentStatus(environmentId: $environmentId) { environmentId status previousStatus reason at }\n  }\n": typeof types.EnvironmentStatusChangesDocument,
     "\n  query EnvironmentRow($id: ID!) { environment(id: $id) { ...EnvironmentFields } }\n": typeof types.EnvironmentRowDocument,
+    "\n  mutation SetIdleStop($id: ID!, $minutes: Int, $thresholdPercent: Float) {\n    setIdleStop(id: $id, minutes: $minutes, thresholdPercent: $thresholdPercent) { ...EnvironmentFields }\n  }\n": typeof types.SetIdleStopDocument,
     "\n  fragment HostFields on Host {\n    id name hostname ipAddress publicIp osType osVersion arch deploymentMode k8sNodeName\n    status healthStatus totalCpu totalMemory totalDisk totalGpu usedCpu usedMemory usedDisk usedGpu\n    sshPort agentPort labels tags lastHeartbeat agentVersion registeredAt\n  }\n": typeof types.HostFieldsFragmentDoc,
     "\n  fragment GpuMetricFields on GpuMetric {\n    id gpuId hostId utilizationPercent memoryUsed memoryUsagePercent temperature powerDraw\n    fanSpeedPercent processCount collectedAt\n  }\n": typeof types.GpuMetricFieldsFragmentDoc,
     "\n  fragment GpuFields on Gpu {\n    id hostId gpuIndex uuid name brand architecture memoryTotal cudaCores computeCapability\n    status healthStatus allocatedTo powerLimit temperatureLimit\n  }\n": typeof types.GpuFieldsFragmentDoc,
@@ -168,7 +169,7 @@ const documents: Documents = {
     "\n  mutation CreateSystemConfig($input: CreateSystemConfigInput!) {\n    createSystemConfig(input: $input) { id configKey configValue configType description isPublic updatedAt }\n  }\n": types.CreateSystemConfigDocument,
     "\n  mutation UpdateSystemConfig($id: ID!, $input: UpdateSystemConfigInput!) {\n    updateSystemConfig(id: $id, input: $input) { id configKey configValue configType description isPublic updatedAt }\n  }\n": types.UpdateSystemConfigDocument,
     "\n  mutation DeleteSystemConfig($id: ID!) { deleteSystemConfig(id: $id) { id } }\n": types.DeleteSystemConfigDocument,
-    "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n": types.EnvironmentFieldsFragmentDoc,
+    "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n": types.EnvironmentFieldsFragmentDoc,
     "\n  query Environments {\n    environments(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) {\n      totalCount\n      nodes { ...EnvironmentFields }\n    }\n  }\n": types.EnvironmentsDocument,
     "\n  mutation CreateEnvironment($input: CreateEnvironmentInput!) { createEnvironment(input: $input) { ...EnvironmentFields } }\n": types.CreateEnvironmentDocument,
     "\n  mutation StopEnvironment($id: ID!) { stopEnvironment(id: $id) { ...EnvironmentFields } }\n": types.StopEnvironmentDocument,
@@ -177,6 +178,7 @@ const documents: Documents = {
     "\n  mutation DeleteEnvironment($id: ID!) { deleteEnvironment(id: $id) { ...EnvironmentFields } }\n": types.DeleteEnvironmentDocument,
     "\n  subscription EnvironmentStatusChanges($environmentId: ID) {\n    environmentStatus(environmentId: $environmentId) { environmentId status previousStatus reason at }\n  }\n": types.EnvironmentStatusChangesDocument,
     "\n  query EnvironmentRow($id: ID!) { environment(id: $id) { ...EnvironmentFields } }\n": types.EnvironmentRowDocument,
+    "\n  mutation SetIdleStop($id: ID!, $minutes: Int, $thresholdPercent: Float) {\n    setIdleStop(id: $id, minutes: $minutes, thresholdPercent: $thresholdPercent) { ...EnvironmentFields }\n  }\n": types.SetIdleStopDocument,
     "\n  fragment HostFields on Host {\n    id name hostname ipAddress publicIp osType osVersion arch deploymentMode k8sNodeName\n    status healthStatus totalCpu totalMemory totalDisk totalGpu usedCpu usedMemory usedDisk usedGpu\n    sshPort agentPort labels tags lastHeartbeat agentVersion registeredAt\n  }\n": types.HostFieldsFragmentDoc,
     "\n  fragment GpuMetricFields on GpuMetric {\n    id gpuId hostId utilizationPercent memoryUsed memoryUsagePercent temperature powerDraw\n    fanSpeedPercent processCount collectedAt\n  }\n": types.GpuMetricFieldsFragmentDoc,
     "\n  fragment GpuFields on Gpu {\n    id hostId gpuIndex uuid name brand architecture memoryTotal cudaCores computeCapability\n    status healthStatus allocatedTo powerLimit temperatureLimit\n  }\n": types.GpuFieldsFragmentDoc,
@@ -461,7 +463,7 @@ export function graphql(source: "\n  mutation DeleteSystemConfig($id: ID!) { del
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n"): (typeof documents)["\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n"];
+export function graphql(source: "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n"): (typeof documents)["\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -494,6 +496,10 @@ export function graphql(source: "\n  subscription EnvironmentStatusChanges($envi
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query EnvironmentRow($id: ID!) { environment(id: $id) { ...EnvironmentFields } }\n"): (typeof documents)["\n  query EnvironmentRow($id: ID!) { environment(id: $id) { ...EnvironmentFields } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SetIdleStop($id: ID!, $minutes: Int, $thresholdPercent: Float) {\n    setIdleStop(id: $id, minutes: $minutes, thresholdPercent: $thresholdPercent) { ...EnvironmentFields }\n  }\n"): (typeof documents)["\n  mutation SetIdleStop($id: ID!, $minutes: Int, $thresholdPercent: Float) {\n    setIdleStop(id: $id, minutes: $minutes, thresholdPercent: $thresholdPercent) { ...EnvironmentFields }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
