@@ -61,6 +61,8 @@ export async function startServer() {
       REMOTEGPU_AUTH__BOOTSTRAP_ADMIN__EMAIL: ADMIN.email,
       REMOTEGPU_AUTH__BOOTSTRAP_ADMIN__PASSWORD: ADMIN.password,
       REMOTEGPU_AGENTS__OFFLINE_AFTER_SECS: '30',
+      // A billing pass every second: spend is published (and limits checked) at once.
+      REMOTEGPU_JOBS__BILLING_INTERVAL_SECS: '1',
       REMOTEGPU_LOG__FORMAT: 'json',
       REMOTEGPU_LOG__FILTER: 'info,sqlx=warn,sea_orm=warn,tower_http=warn',
       // The tests drive the API harder than a person; keep rate limits out of the way.

@@ -177,6 +177,7 @@ test('every page of the menu opens', async () => {
     ['模型', '/models'],
     ['镜像', '/images'],
     ['系统配置', '/system-configs'],
+    ['费用中心', '/billing'],
     ['账户', '/account'],
     ['总览', '/'],
   ]
@@ -187,6 +188,60 @@ test('every page of the menu opens', async () => {
     await page.locator('.el-main .el-table').first().waitFor()
     await shot(page, `08-page-${path.slice(1) || 'overview'}`)
   }
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: '远程命令' }).click()
+  await page.waitForURL('**/commands')
+})
+
+test('an operator adds a price from a whole future UTC hour and it appears in the price book', async () => {
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: '费用中心' }).click()
+  await page.waitForURL('**/billing')
+  await page.locator('[data-test=prices]').waitFor()
+  // Everyone reads the book; it starts empty.
+  await page.locator('[data-test=prices] .el-table__empty-text').waitFor()
+  await page.locator('[data-test=add-price]').click()
+  const form = page.locator('[data-test=price-form]')
+  await form.waitFor()
+  // The model the agent reports is offered; the form starts at the next whole UTC hour.
+  await choose(form.locator('[data-test=price-gpu-model]'), 'NVIDIA A100-SXM4-80GB')
+  // A client rule: four decimal places at most.
+  await form.locator('input[name=unitPrice]').fill('2.12345')
+  await page.locator('[data-test=price-submit]').click()
+  await form.locator('.el-form-item__error', { hasText: '最多 4 位小数' }).waitFor()
+  await form.locator('input[name=unitPrice]').fill('2.5000')
+  // A rule only the server checks: the hour under way is not in the future.
+  const now = new Date()
+  const today = now.toISOString().slice(0, 10)
+  const dateInput = form.locator('[data-test=price-date] input')
+  const setDate = async (value) => {
+    await dateInput.fill(value)
+    await dateInput.press('Enter')
+  }
+  const next = new Date(now)
+  next.setUTCHours(now.getUTCHours() + 1, 0, 0, 0)
+  await setDate(today)
+  await choose(form.locator('[data-test=price-hour]'), `${now.toISOString().slice(11, 13)}:00`)
+  await page.locator('[data-test=price-submit]').click()
+  const whenError = form.locator('.el-form-item__error', { hasText: 'BAD_USER_INPUT' })
+  await whenError.waitFor()
+  assert.match((await whenError.textContent()) ?? '', /future/)
+  await shot(page, '14-price-in-the-past-refused')
+  // The next whole hour is taken.
+  await setDate(next.toISOString().slice(0, 10))
+  await choose(form.locator('[data-test=price-hour]'), `${next.toISOString().slice(11, 13)}:00`)
+  const answer = page.waitForResponse((r) => r.request().postData()?.includes('SetPrice') ?? false)
+  await page.locator('[data-test=price-submit]').click()
+  const body = await (await answer).json()
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors))
+  assert.equal(body.data.setPrice.effectiveFrom.slice(0, 13), next.toISOString().slice(0, 13))
+  await dialogsClosed()
+  // The new row is in the book, the price as the server keeps it.
+  const row = page.locator('[data-test=prices] .el-table__row', { hasText: 'NVIDIA A100-SXM4-80GB' })
+  await row.filter({ hasText: body.data.setPrice.unitPrice }).waitFor()
+  assert.match((await row.textContent()) ?? '', new RegExp(`${next.toISOString().slice(0, 10)} ${next.toISOString().slice(11, 13)}:00 UTC`))
+  const { login } = await api(server.url, 'mutation($l: String!, $p: String!) { login(login: $l, password: $p) { accessToken } }', { l: ADMIN.username, p: ADMIN.password })
+  const { prices } = await api(server.url, '{ prices { nodes { resourceType gpuModel unitPrice } } }', {}, login.accessToken)
+  assert.deepEqual(prices.nodes, [{ resourceType: 'GPU', gpuModel: 'NVIDIA A100-SXM4-80GB', unitPrice: body.data.setPrice.unitPrice }])
+  await shot(page, '14-price-added')
   await page.locator('[data-test=nav] .el-menu-item', { hasText: '远程命令' }).click()
   await page.waitForURL('**/commands')
 })
@@ -317,6 +372,217 @@ test('a customer creates a CPU-only environment and sees its status change live'
   })
   assert.match((await page.locator('[data-test="env-status-dev-box"]').textContent()) ?? '', /Failed/)
   await shot(page, '13-environment-failed-live')
+})
+
+/** An access token from the API (test set-up). */
+async function tokenOf(login, password) {
+  const data = await api(server.url, 'mutation($l: String!, $p: String!) { login(login: $l, password: $p) { accessToken customer { id } } }', {
+    l: login,
+    p: password,
+  })
+  return { token: data.login.accessToken, id: data.login.customer.id }
+}
+
+/** Signs the browser in as someone else. */
+async function signInAs(login, password) {
+  await page.locator('[data-test=sign-out]').click()
+  await page.waitForURL('**/login')
+  await page.locator('input[name=login]').fill(login)
+  await page.locator('input[name=password]').fill(password)
+  await page.locator('[data-test=sign-in]').click()
+  await page.locator('[data-test=whoami]', { hasText: login }).waitFor()
+}
+
+/** The spend card's figures as shown. */
+async function card() {
+  const text = async (sel) => ((await page.locator(`[data-test=spend-card] [data-test=${sel}]`).textContent()) ?? '').trim()
+  return {
+    spend: await text('spend-this-month'),
+    limit: await text('spend-limit'),
+    alert: await page.locator('[data-test=spend-card] [data-test=spend-alert]').getAttribute('data-alert'),
+  }
+}
+
+let billingEnv = null
+
+test("a customer's spend card follows the limit live, and reaching it stops a running environment", async () => {
+  // Set-up through the API: a host whose "agent" is this test (its token), with a GPU model of
+  // its own, and an environment of alice's there that the agent reports RUNNING.
+  const admin = (await tokenOf(ADMIN.username, ADMIN.password)).token
+  const alice = await tokenOf(CUSTOMER.username, CUSTOMER.password)
+  const { createHost } = await api(
+    server.url,
+    'mutation { createHost(input: { name: "Billing-Host-E2E", ipAddress: "192.168.1.20", osType: LINUX, deploymentMode: TRADITIONAL, totalCpu: 8, totalMemory: "34359738368" }) { agentToken } }',
+    {},
+    admin,
+  )
+  const hostToken = createHost.agentToken
+  await api(
+    server.url,
+    `mutation($input: AgentReportInput!) { agentReport(input: $input) { hostId } }`,
+    {
+      input: {
+        hostname: 'billing-e2e',
+        ipAddress: '192.168.1.20',
+        osType: 'LINUX',
+        totalCpu: 8,
+        totalMemory: String(32 * 1024 ** 3),
+        gpus: [{ index: 0, uuid: 'GPU-e2e-billing-0000', name: 'NVIDIA E2E-Billing', memoryTotal: String(16 * 1024 ** 3) }],
+      },
+    },
+    hostToken,
+  )
+  const { images } = await api(server.url, '{ images { nodes { id name } } }', {}, alice.token)
+  const { createEnvironment } = await api(
+    server.url,
+    `mutation($input: CreateEnvironmentInput!) { createEnvironment(input: $input) { id name status } }`,
+    { input: { name: 'train-box', imageId: images.nodes[0].id, cpu: 2, memory: String(1024 ** 3), gpuCount: 1, gpuModel: 'NVIDIA E2E-Billing', services: ['SSH'] } },
+    alice.token,
+  )
+  billingEnv = createEnvironment
+  await api(server.url, 'mutation($id: ID!) { reportEnvironmentStatus(environmentId: $id, status: RUNNING) { status } }', { id: billingEnv.id }, hostToken)
+  const { environment } = await api(server.url, 'query($id: ID!) { environment(id: $id) { status } }', { id: billingEnv.id }, alice.token)
+  assert.equal(environment.status, 'RUNNING')
+
+  // The card shows the server's figures as they are (Decimal strings), no limit yet.
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Billing' }).click()
+  await page.waitForURL('**/billing')
+  await page.locator('h2', { hasText: 'Billing' }).waitFor()
+  const { me } = await api(server.url, '{ me { spend { spendThisMonth spendLimit alert } } }', {}, alice.token)
+  assert.equal(me.spend.spendLimit, null)
+  await until(async () => (await card()).spend === me.spend.spendThisMonth, { what: `the spend ${me.spend.spendThisMonth}` })
+  assert.deepEqual(await card(), { spend: me.spend.spendThisMonth, limit: 'None', alert: 'NONE' })
+  assert.equal(await page.locator('[data-test=spend-progress]').count(), 0, 'no bar without a limit')
+
+  // An operator sets alice's limit elsewhere: the card follows over `spendUpdates`, with no
+  // request from the page.
+  let posts = 0
+  const count = (req) => {
+    if (req.method() === 'POST' && new URL(req.url()).pathname === '/graphql') posts += 1
+  }
+  page.on('request', count)
+  const set = await api(
+    server.url,
+    'mutation($c: ID!) { setSpendLimit(customerId: $c, limit: "100") { spendLimit } }',
+    { c: alice.id },
+    admin,
+  )
+  await until(async () => (await card()).limit === set.setSpendLimit.spendLimit, { what: `the limit ${set.setSpendLimit.spendLimit} pushed` })
+  page.off('request', count)
+  assert.equal(posts, 0, 'the spend is pushed, not polled')
+  await page.locator('[data-test=spend-progress]').waitFor()
+  await shot(page, '15-spend-limit-live')
+
+  // The form: a client rule, then a new limit the card shows as the server answers it.
+  const limit = page.locator('[data-test=limit-form] input[name=limit]')
+  await limit.fill('12.34567')
+  await page.locator('[data-test=set-limit]').click()
+  await page.locator('[data-test=field-limit] .el-form-item__error', { hasText: 'at most 4 decimal places' }).waitFor()
+  const answer = (value) => page.waitForResponse((r) => (r.request().postData()?.includes('SetSpendLimit') ?? false) && r.request().postData().includes(value))
+  await limit.fill('50.5')
+  let response = answer('50.5')
+  await page.locator('[data-test=set-limit]').click()
+  const fifty = (await (await response).json()).data.setSpendLimit
+  await until(async () => (await card()).limit === fifty.spendLimit, { what: 'the limit set in the form' })
+  assert.equal((await card()).alert, 'NONE')
+
+  // A limit of 0 is reached at once: LIMIT_REACHED, the bar full, the environment stopped
+  // with the reason, and new environments refused.
+  await limit.fill('0')
+  response = answer('"0"')
+  await page.locator('[data-test=set-limit]').click()
+  const zero = (await (await response).json()).data.setSpendLimit
+  assert.equal(zero.alert, 'LIMIT_REACHED')
+  await page.locator('[data-test=spend-alert][data-alert=LIMIT_REACHED]', { hasText: 'Limit reached' }).waitFor()
+  await page.locator('[data-test=spend-progress][data-percent="100"]').waitFor()
+  assert.equal((await card()).limit, zero.spendLimit)
+  await shot(page, '15-spend-limit-reached')
+  const stopped = await until(async () => {
+    const { environment: e } = await api(server.url, 'query($id: ID!) { environment(id: $id) { status stopReason costSoFar } }', { id: billingEnv.id }, alice.token)
+    return e.stopReason ? e : null
+  }, { what: 'the environment stopped by the limit' })
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Environments' }).click()
+  await page.waitForURL('**/environments')
+  await page.locator('[data-test="env-stop-reason-train-box"]', { hasText: stopped.stopReason }).waitFor()
+  assert.match(stopped.stopReason, /spend limit/)
+  assert.equal(((await page.locator('[data-test="env-cost-train-box"]').textContent()) ?? '').trim(), stopped.costSoFar)
+  await shot(page, '16-environment-stopped-by-limit')
+  // Idle auto-stop, off by default, is set per GPU environment.
+  const idle = page.locator('[data-test="idle-train-box"]')
+  assert.equal(((await idle.textContent()) ?? '').trim(), 'Off')
+  await idle.click()
+  const idleForm = page.locator('[data-test=idle-form]')
+  await idleForm.waitFor()
+  await idleForm.locator('.el-switch').click()
+  await idleForm.locator('input[name=minutes]').fill('45')
+  await idleForm.locator('input[name=minutes]').press('Tab')
+  await page.locator('[data-test=idle-submit]').click()
+  await dialogsClosed()
+  await page.locator('[data-test="idle-train-box"]', { hasText: '45 min' }).waitFor()
+  const { environment: withIdle } = await api(server.url, 'query($id: ID!) { environment(id: $id) { idleStopMinutes idleThresholdPercent } }', { id: billingEnv.id }, alice.token)
+  assert.deepEqual(withIdle, { idleStopMinutes: 45, idleThresholdPercent: 5 })
+
+  // Removing the limit: no limit, no alert.
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Billing' }).click()
+  await page.waitForURL('**/billing')
+  await page.locator('[data-test=remove-limit]').click()
+  await until(async () => (await card()).limit === 'None' && (await card()).alert === 'NONE', { what: 'the limit removed' })
+})
+
+test('the billing page lists the invoices and records the server returns', async () => {
+  const alice = await tokenOf(CUSTOMER.username, CUSTOMER.password)
+  const { invoices } = await api(
+    server.url,
+    '{ invoices(first: 50) { nodes { id invoiceNo status subtotal tax totalAmount currency } } }',
+    {},
+    alice.token,
+  )
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Billing' }).click()
+  await page.waitForURL('**/billing')
+  const table = page.locator('[data-test=invoices]')
+  await table.waitFor()
+  await page.waitForLoadState('networkidle')
+  assert.equal(await page.locator('[data-test=invoices-error]').count(), 0, 'the invoices were read')
+  // Records are metered per closed UTC hour, so a run shorter than that usually has none yet;
+  // whatever the server holds is what the page shows.
+  if (invoices.nodes.length === 0) {
+    await table.locator('.el-table__empty-text', { hasText: 'No data' }).waitFor()
+  }
+  for (const inv of invoices.nodes) {
+    const row = table.locator('.el-table__row', { has: page.locator(`[data-test="invoice-${inv.invoiceNo}"]`) })
+    await row.waitFor()
+    const text = (await row.textContent()) ?? ''
+    for (const money of [inv.subtotal, inv.tax, `${inv.totalAmount}${inv.currency ? ` ${inv.currency}` : ''}`]) assert.ok(text.includes(money), `${inv.invoiceNo}: ${money} in ${text}`)
+    await row.locator('.el-table__expand-icon').click()
+    const records = page.locator(`[data-test="records-${inv.invoiceNo}"]`)
+    await records.waitFor()
+    const { billingRecords } = await api(
+      server.url,
+      'query($id: ID!) { billingRecords(filter: { invoiceId: { eq: $id } }, orderBy: [{ field: START_TIME, direction: ASC }], first: 100) { nodes { amount } } }',
+      { id: inv.id },
+      alice.token,
+    )
+    await until(async () => (await records.locator('[data-test=record-amount]').count()) === billingRecords.nodes.length, { what: `the records of ${inv.invoiceNo}` })
+    assert.equal(await records.locator('[data-test=records-error]').count(), 0)
+    const amounts = await records.locator('[data-test=record-amount]').allTextContents()
+    assert.deepEqual(amounts.map((a) => a.trim()), billingRecords.nodes.map((r) => r.amount))
+  }
+  await shot(page, '17-invoices')
+})
+
+test('a workspace member may not set its limit and sees why', async () => {
+  await signInAs('bob', 'bob-password-1')
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Billing' }).click()
+  await page.waitForURL('**/billing')
+  await choose(page.locator('[data-test=spend-account]'), 'ML Team')
+  await page.locator('[data-test=spend-card] [data-test=spend-alert]').waitFor()
+  await page.locator('[data-test=limit-form] input[name=limit]').fill('10')
+  await page.locator('[data-test=set-limit]').click()
+  const error = page.locator('[data-test=field-limit] .el-form-item__error')
+  await error.waitFor()
+  assert.match((await error.textContent()) ?? '', /FORBIDDEN/)
+  assert.equal((await card()).limit, 'None')
+  await shot(page, '18-member-limit-forbidden')
 })
 
 test('with the network cut off, the console and GraphiQL load completely', async () => {

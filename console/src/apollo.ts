@@ -5,9 +5,9 @@
 //
 // Cache: every object with an `id` is normalized as `__typename:id`, so a mutation that returns
 // a row updates every list showing it; objects without an id (history points, events) stay
-// embedded in their parent. Connections are kept per argument set; `addToConnections` and
-// `removeFromConnections` put created rows into, and take deleted ones out of, every page
-// already read, without a refetch.
+// embedded in their parent; an account's spend (`AccountSpend`) is keyed by its `account`.
+// Connections are kept per argument set; `addToConnections` and `removeFromConnections` put
+// created rows into, and take deleted ones out of, every page already read, without a refetch.
 import {
   ApolloClient,
   ApolloError,
@@ -105,6 +105,9 @@ const link = ApolloLink.split(
 export const cache = new InMemoryCache({
   dataIdFromObject: (object) =>
     object.id !== undefined && object.id !== null ? `${object.__typename}:${String(object.id)}` : false,
+  // An account's spend has no id but names its account (`customer:7`, `workspace:3`): keyed so,
+  // a `spendUpdates` event or `setSpendLimit` answer updates every view of that account.
+  typePolicies: { AccountSpend: { keyFields: ['account'] } },
 })
 
 export const apolloClient = new ApolloClient({

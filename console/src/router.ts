@@ -45,6 +45,7 @@ export const routes: RouteRecordRaw[] = [
     component: () => import('./pages/SystemConfigsPage.vue'),
     meta: { nav: 'systemConfigs', icon: 'Setting', roles: ['ADMIN'] },
   },
+  { path: '/billing', name: 'billing', component: () => import('./pages/BillingPage.vue'), meta: { nav: 'billing', icon: 'Wallet' } },
   { path: '/account', name: 'account', component: () => import('./pages/AccountPage.vue'), meta: { nav: 'account', icon: 'User' } },
   { path: '/workspaces/:id', name: 'workspace', component: () => import('./pages/WorkspacePage.vue') },
   { path: '/:pathMatch(.*)*', name: 'notFound', component: () => import('./pages/NotFoundPage.vue') },

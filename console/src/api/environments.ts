@@ -1,10 +1,10 @@
-// Environments: the list, create, the lifecycle mutations and live status changes.
+// Environments: the list, create, the lifecycle mutations, idle auto-stop and live status changes.
 import { graphql } from '../gql'
 
 export const ENVIRONMENT_FIELDS = graphql(`
   fragment EnvironmentFields on Environment {
     id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason
-    connectHost createdAt startedAt stoppedAt
+    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar
     customer { id username }
     portMappings { id envId serviceType externalPort internalPort status connect }
   }
@@ -47,4 +47,10 @@ export const ENVIRONMENT_STATUS = graphql(`
 
 export const ENVIRONMENT_ROW = graphql(`
   query EnvironmentRow($id: ID!) { environment(id: $id) { ...EnvironmentFields } }
+`)
+
+export const SET_IDLE_STOP = graphql(`
+  mutation SetIdleStop($id: ID!, $minutes: Int, $thresholdPercent: Float) {
+    setIdleStop(id: $id, minutes: $minutes, thresholdPercent: $thresholdPercent) { ...EnvironmentFields }
+  }
 `)

@@ -32,6 +32,20 @@ type Documents = {
     "\n  mutation DeclineInvitation($id: ID!) {\n    declineInvitation(id: $id)\n  }\n": typeof types.DeclineInvitationDocument,
     "\n  mutation UpdateMember($id: ID!, $input: UpdateWorkspaceMemberInput!) {\n    updateWorkspaceMember(id: $id, input: $input) { id role status }\n  }\n": typeof types.UpdateMemberDocument,
     "\n  mutation RemoveMember($id: ID!) {\n    deleteWorkspaceMember(id: $id) { id workspaceId }\n  }\n": typeof types.RemoveMemberDocument,
+    "\n  fragment SpendFields on AccountSpend {\n    account month spendThisMonth spendLimit alert at\n  }\n": typeof types.SpendFieldsFragmentDoc,
+    "\n  query AccountSpend($customerId: ID!, $workspaceId: ID!, $workspace: Boolean!) {\n    customer(id: $customerId) @skip(if: $workspace) { id username spend { ...SpendFields } }\n    workspace(id: $workspaceId) @include(if: $workspace) { id name spend { ...SpendFields } }\n  }\n": typeof types.AccountSpendDocument,
+    "\n  query BillingCustomers {\n    customers(first: 100, orderBy: [{ field: ID, direction: ASC }]) { nodes { id username } }\n  }\n": typeof types.BillingCustomersDocument,
+    "\n  subscription SpendUpdates($workspaceId: ID, $customerId: ID) {\n    spendUpdates(workspaceId: $workspaceId, customerId: $customerId) { ...SpendFields }\n  }\n": typeof types.SpendUpdatesDocument,
+    "\n  mutation SetSpendLimit($workspaceId: ID, $customerId: ID, $limit: Decimal) {\n    setSpendLimit(workspaceId: $workspaceId, customerId: $customerId, limit: $limit) { ...SpendFields }\n  }\n": typeof types.SetSpendLimitDocument,
+    "\n  fragment BillingRecordFields on BillingRecord {\n    id envId invoiceId resourceType gpuModel bucketStart seconds quantity unitPrice amount\n    environment { id name }\n  }\n": typeof types.BillingRecordFieldsFragmentDoc,
+    "\n  fragment InvoiceFields on Invoice {\n    id invoiceNo customerId workspaceId periodStart periodEnd subtotal tax taxRate totalAmount currency status\n    issuedAt dueAt paidAt\n    customer { id username }\n  }\n": typeof types.InvoiceFieldsFragmentDoc,
+    "\n  query Invoices {\n    invoices(first: 50, orderBy: [{ field: PERIOD_START, direction: DESC }]) {\n      totalCount\n      nodes { ...InvoiceFields }\n    }\n  }\n": typeof types.InvoicesDocument,
+    "\n  query InvoiceRecords($invoiceId: ID!, $first: Int!) {\n    billingRecords(filter: { invoiceId: { eq: $invoiceId } }, orderBy: [{ field: START_TIME, direction: ASC }], first: $first) {\n      totalCount\n      nodes { ...BillingRecordFields }\n    }\n  }\n": typeof types.InvoiceRecordsDocument,
+    "\n  mutation MarkInvoicePaid($id: ID!) { markInvoicePaid(id: $id) { ...InvoiceFields } }\n": typeof types.MarkInvoicePaidDocument,
+    "\n  mutation VoidInvoice($id: ID!) { voidInvoice(id: $id) { ...InvoiceFields } }\n": typeof types.VoidInvoiceDocument,
+    "\n  fragment PriceFields on Price { id resourceType gpuModel unitPrice effectiveFrom createdAt }\n": typeof types.PriceFieldsFragmentDoc,
+    "\n  query Prices {\n    prices(first: 100, orderBy: [{ field: EFFECTIVE_FROM, direction: DESC }]) {\n      totalCount\n      nodes { ...PriceFields }\n    }\n  }\n": typeof types.PricesDocument,
+    "\n  mutation SetPrice($input: SetPriceInput!) { setPrice(input: $input) { ...PriceFields } }\n": typeof types.SetPriceDocument,
     "\n  fragment CommandFields on Command {\n    id commandId commandText targetNodeId status createdAt startedAt completedAt timeoutSeconds batchId\n    host { id name }\n  }\n": typeof types.CommandFieldsFragmentDoc,
     "\n  query Commands {\n    commands(first: 20, orderBy: [{ field: CREATED_AT, direction: DESC }]) {\n      totalCount\n      nodes { ...CommandFields }\n    }\n  }\n": typeof types.CommandsDocument,
     "\n  query CommandResult($id: ID!) {\n    command(id: $id) {\n      ...CommandFields\n      result { id stdout stderr exitCode executionTimeMs stdoutTruncated stderrTruncated }\n    }\n  }\n": typeof types.CommandResultDocument,
@@ -61,7 +75,7 @@ type Documents = {
     "\n  mutation CreateSystemConfig($input: CreateSystemConfigInput!) {\n    createSystemConfig(input: $input) { id configKey configValue configType description isPublic updatedAt }\n  }\n": typeof types.CreateSystemConfigDocument,
     "\n  mutation UpdateSystemConfig($id: ID!, $input: UpdateSystemConfigInput!) {\n    updateSystemConfig(id: $id, input: $input) { id configKey configValue configType description isPublic updatedAt }\n  }\n": typeof types.UpdateSystemConfigDocument,
     "\n  mutation DeleteSystemConfig($id: ID!) { deleteSystemConfig(id: $id) { id } }\n": typeof types.DeleteSystemConfigDocument,
-    "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n": typeof types.EnvironmentFieldsFragmentDoc,
+    "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n": typeof types.EnvironmentFieldsFragmentDoc,
     "\n  query Environments {\n    environments(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) {\n      totalCount\n      nodes { ...EnvironmentFields }\n    }\n  }\n": typeof types.EnvironmentsDocument,
     "\n  mutation CreateEnvironment($input: CreateEnvironmentInput!) { createEnvironment(input: $input) { ...EnvironmentFields } }\n": typeof types.CreateEnvironmentDocument,
     "\n  mutation StopEnvironment($id: ID!) { stopEnvironment(id: $id) { ...EnvironmentFields } }\n": typeof types.StopEnvironmentDocument,
@@ -70,6 +84,7 @@ type Documents = {
     "\n  mutation DeleteEnvironment($id: ID!) { deleteEnvironment(id: $id) { ...EnvironmentFields } }\n": typeof types.DeleteEnvironmentDocument,
     "\n  subscription EnvironmentStatusChanges($environmentId: ID) {\n    environmentStatus(environmentId: $environmentId) { environmentId status previousStatus reason at }\n  }\n": typeof types.EnvironmentStatusChangesDocument,
     "\n  query EnvironmentRow($id: ID!) { environment(id: $id) { ...EnvironmentFields } }\n": typeof types.EnvironmentRowDocument,
+    "\n  mutation SetIdleStop($id: ID!, $minutes: Int, $thresholdPercent: Float) {\n    setIdleStop(id: $id, minutes: $minutes, thresholdPercent: $thresholdPercent) { ...EnvironmentFields }\n  }\n": typeof types.SetIdleStopDocument,
     "\n  fragment HostFields on Host {\n    id name hostname ipAddress publicIp osType osVersion arch deploymentMode k8sNodeName\n    status healthStatus totalCpu totalMemory totalDisk totalGpu usedCpu usedMemory usedDisk usedGpu\n    sshPort agentPort labels tags lastHeartbeat agentVersion registeredAt\n  }\n": typeof types.HostFieldsFragmentDoc,
     "\n  fragment GpuMetricFields on GpuMetric {\n    id gpuId hostId utilizationPercent memoryUsed memoryUsagePercent temperature powerDraw\n    fanSpeedPercent processCount collectedAt\n  }\n": typeof types.GpuMetricFieldsFragmentDoc,
     "\n  fragment GpuFields on Gpu {\n    id hostId gpuIndex uuid name brand architecture memoryTotal cudaCores computeCapability\n    status healthStatus allocatedTo powerLimit temperatureLimit\n  }\n": typeof types.GpuFieldsFragmentDoc,
@@ -111,6 +126,20 @@ const documents: Documents = {
     "\n  mutation DeclineInvitation($id: ID!) {\n    declineInvitation(id: $id)\n  }\n": types.DeclineInvitationDocument,
     "\n  mutation UpdateMember($id: ID!, $input: UpdateWorkspaceMemberInput!) {\n    updateWorkspaceMember(id: $id, input: $input) { id role status }\n  }\n": types.UpdateMemberDocument,
     "\n  mutation RemoveMember($id: ID!) {\n    deleteWorkspaceMember(id: $id) { id workspaceId }\n  }\n": types.RemoveMemberDocument,
+    "\n  fragment SpendFields on AccountSpend {\n    account month spendThisMonth spendLimit alert at\n  }\n": types.SpendFieldsFragmentDoc,
+    "\n  query AccountSpend($customerId: ID!, $workspaceId: ID!, $workspace: Boolean!) {\n    customer(id: $customerId) @skip(if: $workspace) { id username spend { ...SpendFields } }\n    workspace(id: $workspaceId) @include(if: $workspace) { id name spend { ...SpendFields } }\n  }\n": types.AccountSpendDocument,
+    "\n  query BillingCustomers {\n    customers(first: 100, orderBy: [{ field: ID, direction: ASC }]) { nodes { id username } }\n  }\n": types.BillingCustomersDocument,
+    "\n  subscription SpendUpdates($workspaceId: ID, $customerId: ID) {\n    spendUpdates(workspaceId: $workspaceId, customerId: $customerId) { ...SpendFields }\n  }\n": types.SpendUpdatesDocument,
+    "\n  mutation SetSpendLimit($workspaceId: ID, $customerId: ID, $limit: Decimal) {\n    setSpendLimit(workspaceId: $workspaceId, customerId: $customerId, limit: $limit) { ...SpendFields }\n  }\n": types.SetSpendLimitDocument,
+    "\n  fragment BillingRecordFields on BillingRecord {\n    id envId invoiceId resourceType gpuModel bucketStart seconds quantity unitPrice amount\n    environment { id name }\n  }\n": types.BillingRecordFieldsFragmentDoc,
+    "\n  fragment InvoiceFields on Invoice {\n    id invoiceNo customerId workspaceId periodStart periodEnd subtotal tax taxRate totalAmount currency status\n    issuedAt dueAt paidAt\n    customer { id username }\n  }\n": types.InvoiceFieldsFragmentDoc,
+    "\n  query Invoices {\n    invoices(first: 50, orderBy: [{ field: PERIOD_START, direction: DESC }]) {\n      totalCount\n      nodes { ...InvoiceFields }\n    }\n  }\n": types.InvoicesDocument,
+    "\n  query InvoiceRecords($invoiceId: ID!, $first: Int!) {\n    billingRecords(filter: { invoiceId: { eq: $invoiceId } }, orderBy: [{ field: START_TIME, direction: ASC }], first: $first) {\n      totalCount\n      nodes { ...BillingRecordFields }\n    }\n  }\n": types.InvoiceRecordsDocument,
+    "\n  mutation MarkInvoicePaid($id: ID!) { markInvoicePaid(id: $id) { ...InvoiceFields } }\n": types.MarkInvoicePaidDocument,
+    "\n  mutation VoidInvoice($id: ID!) { voidInvoice(id: $id) { ...InvoiceFields } }\n": types.VoidInvoiceDocument,
+    "\n  fragment PriceFields on Price { id resourceType gpuModel unitPrice effectiveFrom createdAt }\n": types.PriceFieldsFragmentDoc,
+    "\n  query Prices {\n    prices(first: 100, orderBy: [{ field: EFFECTIVE_FROM, direction: DESC }]) {\n      totalCount\n      nodes { ...PriceFields }\n    }\n  }\n": types.PricesDocument,
+    "\n  mutation SetPrice($input: SetPriceInput!) { setPrice(input: $input) { ...PriceFields } }\n": types.SetPriceDocument,
     "\n  fragment CommandFields on Command {\n    id commandId commandText targetNodeId status createdAt startedAt completedAt timeoutSeconds batchId\n    host { id name }\n  }\n": types.CommandFieldsFragmentDoc,
     "\n  query Commands {\n    commands(first: 20, orderBy: [{ field: CREATED_AT, direction: DESC }]) {\n      totalCount\n      nodes { ...CommandFields }\n    }\n  }\n": types.CommandsDocument,
     "\n  query CommandResult($id: ID!) {\n    command(id: $id) {\n      ...CommandFields\n      result { id stdout stderr exitCode executionTimeMs stdoutTruncated stderrTruncated }\n    }\n  }\n": types.CommandResultDocument,
@@ -140,7 +169,7 @@ const documents: Documents = {
     "\n  mutation CreateSystemConfig($input: CreateSystemConfigInput!) {\n    createSystemConfig(input: $input) { id configKey configValue configType description isPublic updatedAt }\n  }\n": types.CreateSystemConfigDocument,
     "\n  mutation UpdateSystemConfig($id: ID!, $input: UpdateSystemConfigInput!) {\n    updateSystemConfig(id: $id, input: $input) { id configKey configValue configType description isPublic updatedAt }\n  }\n": types.UpdateSystemConfigDocument,
     "\n  mutation DeleteSystemConfig($id: ID!) { deleteSystemConfig(id: $id) { id } }\n": types.DeleteSystemConfigDocument,
-    "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n": types.EnvironmentFieldsFragmentDoc,
+    "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n": types.EnvironmentFieldsFragmentDoc,
     "\n  query Environments {\n    environments(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) {\n      totalCount\n      nodes { ...EnvironmentFields }\n    }\n  }\n": types.EnvironmentsDocument,
     "\n  mutation CreateEnvironment($input: CreateEnvironmentInput!) { createEnvironment(input: $input) { ...EnvironmentFields } }\n": types.CreateEnvironmentDocument,
     "\n  mutation StopEnvironment($id: ID!) { stopEnvironment(id: $id) { ...EnvironmentFields } }\n": types.StopEnvironmentDocument,
@@ -149,6 +178,7 @@ const documents: Documents = {
     "\n  mutation DeleteEnvironment($id: ID!) { deleteEnvironment(id: $id) { ...EnvironmentFields } }\n": types.DeleteEnvironmentDocument,
     "\n  subscription EnvironmentStatusChanges($environmentId: ID) {\n    environmentStatus(environmentId: $environmentId) { environmentId status previousStatus reason at }\n  }\n": types.EnvironmentStatusChangesDocument,
     "\n  query EnvironmentRow($id: ID!) { environment(id: $id) { ...EnvironmentFields } }\n": types.EnvironmentRowDocument,
+    "\n  mutation SetIdleStop($id: ID!, $minutes: Int, $thresholdPercent: Float) {\n    setIdleStop(id: $id, minutes: $minutes, thresholdPercent: $thresholdPercent) { ...EnvironmentFields }\n  }\n": types.SetIdleStopDocument,
     "\n  fragment HostFields on Host {\n    id name hostname ipAddress publicIp osType osVersion arch deploymentMode k8sNodeName\n    status healthStatus totalCpu totalMemory totalDisk totalGpu usedCpu usedMemory usedDisk usedGpu\n    sshPort agentPort labels tags lastHeartbeat agentVersion registeredAt\n  }\n": types.HostFieldsFragmentDoc,
     "\n  fragment GpuMetricFields on GpuMetric {\n    id gpuId hostId utilizationPercent memoryUsed memoryUsagePercent temperature powerDraw\n    fanSpeedPercent processCount collectedAt\n  }\n": types.GpuMetricFieldsFragmentDoc,
     "\n  fragment GpuFields on Gpu {\n    id hostId gpuIndex uuid name brand architecture memoryTotal cudaCores computeCapability\n    status healthStatus allocatedTo powerLimit temperatureLimit\n  }\n": types.GpuFieldsFragmentDoc,
@@ -258,6 +288,62 @@ export function graphql(source: "\n  mutation UpdateMember($id: ID!, $input: Upd
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation RemoveMember($id: ID!) {\n    deleteWorkspaceMember(id: $id) { id workspaceId }\n  }\n"): (typeof documents)["\n  mutation RemoveMember($id: ID!) {\n    deleteWorkspaceMember(id: $id) { id workspaceId }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment SpendFields on AccountSpend {\n    account month spendThisMonth spendLimit alert at\n  }\n"): (typeof documents)["\n  fragment SpendFields on AccountSpend {\n    account month spendThisMonth spendLimit alert at\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query AccountSpend($customerId: ID!, $workspaceId: ID!, $workspace: Boolean!) {\n    customer(id: $customerId) @skip(if: $workspace) { id username spend { ...SpendFields } }\n    workspace(id: $workspaceId) @include(if: $workspace) { id name spend { ...SpendFields } }\n  }\n"): (typeof documents)["\n  query AccountSpend($customerId: ID!, $workspaceId: ID!, $workspace: Boolean!) {\n    customer(id: $customerId) @skip(if: $workspace) { id username spend { ...SpendFields } }\n    workspace(id: $workspaceId) @include(if: $workspace) { id name spend { ...SpendFields } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query BillingCustomers {\n    customers(first: 100, orderBy: [{ field: ID, direction: ASC }]) { nodes { id username } }\n  }\n"): (typeof documents)["\n  query BillingCustomers {\n    customers(first: 100, orderBy: [{ field: ID, direction: ASC }]) { nodes { id username } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  subscription SpendUpdates($workspaceId: ID, $customerId: ID) {\n    spendUpdates(workspaceId: $workspaceId, customerId: $customerId) { ...SpendFields }\n  }\n"): (typeof documents)["\n  subscription SpendUpdates($workspaceId: ID, $customerId: ID) {\n    spendUpdates(workspaceId: $workspaceId, customerId: $customerId) { ...SpendFields }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SetSpendLimit($workspaceId: ID, $customerId: ID, $limit: Decimal) {\n    setSpendLimit(workspaceId: $workspaceId, customerId: $customerId, limit: $limit) { ...SpendFields }\n  }\n"): (typeof documents)["\n  mutation SetSpendLimit($workspaceId: ID, $customerId: ID, $limit: Decimal) {\n    setSpendLimit(workspaceId: $workspaceId, customerId: $customerId, limit: $limit) { ...SpendFields }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment BillingRecordFields on BillingRecord {\n    id envId invoiceId resourceType gpuModel bucketStart seconds quantity unitPrice amount\n    environment { id name }\n  }\n"): (typeof documents)["\n  fragment BillingRecordFields on BillingRecord {\n    id envId invoiceId resourceType gpuModel bucketStart seconds quantity unitPrice amount\n    environment { id name }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment InvoiceFields on Invoice {\n    id invoiceNo customerId workspaceId periodStart periodEnd subtotal tax taxRate totalAmount currency status\n    issuedAt dueAt paidAt\n    customer { id username }\n  }\n"): (typeof documents)["\n  fragment InvoiceFields on Invoice {\n    id invoiceNo customerId workspaceId periodStart periodEnd subtotal tax taxRate totalAmount currency status\n    issuedAt dueAt paidAt\n    customer { id username }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Invoices {\n    invoices(first: 50, orderBy: [{ field: PERIOD_START, direction: DESC }]) {\n      totalCount\n      nodes { ...InvoiceFields }\n    }\n  }\n"): (typeof documents)["\n  query Invoices {\n    invoices(first: 50, orderBy: [{ field: PERIOD_START, direction: DESC }]) {\n      totalCount\n      nodes { ...InvoiceFields }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query InvoiceRecords($invoiceId: ID!, $first: Int!) {\n    billingRecords(filter: { invoiceId: { eq: $invoiceId } }, orderBy: [{ field: START_TIME, direction: ASC }], first: $first) {\n      totalCount\n      nodes { ...BillingRecordFields }\n    }\n  }\n"): (typeof documents)["\n  query InvoiceRecords($invoiceId: ID!, $first: Int!) {\n    billingRecords(filter: { invoiceId: { eq: $invoiceId } }, orderBy: [{ field: START_TIME, direction: ASC }], first: $first) {\n      totalCount\n      nodes { ...BillingRecordFields }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation MarkInvoicePaid($id: ID!) { markInvoicePaid(id: $id) { ...InvoiceFields } }\n"): (typeof documents)["\n  mutation MarkInvoicePaid($id: ID!) { markInvoicePaid(id: $id) { ...InvoiceFields } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation VoidInvoice($id: ID!) { voidInvoice(id: $id) { ...InvoiceFields } }\n"): (typeof documents)["\n  mutation VoidInvoice($id: ID!) { voidInvoice(id: $id) { ...InvoiceFields } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment PriceFields on Price { id resourceType gpuModel unitPrice effectiveFrom createdAt }\n"): (typeof documents)["\n  fragment PriceFields on Price { id resourceType gpuModel unitPrice effectiveFrom createdAt }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Prices {\n    prices(first: 100, orderBy: [{ field: EFFECTIVE_FROM, direction: DESC }]) {\n      totalCount\n      nodes { ...PriceFields }\n    }\n  }\n"): (typeof documents)["\n  query Prices {\n    prices(first: 100, orderBy: [{ field: EFFECTIVE_FROM, direction: DESC }]) {\n      totalCount\n      nodes { ...PriceFields }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SetPrice($input: SetPriceInput!) { setPrice(input: $input) { ...PriceFields } }\n"): (typeof documents)["\n  mutation SetPrice($input: SetPriceInput!) { setPrice(input: $input) { ...PriceFields } }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -377,7 +463,7 @@ export function graphql(source: "\n  mutation DeleteSystemConfig($id: ID!) { del
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n"): (typeof documents)["\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n"];
+export function graphql(source: "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n"): (typeof documents)["\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -410,6 +496,10 @@ export function graphql(source: "\n  subscription EnvironmentStatusChanges($envi
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query EnvironmentRow($id: ID!) { environment(id: $id) { ...EnvironmentFields } }\n"): (typeof documents)["\n  query EnvironmentRow($id: ID!) { environment(id: $id) { ...EnvironmentFields } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SetIdleStop($id: ID!, $minutes: Int, $thresholdPercent: Float) {\n    setIdleStop(id: $id, minutes: $minutes, thresholdPercent: $thresholdPercent) { ...EnvironmentFields }\n  }\n"): (typeof documents)["\n  mutation SetIdleStop($id: ID!, $minutes: Int, $thresholdPercent: Float) {\n    setIdleStop(id: $id, minutes: $minutes, thresholdPercent: $thresholdPercent) { ...EnvironmentFields }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -25,6 +25,21 @@ export function formatTime(value: string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? value : d.toLocaleString()
 }
 
+/** An hour as the server keeps it, in UTC: `2026-05-03T14:00:00Z` -> `2026-05-03 14:00 UTC`. */
+export function formatUtcHour(value: string | null | undefined): string {
+  if (!value) return '—'
+  const d = new Date(value)
+  return Number.isNaN(d.getTime()) ? value : `${d.toISOString().slice(0, 10)} ${d.toISOString().slice(11, 16)} UTC`
+}
+
+/** An invoice's period, `[start, end)` in UTC, as its first and last day: `2026-05-01 – 2026-05-31`. */
+export function formatPeriod(start: string | null | undefined, end: string | null | undefined): string {
+  const a = start ? new Date(start) : null
+  const b = end ? new Date(new Date(end).getTime() - 1000) : null
+  if (!a || !b || Number.isNaN(a.getTime()) || Number.isNaN(b.getTime())) return '—'
+  return `${a.toISOString().slice(0, 10)} – ${b.toISOString().slice(0, 10)}`
+}
+
 export function percent(used: number | null | undefined, total: number | null | undefined): number {
   if (!used || !total) return 0
   return Math.min(100, Math.round((used / total) * 100))
