@@ -218,6 +218,8 @@ pub struct WebSocketSettings {
     pub max_message_bytes: usize,
     /// Messages queued for one connection before its operations wait.
     pub queue_len: usize,
+    /// Sockets one client address may hold open at once; more upgrades get HTTP 429.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for WebSocketSettings {
@@ -228,6 +230,7 @@ impl Default for WebSocketSettings {
             max_subscriptions: 100,
             max_message_bytes: 64 * 1024,
             queue_len: 256,
+            max_connections_per_address: 64,
         }
     }
 }

@@ -12,7 +12,8 @@ use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::error::{AppError, AppResult};
-use crate::events::{Event, EventBus, HostStatusChange};
+use crate::events::{Event, EventBus, HostStatusChange, Revocation};
+use crate::services::crud::Lifecycle;
 use crate::services::db;
 
 pub const ONLINE: &str = "online";
@@ -24,6 +25,22 @@ fn status_is(value: Option<&str>) -> Condition {
     match value {
         Some(v) => Condition::all().add(hosts::Column::Status.eq(v)),
         None => Condition::all().add(hosts::Column::Status.is_null()),
+    }
+}
+
+impl Lifecycle for hosts::Entity {
+    /// A host deleted or given a new agent token: the old token is revoked (its agent's
+    /// sockets close).
+    fn events(before: Option<&hosts::Model>, after: Option<&hosts::Model>) -> Vec<Event> {
+        let mut events = Vec::new();
+        match (before, after) {
+            (Some(b), None) => events.push(Revocation::agent(&b.id)),
+            (Some(b), Some(a)) if b.agent_token_hash != a.agent_token_hash => {
+                events.push(Revocation::agent(&b.id));
+            }
+            _ => {}
+        }
+        events
     }
 }
 
