@@ -278,6 +278,10 @@ pub struct ServerSettings {
     pub port: u16,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>`
+    /// (others get 401).
+    #[serde(default)]
+    pub metrics_token: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -324,6 +328,7 @@ impl Default for Settings {
                 port: 8080,
                 // A command's finished report carries up to 1 MiB of stdout and of stderr.
                 max_body_bytes: 4 * 1024 * 1024,
+                metrics_token: None,
             },
             database: DatabaseSettings {
                 url: None,

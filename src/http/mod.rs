@@ -1,6 +1,7 @@
 //! HTTP routes: `POST /graphql` (queries and mutations, single or batched), `GET /graphql`
 //! (GraphiQL when enabled), `/graphql/ws` (see [`ws`]), `/healthz` (the process is up),
-//! `/readyz` (the database answers), `/metrics` (Prometheus text), and every other path the
+//! `/readyz` (the database answers), `/metrics` (Prometheus text; with
+//! `server.metrics_token`, for that bearer token only), and every other path the
 //! web console (see [`console`]: its files, or its index page for its history-mode routes).
 //!
 //! Every GraphQL request is authenticated first (a bad token is UNAUTHENTICATED, never
@@ -174,7 +175,38 @@ async fn readyz(State(state): State<HttpState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<HttpState>) -> Response {
+/// Whether the request may read `/metrics`: always without `server.metrics_token`, else
+/// only with that bearer token (compared as SHA-256 digests, so the comparison's time says
+/// nothing about the token).
+fn may_read_metrics(state: &HttpState, headers: &HeaderMap) -> bool {
+    let Some(expected) = state
+        .app
+        .settings
+        .server
+        .metrics_token
+        .as_ref()
+        .filter(|t| !t.expose().is_empty())
+    else {
+        return true;
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    presented
+        .is_some_and(|p| auth::tokens::sha256_hex(p) == auth::tokens::sha256_hex(expected.expose()))
+}
+
+async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    if !may_read_metrics(&state, &headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a bearer token is required",
+        )
+            .into_response();
+    }
     let m = &state.app.db_metrics;
     let mut body = format!(
         "# HELP remotegpu_db_statements_total SQL statements sent to the database.\n\

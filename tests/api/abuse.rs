@@ -1394,7 +1394,44 @@ async fn rotated_agent_token_keeps_a_socket(backend: Backend) {
     assert_eq!(app.count_rows("commands", "1 = 1").await, 0);
 }
 
+/// `/metrics` tells anyone how busy the server is; with `server.metrics_token` set it
+/// answers only that bearer token (401 otherwise, `WWW-Authenticate: Bearer`).
+async fn metrics_without_a_token(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.server.metrics_token = Some(remotegpu::config::Secret::new("scraper-secret-123"));
+    })
+    .await
+    else {
+        return;
+    };
+    let url = format!("{}/metrics", app.address);
+    for token in [None, Some("wrong"), Some(app.admin_token.as_str())] {
+        let mut request = app.client.get(&url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{token:?}");
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        assert!(!response.text().await.unwrap().contains("remotegpu_"));
+    }
+    let response = app
+        .client
+        .get(&url)
+        .bearer_auth("scraper-secret-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("remotegpu_db_statements_total"));
+}
+
 on_both_backends!(
+    metrics_without_a_token,
     operations_flood_a_socket,
     sign_ins_over_a_socket,
     slow_operation_on_a_socket,
