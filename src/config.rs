@@ -218,6 +218,8 @@ pub struct WebSocketSettings {
     pub max_message_bytes: usize,
     /// Messages queued for one connection before its operations wait.
     pub queue_len: usize,
+    /// Sockets one client address may hold open at once; more upgrades get HTTP 429.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for WebSocketSettings {
@@ -228,6 +230,7 @@ impl Default for WebSocketSettings {
             max_subscriptions: 100,
             max_message_bytes: 64 * 1024,
             queue_len: 256,
+            max_connections_per_address: 64,
         }
     }
 }
@@ -275,6 +278,10 @@ pub struct ServerSettings {
     pub port: u16,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// When set, `/metrics` answers only requests with `Authorization: Bearer <token>`
+    /// (others get 401).
+    #[serde(default)]
+    pub metrics_token: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -321,6 +328,7 @@ impl Default for Settings {
                 port: 8080,
                 // A command's finished report carries up to 1 MiB of stdout and of stderr.
                 max_body_bytes: 4 * 1024 * 1024,
+                metrics_token: None,
             },
             database: DatabaseSettings {
                 url: None,
@@ -428,6 +436,10 @@ impl Settings {
             ("websocket.max_subscriptions", w.max_subscriptions as f64),
             ("websocket.max_message_bytes", w.max_message_bytes as f64),
             ("websocket.queue_len", w.queue_len as f64),
+            (
+                "websocket.max_connections_per_address",
+                w.max_connections_per_address as f64,
+            ),
             ("events.buffer", e.buffer as f64),
             ("events.topic_buffer", e.topic_buffer as f64),
             (

@@ -68,6 +68,9 @@ pub enum AppError {
     },
     #[error("too many requests")]
     RateLimited,
+    /// An operation ran past `limits.request_timeout_ms` and was abandoned (INTERNAL).
+    #[error("the request took too long and was abandoned")]
+    TimedOut,
     /// Anything the client cannot act on. The source is logged, never returned.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -104,7 +107,7 @@ impl AppError {
             Self::CapacityExhausted(_) => ErrorCode::CapacityExhausted,
             Self::Refused { .. } => ErrorCode::Forbidden,
             Self::RateLimited => ErrorCode::RateLimited,
-            Self::Internal(_) => ErrorCode::Internal,
+            Self::TimedOut | Self::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -172,6 +175,12 @@ impl AppError {
                 ext.set("reason", reason);
             }
         })
+    }
+
+    /// The same, as an error of a whole response (no path): what a refusal before execution
+    /// looks like on every transport.
+    pub fn into_server_error(self) -> async_graphql::ServerError {
+        self.into_graphql().into_server_error(Default::default())
     }
 }
 

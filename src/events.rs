@@ -67,6 +67,35 @@ pub enum Event {
     /// A billing account's spend this month, published by every metering pass while
     /// something runs and whenever a limit is crossed or changed.
     Spend(SpendUpdate),
+    /// A principal's credentials no longer stand as they were: a customer suspended,
+    /// deleted, with a new password or another role; a host's agent token replaced or the
+    /// host deleted. Sockets acting as that principal close (`http::ws`).
+    PrincipalRevoked(Revocation),
+}
+
+/// Whose credentials were revoked: `user:<customer id>` or `agent:<host id>` (see
+/// `auth::principal`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub principal: String,
+    pub at: DateTime<Utc>,
+}
+
+impl Revocation {
+    pub fn customer(id: i64) -> Event {
+        Self::of(crate::auth::principal::user_key(id))
+    }
+
+    pub fn agent(host_id: &str) -> Event {
+        Self::of(crate::auth::principal::agent_key(host_id))
+    }
+
+    fn of(principal: String) -> Event {
+        Event::PrincipalRevoked(Revocation {
+            principal,
+            at: Utc::now(),
+        })
+    }
 }
 
 /// A billing account's standing (money as decimal strings, exact).
@@ -156,6 +185,8 @@ pub enum Kind {
     CommandOutput,
     EnvironmentOrders,
     Spend,
+    /// Revocations of one principal; what a socket listens to, not a live-data stream.
+    PrincipalRevoked,
 }
 
 /// Whose events: everyone's, or one host's, GPU's or environment's.
@@ -169,6 +200,8 @@ pub enum Key {
     Batch(String),
     /// A billing account (`customer:<id>`, `workspace:<id>`).
     Account(String),
+    /// A principal (`user:<id>`, `agent:<host id>`).
+    Principal(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -236,6 +269,10 @@ impl Event {
                 Key::Host(o.host_id.clone()),
             )],
             Event::Spend(u) => vec![Topic::new(Kind::Spend, Key::Account(u.account.clone()))],
+            Event::PrincipalRevoked(r) => vec![Topic::new(
+                Kind::PrincipalRevoked,
+                Key::Principal(r.principal.clone()),
+            )],
         }
     }
 }
@@ -280,7 +317,8 @@ pub trait EventBus: Send + Sync {
 
     fn stats(&self) -> &EventStats;
 
-    /// Open subscriptions in this process.
+    /// Open live-data subscriptions in this process (sockets' revocation listeners are not
+    /// counted).
     fn subscriptions(&self) -> usize;
 
     /// Ends every open subscription (on shutdown). Later subscriptions work as usual.
@@ -333,7 +371,10 @@ impl LocalTopics {
     fn subscribe(self: &Arc<Self>, topic: Topic) -> Subscription {
         let rx = {
             let mut channels = self.channels();
-            let capacity = if topic.key == Key::All {
+            let capacity = if topic.kind == Kind::PrincipalRevoked {
+                // One revocation is as good as many: a socket closes at the first.
+                1
+            } else if topic.key == Key::All {
                 self.buffer
             } else {
                 self.topic_buffer
@@ -363,8 +404,9 @@ impl LocalTopics {
 
     fn subscriptions(&self) -> usize {
         self.channels()
-            .values()
-            .map(broadcast::Sender::receiver_count)
+            .iter()
+            .filter(|(topic, _)| topic.kind != Kind::PrincipalRevoked)
+            .map(|(_, tx)| tx.receiver_count())
             .sum()
     }
 

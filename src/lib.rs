@@ -7,9 +7,13 @@
 //! `events` is the bus that carries live data to subscriptions; `jobs` the background jobs
 //! (offline detection, metric rollups, environment order timeouts, billing).
 //!
-//! A query travels: `http/mod.rs` (limits, principal) -> `graphql::batch::drive` around the
+//! A query travels: `http/mod.rs` (principal) or `http/ws.rs` (a socket's principal, checked
+//! at `connection_init` and closed at expiry or revocation) -> `http/exec.rs`, the one path
+//! for both transports (rate limit per operation, batch rules; the schema's extensions add
+//! the time limit, document limits and error codes) -> `graphql::batch::drive` around the
 //! execution, so that relations (`graphql/loaders.rs`) load one batch per level as soon as
-//! the level's resolvers have all asked -> `services/crud.rs` (one statement per batch).
+//! the level's resolvers have all asked -> `services/crud.rs` (one statement per batch, and
+//! the table's events published after the commit).
 //!
 //! An environment travels: `graphql/lifecycle.rs` (`createEnvironment`, parsed input) ->
 //! `services/environments.rs` (quota, `services/placement.rs` ranks hosts, GPUs, capacity and

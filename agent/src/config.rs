@@ -170,6 +170,16 @@ pub struct Config {
     )]
     pub refuse_commands: bool,
 
+    /// Allow a plain `http://` (and so `ws://`) server URL to a host other than this
+    /// machine: the agent token and every command would cross the network unencrypted.
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_INSECURE",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        action = clap::ArgAction::SetTrue
+    )]
+    pub insecure: bool,
+
     /// Commands run at once; more are queued in arrival order.
     #[arg(
         long,
@@ -303,7 +313,8 @@ impl Config {
         Ok(Secret(token))
     }
 
-    /// Checks `--server-url`: an http(s) URL without query or fragment.
+    /// Checks `--server-url`: an http(s) URL without query or fragment; `http` only to
+    /// this machine (`localhost`, 127.0.0.0/8, `::1`) unless `--insecure`.
     pub fn validate_server_url(&self) -> Result<reqwest::Url, ConfigError> {
         let err = |reason: &str| ConfigError::ServerUrl {
             url: self.server_url.clone(),
@@ -318,6 +329,15 @@ impl Config {
         }
         if url.query().is_some() || url.fragment().is_some() {
             return Err(err("no query or fragment allowed"));
+        }
+        let host = url.host_str().unwrap_or_default();
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback = bare.eq_ignore_ascii_case("localhost")
+            || bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if url.scheme() == "http" && !loopback && !self.insecure {
+            return Err(err(
+                "plain http to another machine would send the agent token unencrypted: use https, or --insecure",
+            ));
         }
         Ok(url)
     }
@@ -423,5 +443,27 @@ mod tests {
         assert!(parse(&["--server-url", "http://x:1/?q"])
             .validate_server_url()
             .is_err());
+    }
+
+    #[test]
+    fn plain_http_only_to_this_machine_unless_insecure() {
+        let ok = |args: &[&str]| parse(args).validate_server_url().is_ok();
+        for local in [
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+        ] {
+            assert!(ok(&["--server-url", local]), "{local}");
+        }
+        assert!(ok(&["--server-url", "https://gpu.example"]));
+        for remote in [
+            "http://gpu.example",
+            "http://10.0.0.5:8080",
+            "http://[fe80::1]",
+        ] {
+            assert!(!ok(&["--server-url", remote]), "{remote}");
+            assert!(ok(&["--server-url", remote, "--insecure"]), "{remote}");
+        }
     }
 }

@@ -41,6 +41,55 @@ pub async fn authenticate_token(
     keys: &jwt::JwtKeys,
     token: &str,
 ) -> AppResult<Principal> {
+    verify_token(db, keys, token).await.map(|(p, _)| p)
+}
+
+/// Whether the credentials a socket was opened with still stand, checked once per
+/// connection more strictly than one request's (after the socket listens for revocations,
+/// so that none falls between the check and the listening): a customer must still exist,
+/// be active and hold the role the token names; an agent token must still be its host's.
+/// Otherwise FORBIDDEN (the account or host changed since the token was issued).
+pub async fn check_standing(
+    db: &DatabaseConnection,
+    principal: &Principal,
+    token: &str,
+) -> AppResult<()> {
+    match principal {
+        Principal::Anonymous => Ok(()),
+        Principal::User(user) => {
+            let customer = entity::customers::Entity::find_by_id(user.id)
+                .one(db)
+                .await?
+                .ok_or(AppError::Forbidden)?;
+            let active = matches!(customer.status.as_deref(), None | Some("active"));
+            if !active || (customer.role == "admin") != user.admin {
+                return Err(AppError::Forbidden);
+            }
+            Ok(())
+        }
+        Principal::Agent { host_id } => {
+            let hash = tokens::sha256_hex(token);
+            let holds = entity::hosts::Entity::find_by_id(host_id.as_str())
+                .filter(entity::hosts::Column::AgentTokenHash.eq(hash))
+                .one(db)
+                .await?
+                .is_some();
+            if holds {
+                Ok(())
+            } else {
+                Err(AppError::Forbidden)
+            }
+        }
+    }
+}
+
+/// Verifies a token: the principal, and when an access token expires (seconds since the
+/// epoch; agent tokens do not).
+pub async fn verify_token(
+    db: &DatabaseConnection,
+    keys: &jwt::JwtKeys,
+    token: &str,
+) -> AppResult<(Principal, Option<i64>)> {
     if token.starts_with(tokens::AGENT_PREFIX) {
         let hash = tokens::sha256_hex(token);
         let host = entity::hosts::Entity::find()
@@ -48,11 +97,12 @@ pub async fn authenticate_token(
             .one(db)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        return Ok(Principal::Agent { host_id: host.id });
+        return Ok((Principal::Agent { host_id: host.id }, None));
     }
     let claims = keys.verify(token)?;
-    Ok(Principal::User(User {
+    let user = User {
         id: claims.customer_id()?,
         admin: claims.role == "admin",
-    }))
+    };
+    Ok((Principal::User(user), Some(claims.exp)))
 }

@@ -50,12 +50,20 @@ impl Principal {
         }
     }
 
-    /// A short key for rate limiting.
+    /// A short key: rate-limit buckets and revocation topics (`events::Revocation`).
     pub fn rate_key(&self) -> Option<String> {
         match self {
             Principal::Anonymous => None,
-            Principal::User(u) => Some(format!("user:{}", u.id)),
-            Principal::Agent { host_id } => Some(format!("agent:{host_id}")),
+            Principal::User(u) => Some(user_key(u.id)),
+            Principal::Agent { host_id } => Some(agent_key(host_id)),
         }
     }
+}
+
+pub fn user_key(customer_id: i64) -> String {
+    format!("user:{customer_id}")
+}
+
+pub fn agent_key(host_id: &str) -> String {
+    format!("agent:{host_id}")
 }

@@ -190,9 +190,16 @@ impl AuthMutation {
         new_password: String,
     ) -> async_graphql::Result<bool> {
         let user = principal(ctx).user().gql()?;
-        accounts::change_password(&state(ctx).db, user.id, &current_password, &new_password)
-            .await
-            .gql()?;
+        let app = state(ctx);
+        accounts::change_password(
+            &app.db,
+            app.events.as_ref(),
+            user.id,
+            &current_password,
+            &new_password,
+        )
+        .await
+        .gql()?;
         Ok(true)
     }
 
@@ -209,6 +216,7 @@ impl AuthMutation {
         };
         let model = crud::update::<customers::Entity, _>(
             &state(ctx).db,
+            state(ctx).events.as_ref(),
             user.id,
             "customer",
             own,

@@ -216,10 +216,12 @@ where
         ActiveModelTrait<Entity = <I::Object as ApiObject>::Entity> + ActiveModelBehavior + Send,
 {
     let user = user_for::<<I::Object as ApiObject>::Entity>(&principal(ctx))?;
-    let db = &state(ctx).db;
+    let app = state(ctx);
+    let db = &app.db;
     let mut row = input.into_row()?;
     <I::Object as ApiObject>::Entity::authorize_insert(user, &mut row, db).await?;
-    let model = crud::create::<<I::Object as ApiObject>::Entity>(db, row).await?;
+    let model =
+        crud::create::<<I::Object as ApiObject>::Entity>(db, app.events.as_ref(), row).await?;
     I::Object::from_model(model)
 }
 
@@ -237,6 +239,7 @@ where
     let key = parse_pk::<I::Object>(&id)?;
     let model = crud::update::<<I::Object as ApiObject>::Entity, _>(
         &state(ctx).db,
+        state(ctx).events.as_ref(),
         key,
         I::Object::LABEL,
         access::<<I::Object as ApiObject>::Entity>(user),
@@ -256,7 +259,10 @@ where
     let user = user_for::<O::Entity>(&principal(ctx))?;
     let key = parse_pk::<O>(&id)?;
     let access = access::<O::Entity>(user);
-    O::from_model(crud::delete::<O::Entity>(&state(ctx).db, key, O::LABEL, access).await?)
+    let app = state(ctx);
+    let model =
+        crud::delete::<O::Entity>(&app.db, app.events.as_ref(), key, O::LABEL, access).await?;
+    O::from_model(model)
 }
 
 /// Generates a table's query object: `one(id)` and the `many(...)` connection.

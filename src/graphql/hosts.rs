@@ -444,7 +444,9 @@ impl HostAdminMutation {
             .gql()?;
         let token = random_token(AGENT_PREFIX);
         row.agent_token_hash = Set(Some(sha256_hex(&token)));
-        let model = crud::create::<hosts::Entity>(db, row).await.gql()?;
+        let model = crud::create::<hosts::Entity>(db, state(ctx).events.as_ref(), row)
+            .await
+            .gql()?;
         Ok(CreateHostPayload {
             host: Host::from_model(model).gql()?,
             agent_token: token,
@@ -466,6 +468,7 @@ impl HostAdminMutation {
         };
         crud::update::<hosts::Entity, _>(
             &state(ctx).db,
+            state(ctx).events.as_ref(),
             host_id.to_string(),
             Host::LABEL,
             access,

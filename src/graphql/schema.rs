@@ -1,11 +1,15 @@
 //! Builds the schema: the per-domain query, mutation and subscription objects merged into one, the
-//! limits, and the extension that gives every error an `extensions.code`.
+//! limits, the extension that gives every error an `extensions.code`, and the one that ends a
+//! query or mutation at the request time limit. Extensions run on every transport (HTTP and
+//! WebSocket alike); what the transports add around them is in `http::exec`.
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
-    NextSubscribe,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+    NextRequest, NextSubscribe,
 };
 use async_graphql::parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet};
 use async_graphql::Value as ConstValue;
@@ -22,7 +26,7 @@ use super::{
 };
 use crate::auth::Principal;
 use crate::config::{GraphqlSettings, LimitSettings};
-use crate::error::ErrorCode;
+use crate::error::{AppError, ErrorCode};
 use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
@@ -104,6 +108,9 @@ fn builder(
     .limit_directives(limits.max_directives)
     .limit_recursive_depth(64)
     .extension(ErrorCodes)
+    .extension(OperationTimeout(Duration::from_millis(
+        limits.request_timeout_ms,
+    )))
     .extension(DocumentLimits {
         max_query_chars: limits.max_query_chars,
         max_aliases: limits.max_aliases,
@@ -189,6 +196,46 @@ impl Extension for ErrorCodesExtension {
     ) -> BoxStream<'s, Response> {
         next.run(ctx, stream).map(add_codes).boxed()
     }
+}
+
+/// A query or mutation still running after `limits.request_timeout_ms` is abandoned: its
+/// response is the one error [`AppError::TimedOut`] (INTERNAL). Subscriptions are not
+/// timed: they run until the client stops them or the socket closes.
+struct OperationTimeout(Duration);
+
+impl ExtensionFactory for OperationTimeout {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(OperationTimeoutExtension(self.0))
+    }
+}
+
+struct OperationTimeoutExtension(Duration);
+
+#[async_trait::async_trait]
+impl Extension for OperationTimeoutExtension {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        match tokio::time::timeout(self.0, next.run(ctx, operation_name)).await {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::warn!(
+                    timeout_ms = self.0.as_millis() as u64,
+                    "operation timed out"
+                );
+                Response::from_errors(vec![AppError::TimedOut.into_server_error()])
+            }
+        }
+    }
+}
+
+/// Whether `response` is an operation abandoned at the time limit.
+pub fn timed_out(response: &Response) -> bool {
+    let message = AppError::TimedOut.to_string();
+    response.errors.iter().any(|e| e.message == message)
 }
 
 /// Size limits checked before a query is parsed (characters) and right after (aliases).

@@ -1,56 +1,58 @@
 //! HTTP routes: `POST /graphql` (queries and mutations, single or batched), `GET /graphql`
 //! (GraphiQL when enabled), `/graphql/ws` (see [`ws`]), `/healthz` (the process is up),
-//! `/readyz` (the database answers), `/metrics` (Prometheus text), and every other path the
+//! `/readyz` (the database answers), `/metrics` (Prometheus text; with
+//! `server.metrics_token`, for that bearer token only), and every other path the
 //! web console (see [`console`]: its files, or its index page for its history-mode routes).
 //!
 //! Every GraphQL request is authenticated first (a bad token is UNAUTHENTICATED, never
-//! anonymous), then rate-limited per principal (429 with `Retry-After`), then executed with
-//! a time limit.
+//! anonymous), then goes the one execution path of [`exec`]: rate-limited per principal and
+//! operation (429 with `Retry-After`), then executed with a time limit (503 when every
+//! operation of the request ran out of time). WebSocket operations go the same path; a client
+//! address holds at most `websocket.max_connections_per_address` sockets at once (429).
 
 pub mod console;
+pub mod exec;
 pub mod rate_limit;
 pub mod ws;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
-
-use async_graphql::{BatchRequest, BatchResponse, ServerError};
+use async_graphql::BatchResponse;
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth;
 use crate::error::AppError;
-use crate::graphql::batch;
-use crate::graphql::schema::{request_data, AppSchema, InBatch};
+use crate::graphql::schema::{timed_out, AppSchema};
 use crate::services::db;
 use crate::state::AppState;
 use console::Console;
-use rate_limit::RateLimiter;
+use exec::{Executor, Refused};
 
 #[derive(Clone)]
 struct HttpState {
     app: AppState,
-    schema: AppSchema,
-    limiter: Arc<RateLimiter>,
+    exec: Arc<Executor>,
+    sockets: Arc<ws::AddressSlots>,
     console: Arc<Console>,
 }
 
 pub fn router(app: AppState, schema: AppSchema) -> Router {
     let max_body = app.settings.server.max_body_bytes;
-    let limits = &app.settings.limits;
-    let limiter = Arc::new(RateLimiter::new(limits.rate_per_second, limits.rate_burst));
     let console = Arc::new(Console::new(app.settings.console.dir.clone()));
+    let sockets = Arc::new(ws::AddressSlots::new(
+        app.settings.websocket.max_connections_per_address,
+    ));
     let state = HttpState {
+        exec: Arc::new(Executor::new(app.clone(), schema)),
         app,
-        schema,
-        limiter,
+        sockets,
         console,
     };
     Router::new()
@@ -68,9 +70,7 @@ pub fn router(app: AppState, schema: AppSchema) -> Router {
 
 /// A GraphQL-shaped error response with an HTTP status.
 fn error_response(status: StatusCode, err: AppError) -> Response {
-    let body = async_graphql::Response::from_errors(vec![err
-        .into_graphql()
-        .into_server_error(Default::default())]);
+    let body = async_graphql::Response::from_errors(exec::refusal(err));
     let mut response = GraphQLResponse::from(body).into_response();
     *response.status_mut() = status;
     response
@@ -89,64 +89,43 @@ async fn graphql(
         Ok(p) => p,
         Err(err) => return error_response(StatusCode::OK, err),
     };
-    let key = principal
-        .rate_key()
-        .unwrap_or_else(|| format!("addr:{}", peer.ip()));
-    if let Err(wait) = state.limiter.check(&key) {
-        let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, AppError::RateLimited);
-        let secs = wait.as_secs_f64().ceil().max(1.0).to_string();
-        if let Ok(value) = HeaderValue::from_str(&secs) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
-        return response;
-    }
-    let limits = &state.app.settings.limits;
-    let batch = request.into_inner();
-    let batch = match batch {
-        BatchRequest::Single(mut request) => {
-            request.data = request_data(&state.app, principal);
-            BatchRequest::Single(request)
-        }
-        BatchRequest::Batch(requests) => {
-            if requests.len() > limits.max_batch {
-                let err = AppError::bad_input(format!(
-                    "a batch may hold at most {} operations, got {}",
-                    limits.max_batch,
-                    requests.len()
-                ));
-                return error_response(StatusCode::OK, err);
+    let exec = &state.exec;
+    match exec
+        .execute_batch(principal, peer.ip(), request.into_inner())
+        .await
+    {
+        Ok(response) => {
+            let timed_out = match &response {
+                BatchResponse::Single(r) => timed_out(r),
+                BatchResponse::Batch(rs) => !rs.is_empty() && rs.iter().all(timed_out),
+            };
+            let mut response = GraphQLResponse::from(response).into_response();
+            if timed_out {
+                *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
             }
-            let requests = requests
-                .into_iter()
-                .map(|mut request| {
-                    request.data = request_data(&state.app, principal.clone());
-                    request.data.insert(InBatch);
-                    request
-                })
-                .collect();
-            BatchRequest::Batch(requests)
+            response
         }
-    };
-    let timeout = Duration::from_millis(limits.request_timeout_ms);
-    match tokio::time::timeout(timeout, batch::drive(state.schema.execute_batch(batch))).await {
-        Ok(response) => GraphQLResponse::from(response).into_response(),
-        Err(_) => {
-            tracing::warn!(timeout_ms = limits.request_timeout_ms, "request timed out");
-            let err = ServerError::new("the request took too long and was abandoned", None);
-            let mut body = async_graphql::Response::from_errors(vec![err]);
-            for e in &mut body.errors {
-                e.extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", crate::error::ErrorCode::Internal.as_str());
+        Err(Refused::Invalid(err)) => error_response(StatusCode::OK, err),
+        Err(Refused::RateLimited(wait)) => {
+            let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, AppError::RateLimited);
+            let secs = wait.as_secs_f64().ceil().max(1.0).to_string();
+            if let Ok(value) = HeaderValue::from_str(&secs) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
             }
-            let mut response = GraphQLResponse::from(BatchResponse::Single(body)).into_response();
-            *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
             response
         }
     }
 }
 
-async fn graphql_ws(State(state): State<HttpState>, upgrade: WebSocketUpgrade) -> Response {
+async fn graphql_ws(
+    State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    // Sockets open at once per client address; the slot is freed when the socket ends.
+    let Some(slot) = state.sockets.take(peer.ip()) else {
+        return error_response(StatusCode::TOO_MANY_REQUESTS, AppError::RateLimited);
+    };
     // The transport refuses frames far above the limit; `ws::serve` closes with 1009 above it.
     let max = state
         .app
@@ -160,7 +139,11 @@ async fn graphql_ws(State(state): State<HttpState>, upgrade: WebSocketUpgrade) -
         .max_frame_size(max);
     let protocol =
         ws::Protocol::from_header(upgrade.selected_protocol().and_then(|v| v.to_str().ok()));
-    upgrade.on_upgrade(move |socket| ws::serve(socket, protocol, state.app, state.schema))
+    let exec = state.exec.clone();
+    upgrade.on_upgrade(move |socket| async move {
+        ws::serve(socket, protocol, exec, peer.ip()).await;
+        drop(slot);
+    })
 }
 
 async fn graphiql(State(state): State<HttpState>, request: Request) -> Response {
@@ -192,7 +175,38 @@ async fn readyz(State(state): State<HttpState>) -> Response {
     }
 }
 
-async fn metrics(State(state): State<HttpState>) -> Response {
+/// Whether the request may read `/metrics`: always without `server.metrics_token`, else
+/// only with that bearer token (compared as SHA-256 digests, so the comparison's time says
+/// nothing about the token).
+fn may_read_metrics(state: &HttpState, headers: &HeaderMap) -> bool {
+    let Some(expected) = state
+        .app
+        .settings
+        .server
+        .metrics_token
+        .as_ref()
+        .filter(|t| !t.expose().is_empty())
+    else {
+        return true;
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    presented
+        .is_some_and(|p| auth::tokens::sha256_hex(p) == auth::tokens::sha256_hex(expected.expose()))
+}
+
+async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    if !may_read_metrics(&state, &headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "a bearer token is required",
+        )
+            .into_response();
+    }
     let m = &state.app.db_metrics;
     let mut body = format!(
         "# HELP remotegpu_db_statements_total SQL statements sent to the database.\n\

@@ -1,6 +1,8 @@
 //! Per-principal rate limiting: a token bucket per key (user, agent host, or client address
-//! for anonymous callers), refilled at `rate_per_second` up to `rate_burst`. Buckets idle
-//! long enough to be full again are forgotten, so memory follows the active callers.
+//! for anonymous callers), refilled at `rate_per_second` up to `rate_burst`. Every operation
+//! takes a token, whatever the transport: each operation of an HTTP batch, each operation a
+//! WebSocket starts (see `http::exec`). Buckets idle long enough to be full again are
+//! forgotten, so memory follows the active callers.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -30,10 +32,23 @@ impl RateLimiter {
 
     /// Takes one token for `key`; `Err(wait)` says how long until one is available.
     pub fn check(&self, key: &str) -> Result<(), Duration> {
-        self.check_at(key, Instant::now())
+        self.check_n_at(key, 1, Instant::now())
     }
 
+    /// Takes `n` tokens for `key` (one per operation of a batch), all or none; `Err(wait)`
+    /// says how long until they are available (never less than until one is).
+    pub fn check_n(&self, key: &str, n: usize) -> Result<(), Duration> {
+        self.check_n_at(key, n, Instant::now())
+    }
+
+    #[cfg(test)]
     fn check_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        self.check_n_at(key, 1, now)
+    }
+
+    fn check_n_at(&self, key: &str, n: usize, now: Instant) -> Result<(), Duration> {
+        // A batch larger than the burst could never pass; it costs the whole burst instead.
+        let cost = (n.max(1) as f64).min(self.burst);
         let mut buckets = match self.buckets.lock() {
             Ok(b) => b,
             Err(poisoned) => poisoned.into_inner(),
@@ -49,11 +64,11 @@ impl RateLimiter {
         let elapsed = now.duration_since(bucket.at).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * self.rate).min(self.burst);
         bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        if bucket.tokens >= cost {
+            bucket.tokens -= cost;
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - bucket.tokens) / self.rate))
+            Err(Duration::from_secs_f64((cost - bucket.tokens) / self.rate))
         }
     }
 }
@@ -81,5 +96,16 @@ mod tests {
         assert!(limiter
             .check_at("a", t0 + Duration::from_millis(500))
             .is_err());
+    }
+
+    #[test]
+    fn a_batch_takes_one_token_per_operation_or_none() {
+        let limiter = RateLimiter::new(1.0, 5.0);
+        let t0 = Instant::now();
+        assert!(limiter.check_n_at("a", 3, t0).is_ok());
+        let wait = limiter.check_n_at("a", 3, t0).unwrap_err();
+        assert_eq!(wait, Duration::from_secs(1), "one more token is needed");
+        assert!(limiter.check_n_at("a", 2, t0).is_ok(), "nothing was taken");
+        assert!(limiter.check_n_at("a", 1, t0).is_err());
     }
 }

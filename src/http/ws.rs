@@ -11,14 +11,25 @@
 //!   and `ka` keep-alives. The same close codes are used for the same violations.
 //!
 //! Credentials travel in `connection_init`'s payload (`{"authorization": "Bearer <token>"}`
-//! or `{"token": "<token>"}`); no payload is anonymous. Each connection may run at most
-//! `max_subscriptions` operations at once (more are refused with an `error` carrying
-//! RATE_LIMITED); messages larger than `max_message_bytes` close the socket (1009). Every
-//! operation forwards into one bounded queue per connection, so a slow client holds back only
-//! its own operations.
+//! or `{"token": "<token>"}`); no payload is anonymous. A customer's token is checked
+//! against the account then (it must be active and hold the token's role), and the socket
+//! keeps checking: it closes with 4403 when the access token expires, and when the
+//! principal's credentials are revoked (`events::Event::PrincipalRevoked`: suspended,
+//! deleted, password or role changed, agent token rotated or host deleted), on whichever
+//! replica the change was made; its operations, subscriptions included, end with it.
+//!
+//! Operations go the one execution path of [`super::exec`]: each `subscribe` / `start`
+//! takes a rate-limit token of the principal (refused with an `error` carrying RATE_LIMITED,
+//! the socket stays open), queries and mutations end at the request time limit. Each
+//! connection may run at most `max_subscriptions` operations at once (more are refused the
+//! same way); messages larger than `max_message_bytes` close the socket (1009); a client
+//! address holds at most `max_connections_per_address` sockets ([`AddressSlots`]). Every
+//! operation forwards into one bounded queue per connection, so a slow client holds back
+//! only its own operations.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_graphql::{Data, Request, Response};
@@ -29,11 +40,12 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::exec::{refusal, Executor};
 use crate::auth::{self, Principal};
 use crate::config::WebSocketSettings;
 use crate::error::AppError;
-use crate::graphql::schema::{request_data, AppSchema};
-use crate::state::AppState;
+use crate::events::{Key, Kind, Subscription, Topic};
+use crate::graphql::schema::request_data;
 
 pub const TRANSPORT_WS: &str = "graphql-transport-ws";
 pub const LEGACY_WS: &str = "graphql-ws";
@@ -77,29 +89,112 @@ const FORBIDDEN: Close = Close(4403, "Forbidden");
 const INIT_TIMEOUT: Close = Close(4408, "Connection initialisation timeout");
 const TOO_MANY_INITS: Close = Close(4429, "Too many initialisation requests");
 const TOO_BIG: Close = Close(1009, "Message too big");
+const EXPIRED: Close = Close(4403, "Token expired");
+const REVOKED: Close = Close(4403, "Credentials revoked");
+
+/// Sockets open at once per client address, at most `max` each.
+pub struct AddressSlots {
+    max: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One socket's place among its address's; dropping it frees the place.
+pub struct Slot {
+    slots: Arc<AddressSlots>,
+    addr: IpAddr,
+}
+
+impl AddressSlots {
+    pub fn new(max: usize) -> Self {
+        Self {
+            max,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn open(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        // Every change is one insert or remove: a poisoned map is still consistent.
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A place for one more socket from `addr`, or `None` when it has `max` already.
+    pub fn take(self: &Arc<Self>, addr: IpAddr) -> Option<Slot> {
+        let mut open = self.open();
+        let n = open.entry(addr).or_insert(0);
+        if *n >= self.max {
+            return None;
+        }
+        *n += 1;
+        Some(Slot {
+            slots: self.clone(),
+            addr,
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open();
+        if let Some(n) = open.get_mut(&self.addr) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.addr);
+            }
+        }
+    }
+}
 
 struct Connection {
     protocol: Protocol,
-    state: AppState,
-    schema: AppSchema,
+    exec: Arc<Executor>,
+    peer: IpAddr,
     settings: WebSocketSettings,
     /// Set once `connection_init` is accepted.
     session: Option<Arc<Data>>,
+    principal: Principal,
+    /// When the access token expires.
+    expires_at: Option<tokio::time::Instant>,
+    /// Revocations of the principal (none for anonymous sockets).
+    revocations: Option<Subscription>,
     operations: HashMap<String, JoinHandle<()>>,
     out: mpsc::Sender<Value>,
     /// The legacy protocol's `connection_error`, sent before closing on bad credentials.
     rejected: Option<Value>,
 }
 
-pub async fn serve(socket: WebSocket, protocol: Protocol, state: AppState, schema: AppSchema) {
-    let settings = state.settings.websocket.clone();
+/// The next revocation of the socket's principal; never, when it has none to listen to (or
+/// the bus closed: the server is shutting down and closes the socket anyway).
+async fn revoked(revocations: &mut Option<Subscription>) {
+    if let Some(sub) = revocations {
+        if sub.recv().await.is_some() {
+            return;
+        }
+        *revocations = None;
+    }
+    std::future::pending::<()>().await;
+}
+
+async fn expired(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending::<()>().await,
+    }
+}
+
+pub async fn serve(socket: WebSocket, protocol: Protocol, exec: Arc<Executor>, peer: IpAddr) {
+    let settings = exec.app.settings.websocket.clone();
     let (out, mut outgoing) = mpsc::channel::<Value>(settings.queue_len);
     let mut conn = Connection {
         protocol,
-        state,
-        schema,
+        exec,
+        peer,
         settings,
         session: None,
+        principal: Principal::Anonymous,
+        expires_at: None,
+        revocations: None,
         operations: HashMap::new(),
         out,
         rejected: None,
@@ -116,6 +211,8 @@ pub async fn serve(socket: WebSocket, protocol: Protocol, state: AppState, schem
     let close = loop {
         tokio::select! {
             () = &mut init_deadline, if conn.session.is_none() => break Some(INIT_TIMEOUT),
+            () = expired(conn.expires_at) => break Some(EXPIRED),
+            () = revoked(&mut conn.revocations) => break Some(REVOKED),
             _ = keepalive.tick(), if conn.session.is_some() => {
                 let ping = match conn.protocol {
                     Protocol::TransportWs => json!({ "type": "ping" }),
@@ -175,8 +272,7 @@ pub async fn serve(socket: WebSocket, protocol: Protocol, state: AppState, schem
 }
 
 fn error_payload(err: AppError) -> Value {
-    let code = err.code();
-    json!([{ "message": err.to_string(), "extensions": { "code": code.as_str() } }])
+    serde_json::to_value(refusal(err)).unwrap_or(Value::Null)
 }
 
 impl Connection {
@@ -219,21 +315,37 @@ impl Connection {
                 .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).to_owned())
                 .or_else(|| p.get("token").and_then(Value::as_str).map(str::to_owned))
         });
-        let principal = match token {
-            None => Principal::Anonymous,
-            Some(token) => {
-                match auth::authenticate_token(&self.state.db, &self.state.jwt, &token).await {
-                    Ok(p) => p,
-                    Err(err) => {
-                        self.rejected = Some(
-                            json!({ "type": "connection_error", "payload": { "message": err.to_string() } }),
-                        );
-                        return Err(Some(FORBIDDEN));
-                    }
-                }
-            }
+        let exec = self.exec.clone();
+        let app = &exec.app;
+        let reject = |this: &mut Self, err: AppError| {
+            this.rejected = Some(
+                json!({ "type": "connection_error", "payload": { "message": err.to_string() } }),
+            );
+            Err(Some(FORBIDDEN))
         };
-        self.session = Some(Arc::new(request_data(&self.state, principal)));
+        let (principal, expires_at) = match &token {
+            None => (Principal::Anonymous, None),
+            Some(token) => match auth::verify_token(&app.db, &app.jwt, token).await {
+                Ok(p) => p,
+                Err(err) => return reject(self, err),
+            },
+        };
+        // Listen before the standing is checked, so a revocation from now on is not missed.
+        self.revocations = principal.rate_key().map(|key| {
+            app.events
+                .subscribe(Topic::new(Kind::PrincipalRevoked, Key::Principal(key)))
+        });
+        if let Some(token) = &token {
+            if let Err(err) = auth::check_standing(&app.db, &principal, token).await {
+                return reject(self, err);
+            }
+        }
+        self.expires_at = expires_at.map(|exp| {
+            let left = exp.saturating_sub(chrono::Utc::now().timestamp());
+            tokio::time::Instant::now() + Duration::from_secs(u64::try_from(left).unwrap_or(0))
+        });
+        self.session = Some(Arc::new(request_data(app, principal.clone())));
+        self.principal = principal;
         let mut replies = vec![json!({ "type": "connection_ack" })];
         if self.protocol == Protocol::Legacy {
             replies.push(json!({ "type": "ka" }));
@@ -252,14 +364,22 @@ impl Connection {
         let Some(request) = payload.and_then(|p| serde_json::from_value::<Request>(p).ok()) else {
             return Err(Some(BAD_MESSAGE));
         };
+        let refuse = |err| {
+            Ok(vec![
+                json!({ "type": "error", "id": id, "payload": error_payload(err) }),
+            ])
+        };
         if self.operations.len() >= self.settings.max_subscriptions {
-            return Ok(vec![
-                json!({ "type": "error", "id": id, "payload": error_payload(AppError::RateLimited) }),
-            ]);
+            return refuse(AppError::RateLimited);
         }
-        let mut stream = self
-            .schema
-            .execute_stream_with_session_data(request, session);
+        let mut stream =
+            match self
+                .exec
+                .execute_stream(&self.principal, self.peer, request, session)
+            {
+                Ok(stream) => stream,
+                Err(err) => return refuse(err),
+            };
         let out = self.out.clone();
         let protocol = self.protocol;
         let task_id = id.clone();

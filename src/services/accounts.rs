@@ -9,6 +9,7 @@ use sea_orm::{ActiveModelTrait, DatabaseTransaction, Set};
 
 use crate::domain::{MemberRole, MemberState};
 use crate::error::AppResult;
+use crate::events::{Event, Revocation};
 use crate::services::crud::Lifecycle;
 use crate::services::workspaces::release_customer;
 
@@ -43,6 +44,26 @@ impl Lifecycle for customers::Entity {
     ) -> BoxFuture<'a, AppResult<()>> {
         Box::pin(release_customer(txn, row.id))
     }
+
+    /// A customer deleted, no longer active, or with another role or password: their
+    /// credentials are revoked (open sockets close).
+    fn events(before: Option<&customers::Model>, after: Option<&customers::Model>) -> Vec<Event> {
+        let revoked = match (before, after) {
+            (Some(_), None) => true,
+            (Some(b), Some(a)) => {
+                let active = matches!(a.status.as_deref(), None | Some("active"));
+                (!active && b.status != a.status)
+                    || b.role != a.role
+                    || b.password_hash != a.password_hash
+            }
+            _ => false,
+        };
+        before
+            .filter(|_| revoked)
+            .map(|b| Revocation::customer(b.id))
+            .into_iter()
+            .collect()
+    }
 }
 
 /// Tables whose rows have no rules beyond their constraints.
@@ -54,7 +75,6 @@ macro_rules! plain_lifecycle {
 
 plain_lifecycle!(
     system_configs,
-    hosts,
     gpus,
     port_mappings,
     datasets,
@@ -78,6 +98,7 @@ pub mod auth {
     use crate::auth::tokens::{random_token, sha256_hex, REFRESH_PREFIX};
     use crate::domain::{Email, Password, Username};
     use crate::error::{AppError, AppResult};
+    use crate::events::{EventBus, Revocation};
     use crate::services::password;
 
     /// What sign-in returns.
@@ -296,9 +317,11 @@ pub mod auth {
         Ok(())
     }
 
-    /// Changes the password after checking the current one, and signs out every session.
+    /// Changes the password after checking the current one, and signs out every session:
+    /// refresh tokens are revoked and open sockets of the account close.
     pub async fn change_password(
         db: &DatabaseConnection,
+        bus: &dyn EventBus,
         customer_id: i64,
         current: &str,
         new: &str,
@@ -332,6 +355,7 @@ pub mod auth {
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        bus.publish(vec![Revocation::customer(customer_id)]).await;
         Ok(())
     }
 }

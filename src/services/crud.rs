@@ -3,7 +3,8 @@
 //! Functions are generic over the sea-orm entity and take any connection, so they run the
 //! same on PostgreSQL and SQLite and inside or outside a transaction. Writes run in a
 //! transaction together with the table's [`Lifecycle`] hooks, so a hook's failure leaves
-//! nothing half-written.
+//! nothing half-written; the events the change means ([`Lifecycle::events`]) are published
+//! once it is committed.
 
 use std::str::FromStr;
 
@@ -18,6 +19,7 @@ use sea_orm::{
 };
 
 use crate::error::{AppError, AppResult};
+use crate::events::{Event, EventBus};
 use crate::services::db;
 
 /// The primary-key value type of an entity.
@@ -52,6 +54,12 @@ pub trait Lifecycle: EntityTrait {
         _row: &'a Self::Model,
     ) -> BoxFuture<'a, AppResult<()>> {
         Box::pin(async { Ok(()) })
+    }
+
+    /// What live listeners must hear of a committed change: `before` is `None` for an
+    /// insert, `after` for a delete. Published after the commit.
+    fn events(_before: Option<&Self::Model>, _after: Option<&Self::Model>) -> Vec<Event> {
+        Vec::new()
     }
 }
 
@@ -244,7 +252,11 @@ fn seek<E: EntityTrait>(
     condition
 }
 
-pub async fn create<E>(db: &DatabaseConnection, row: E::ActiveModel) -> AppResult<E::Model>
+pub async fn create<E>(
+    db: &DatabaseConnection,
+    bus: &dyn EventBus,
+    row: E::ActiveModel,
+) -> AppResult<E::Model>
 where
     E: Lifecycle,
     E::Model: IntoActiveModel<E::ActiveModel> + Sync,
@@ -260,6 +272,7 @@ where
             })
         })
         .await?;
+    bus.publish(E::events(None, Some(&model))).await;
     Ok(model)
 }
 
@@ -267,6 +280,7 @@ where
 /// where the table has one).
 pub async fn update<E, F>(
     db: &DatabaseConnection,
+    bus: &dyn EventBus,
     id: Pk<E>,
     label: &'static str,
     access: Access,
@@ -280,24 +294,27 @@ where
     Pk<E>: Send + Clone,
 {
     let _writer = db::write_guard(db).await;
-    let model = db
-        .transaction::<_, E::Model, AppError>(|txn| {
+    let (before, model) = db
+        .transaction::<_, (Option<E::Model>, E::Model), AppError>(|txn| {
             Box::pin(async move {
                 let current = get_for_write::<E>(txn, id, label, access).await?;
                 let mut row = current.clone().into_active_model();
                 patch(&mut row)?;
                 if !row.is_changed() {
-                    return Ok(current);
+                    return Ok((None, current));
                 }
                 if let Ok(col) = E::Column::from_str("updated_at") {
                     row.set(col, chrono::Utc::now().naive_utc().into());
                 }
                 let updated = row.update(txn).await?;
                 E::after_update(txn, &updated).await?;
-                Ok(updated)
+                Ok((Some(current), updated))
             })
         })
         .await?;
+    if let Some(before) = before {
+        bus.publish(E::events(Some(&before), Some(&model))).await;
+    }
     Ok(model)
 }
 
@@ -305,6 +322,7 @@ where
 /// environments) is a CONFLICT.
 pub async fn delete<E>(
     db: &DatabaseConnection,
+    bus: &dyn EventBus,
     id: Pk<E>,
     label: &'static str,
     access: Access,
@@ -334,6 +352,7 @@ where
             })
         })
         .await?;
+    bus.publish(E::events(Some(&model), None)).await;
     Ok(model)
 }
 

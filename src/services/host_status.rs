@@ -4,7 +4,8 @@
 //! `hostStatus` event, exactly once.
 //!
 //! `maintenance` is an operator's decision: heartbeats keep such a host in maintenance (they
-//! still record `last_heartbeat`), and the offline job leaves it alone.
+//! still record `last_heartbeat`), and the offline job leaves it alone. A status an operator
+//! sets with `updateHost` is published the same way (the hosts' [`Lifecycle`]).
 
 use chrono::{DateTime, Duration, Utc};
 use entity::hosts;
@@ -12,7 +13,8 @@ use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::error::{AppError, AppResult};
-use crate::events::{Event, EventBus, HostStatusChange};
+use crate::events::{Event, EventBus, HostStatusChange, Revocation};
+use crate::services::crud::Lifecycle;
 use crate::services::db;
 
 pub const ONLINE: &str = "online";
@@ -24,6 +26,33 @@ fn status_is(value: Option<&str>) -> Condition {
     match value {
         Some(v) => Condition::all().add(hosts::Column::Status.eq(v)),
         None => Condition::all().add(hosts::Column::Status.is_null()),
+    }
+}
+
+impl Lifecycle for hosts::Entity {
+    /// A host deleted or given a new agent token: the old token is revoked (its agent's
+    /// sockets close). A status an operator sets (`updateHost`) is published like the
+    /// agent's.
+    fn events(before: Option<&hosts::Model>, after: Option<&hosts::Model>) -> Vec<Event> {
+        let mut events = Vec::new();
+        match (before, after) {
+            (Some(b), None) => events.push(Revocation::agent(&b.id)),
+            (Some(b), Some(a)) => {
+                if b.agent_token_hash != a.agent_token_hash {
+                    events.push(Revocation::agent(&b.id));
+                }
+                if let (Some(status), true) = (&a.status, b.status != a.status) {
+                    events.push(Event::HostStatus(HostStatusChange {
+                        host_id: a.id.clone(),
+                        status: status.clone(),
+                        previous_status: b.status.clone(),
+                        at: chrono::Utc::now(),
+                    }));
+                }
+            }
+            _ => {}
+        }
+        events
     }
 }
 

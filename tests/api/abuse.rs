@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 
 use crate::agent::{batch, METRICS};
 use crate::fixtures::*;
-use crate::helpers::{on_both_backends, spawn_app, Backend, TestApp};
+use crate::helpers::{on_both_backends, spawn_app, spawn_app_with, Backend, TestApp};
+use crate::wsclient::{Refusal, WsClient};
 
 const WORKSPACE: &str =
     "mutation($input: CreateWorkspaceInput!) { createWorkspace(input: $input) { id description } }";
@@ -1085,4 +1086,360 @@ on_both_backends!(
     unphysical_agent_samples,
     command_output_with_nul,
     one_hosts_rollup_failure_is_contained,
+);
+
+// --- One execution path for HTTP and WebSocket; a socket's principal is re-checked. ---
+
+const CREATE_WORKSPACE: &str = "mutation { createWorkspace(input: { name: \"flood\" }) { id } }";
+
+fn code_of(answer: &Value) -> &str {
+    answer["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+/// Operations on one socket used to meet no rate limit: each takes a token of the
+/// principal's bucket, the one HTTP requests take from too. Refused operations run nothing.
+async fn operations_flood_a_socket(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.limits.rate_per_second = 0.1;
+        s.limits.rate_burst = 20.0;
+    })
+    .await
+    else {
+        return;
+    };
+    let (token, _) = app.register("flooder").await;
+    let mut ws = WsClient::connect(&app, &token).await;
+    let mut limited_at = None;
+    for i in 0..400 {
+        let answer = ws
+            .execute(&format!("q{i}"), "{ me { id } }", json!({}))
+            .await;
+        if code_of(&answer) == "RATE_LIMITED" {
+            limited_at = Some(i);
+            break;
+        }
+        assert!(answer.get("errors").is_none(), "{answer}");
+    }
+    let limited_at = limited_at.expect("400 operations meet RATE_LIMITED");
+    assert!(
+        limited_at <= 20,
+        "the burst is 20, limited after {limited_at}"
+    );
+    // A mutation is refused the same way and runs nothing; the socket stays open.
+    let answer = ws.execute("m", CREATE_WORKSPACE, json!({})).await;
+    assert_eq!(code_of(&answer), "RATE_LIMITED", "{answer}");
+    assert_eq!(app.count_rows("workspaces", "1 = 1").await, 0);
+    // The bucket is the principal's, whatever the transport.
+    let response = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&token)
+        .json(&json!({ "query": CREATE_WORKSPACE }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(app.count_rows("workspaces", "1 = 1").await, 0);
+}
+
+/// The document rules hold on a socket as over HTTP: one sign-in field per operation.
+async fn sign_ins_over_a_socket(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let sessions = app.count_rows("refresh_tokens", "1 = 1").await;
+    let guesses = (0..10)
+        .map(|i| {
+            format!("g{i}: login(login: \"root_admin\", password: \"guess {i}\") {{ accessToken }}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut ws = WsClient::try_connect(&app, None).await.unwrap();
+    let answer = ws
+        .execute("g", &format!("mutation {{ {guesses} }}"), json!({}))
+        .await;
+    assert_eq!(code_of(&answer), "BAD_USER_INPUT", "{answer}");
+    assert_eq!(app.count_rows("refresh_tokens", "1 = 1").await, sessions);
+}
+
+/// Queries and mutations on a socket end at the request time limit, as over HTTP; an
+/// abandoned one changes nothing.
+async fn slow_operation_on_a_socket(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| s.limits.request_timeout_ms = 1).await else {
+        return;
+    };
+    let customers = app.count_rows("customers", "1 = 1").await;
+    let mut ws = WsClient::try_connect(&app, None).await.unwrap();
+    // Registering hashes a password: never done within a millisecond.
+    let answer = ws
+        .execute(
+            "r",
+            "mutation { register(input: { username: \"slowpoke\", email: \"slow@example.com\", password: \"slow password\" }) { accessToken } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code_of(&answer), "INTERNAL", "{answer}");
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("too long"),
+        "{answer}"
+    );
+    assert_eq!(app.count_rows("customers", "1 = 1").await, customers);
+}
+
+/// One client address holds at most `websocket.max_connections_per_address` sockets; the
+/// next upgrade is HTTP 429 with RATE_LIMITED, and a closed socket frees its place.
+async fn sockets_per_address(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| s.websocket.max_connections_per_address = 2).await
+    else {
+        return;
+    };
+    let first = WsClient::connect(&app, &app.admin_token).await;
+    let _second = WsClient::connect(&app, &app.admin_token).await;
+    match WsClient::try_connect(&app, Some(&app.admin_token)).await {
+        Err(Refusal::Http(status, body)) => {
+            assert_eq!(status, 429);
+            assert!(body.contains("RATE_LIMITED"), "{body}");
+        }
+        other => panic!("a third socket: {:?}", other.map(|_| ())),
+    }
+    drop(first);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match WsClient::try_connect(&app, Some(&app.admin_token)).await {
+            Ok(_) => break,
+            Err(Refusal::Http(429, _)) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            Err(other) => panic!("the freed place: {other:?}"),
+        }
+    }
+    assert_eq!(app.count_rows("commands", "1 = 1").await, 0);
+}
+
+/// A second operator whose socket is open, subscribed to live data.
+async fn operator_socket(app: &TestApp, username: &str) -> (String, String, WsClient) {
+    let id = create_customer(app, username).await;
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE customers SET role = 'admin' WHERE id = {id}"
+        ))
+        .await
+        .unwrap();
+    let token = app.login(username, CUSTOMER_PASSWORD).await;
+    let mut ws = WsClient::connect(app, &token).await;
+    ws.subscribe("live", "subscription { hostStatus { status } }", json!({}))
+        .await;
+    app.wait_for_subscriptions(1).await;
+    (id, token, ws)
+}
+
+const RUN_ON: &str =
+    "mutation($h: [ID!]!) { runCommand(input: { commandText: \"id\", hostIds: $h }) { batchId } }";
+
+/// After the change, the socket closes with 4403 within seconds, its subscription ends,
+/// and the same token opens no new socket: no `runCommand` gets through.
+async fn socket_is_cut_off(app: &TestApp, token: &str, ws: &mut WsClient, host: &str) {
+    assert_eq!(ws.closed().await, 4403);
+    app.wait_for_subscriptions(0).await;
+    match WsClient::try_connect(app, Some(token)).await {
+        Err(Refusal::Closed(4403)) => {}
+        Ok(mut again) => {
+            let answer = again.execute("run", RUN_ON, json!({ "h": [host] })).await;
+            panic!("a revoked token opened a socket: {answer}");
+        }
+        Err(other) => panic!("{other:?}"),
+    }
+    assert_eq!(app.count_rows("commands", "1 = 1").await, 0);
+}
+
+/// A suspended operator's open socket used to keep working, `runCommand` included.
+async fn suspended_operator_keeps_a_socket(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let host = create_host(&app, "target").await;
+    let (id, token, mut ws) = operator_socket(&app, "rogue_operator").await;
+    app.gql_ok(
+        "mutation($id: ID!) { updateCustomer(id: $id, input: { status: SUSPENDED }) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    socket_is_cut_off(&app, &token, &mut ws, &host).await;
+}
+
+/// A deleted account's socket closes too.
+async fn deleted_account_keeps_a_socket(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let host = create_host(&app, "target").await;
+    let (id, token, mut ws) = operator_socket(&app, "gone_operator").await;
+    app.gql_ok(
+        "mutation($id: ID!) { deleteCustomer(id: $id) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    socket_is_cut_off(&app, &token, &mut ws, &host).await;
+}
+
+/// A demoted operator's token names a role the account no longer has: no socket opens with
+/// it (a role changed through the API also closes open sockets, as a suspension does).
+async fn demoted_operator_opens_a_socket(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let host = create_host(&app, "target").await;
+    let (id, token, ws) = operator_socket(&app, "demoted").await;
+    drop(ws);
+    app.wait_for_subscriptions(0).await;
+    app.db
+        .execute_unprepared(&format!(
+            "UPDATE customers SET role = 'customer' WHERE id = {id}"
+        ))
+        .await
+        .unwrap();
+    match WsClient::try_connect(&app, Some(&token)).await {
+        Err(Refusal::Closed(4403)) => {}
+        Ok(mut ws) => {
+            let answer = ws.execute("run", RUN_ON, json!({ "h": [host] })).await;
+            panic!("a stale admin token opened a socket: {answer}");
+        }
+        Err(other) => panic!("{other:?}"),
+    }
+    assert_eq!(app.count_rows("commands", "1 = 1").await, 0);
+}
+
+/// Changing the password signs out every session, open sockets included.
+async fn password_change_leaves_sockets_open(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (token, _) = app.register("careful").await;
+    let mut ws = WsClient::connect(&app, &token).await;
+    ws.subscribe(
+        "live",
+        "subscription { environmentStatus { status } }",
+        json!({}),
+    )
+    .await;
+    app.wait_for_subscriptions(1).await;
+    app.gql_ok_as(
+        Some(&token),
+        "mutation { changePassword(currentPassword: \"customer password\", newPassword: \"a new password\") }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(ws.closed().await, 4403);
+    app.wait_for_subscriptions(0).await;
+    assert_eq!(app.count_rows("workspaces", "1 = 1").await, 0);
+}
+
+/// A socket outlived its access token (the server's keep-alive kept it open): it closes
+/// with 4403 when the token expires.
+async fn socket_outlives_its_token(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| s.auth.access_ttl_secs = 2).await else {
+        return;
+    };
+    let (token, _) = app.register("short_lived").await;
+    let mut ws = WsClient::connect(&app, &token).await;
+    ws.subscribe(
+        "live",
+        "subscription { environmentStatus { status } }",
+        json!({}),
+    )
+    .await;
+    app.wait_for_subscriptions(1).await;
+    let opened = std::time::Instant::now();
+    assert_eq!(ws.closed().await, 4403);
+    assert!(opened.elapsed() <= std::time::Duration::from_secs(4));
+    app.wait_for_subscriptions(0).await;
+    assert_eq!(app.count_rows("workspaces", "1 = 1").await, 0);
+}
+
+/// A rotated agent token's socket (the agent's command feed) closes; the old token opens no
+/// new one, the new token does.
+async fn rotated_agent_token_keeps_a_socket(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (host, old) = create_host_with_token(&app, "rotated").await;
+    let mut agent = WsClient::connect(&app, &old).await;
+    agent
+        .subscribe(
+            "c",
+            "subscription { agentCommands { kind commandId } }",
+            json!({}),
+        )
+        .await;
+    app.wait_for_subscriptions(1).await;
+    let data = app
+        .gql_ok(
+            "mutation($h: ID!) { rotateAgentToken(hostId: $h) }",
+            json!({ "h": host }),
+        )
+        .await;
+    let new = data["rotateAgentToken"].as_str().unwrap().to_owned();
+    assert_eq!(agent.closed().await, 4403);
+    app.wait_for_subscriptions(0).await;
+    assert!(matches!(
+        WsClient::try_connect(&app, Some(&old)).await,
+        Err(Refusal::Closed(4403))
+    ));
+    WsClient::connect(&app, &new).await;
+    assert_eq!(app.count_rows("commands", "1 = 1").await, 0);
+}
+
+/// `/metrics` tells anyone how busy the server is; with `server.metrics_token` set it
+/// answers only that bearer token (401 otherwise, `WWW-Authenticate: Bearer`).
+async fn metrics_without_a_token(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.server.metrics_token = Some(remotegpu::config::Secret::new("scraper-secret-123"));
+    })
+    .await
+    else {
+        return;
+    };
+    let url = format!("{}/metrics", app.address);
+    for token in [None, Some("wrong"), Some(app.admin_token.as_str())] {
+        let mut request = app.client.get(&url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{token:?}");
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        assert!(!response.text().await.unwrap().contains("remotegpu_"));
+    }
+    let response = app
+        .client
+        .get(&url)
+        .bearer_auth("scraper-secret-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("remotegpu_db_statements_total"));
+}
+
+on_both_backends!(
+    metrics_without_a_token,
+    operations_flood_a_socket,
+    sign_ins_over_a_socket,
+    slow_operation_on_a_socket,
+    sockets_per_address,
+    suspended_operator_keeps_a_socket,
+    deleted_account_keeps_a_socket,
+    demoted_operator_opens_a_socket,
+    password_change_leaves_sockets_open,
+    socket_outlives_its_token,
+    rotated_agent_token_keeps_a_socket,
 );

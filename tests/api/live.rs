@@ -264,12 +264,23 @@ async fn hosts_go_offline_once_and_back_online(backend: Backend) {
     assert_eq!(back["previousStatus"], "OFFLINE");
     ws.expect_silence(QUIET).await;
 
-    // A host in maintenance stays there: heartbeats are recorded, the status is the operator's.
+    // An operator's status change is published like the agent's, once.
     app.gql_ok(
         "mutation($id: ID!) { updateHost(id: $id, input: { status: MAINTENANCE }) { id } }",
         json!({ "id": host }),
     )
     .await;
+    let maintenance = two_of_the_same(&mut ws).await;
+    assert_eq!(maintenance["status"], "MAINTENANCE");
+    assert_eq!(maintenance["previousStatus"], "ONLINE");
+    app.gql_ok(
+        "mutation($id: ID!) { updateHost(id: $id, input: { status: MAINTENANCE }) { id } }",
+        json!({ "id": host }),
+    )
+    .await;
+    ws.expect_silence(QUIET).await;
+
+    // A host in maintenance stays there: heartbeats are recorded, the status is the operator's.
     app.gql_ok_as(Some(&token), heartbeat, json!({})).await;
     ws.expect_silence(QUIET).await;
     assert_eq!(
@@ -336,13 +347,15 @@ async fn replicas_share_events(backend: Backend) {
     }
     on_a.expect_silence(QUIET).await;
 
-    // A status change made on A (a heartbeat after an operator took the host offline)
-    // reaches B, once.
+    // Status changes made on A (an operator takes the host offline, a heartbeat brings it
+    // back) reach B, once each.
     a.gql_ok(
         "mutation($id: ID!) { updateHost(id: $id, input: { status: OFFLINE }) { id } }",
         json!({ "id": host }),
     )
     .await;
+    let status = on_b.next_data("status").await;
+    assert_eq!(status["hostStatus"]["status"], "OFFLINE");
     a.gql_ok_as(Some(&token), "mutation { agentHeartbeat }", json!({}))
         .await;
     let status = on_b.next_data("status").await;
@@ -359,7 +372,7 @@ async fn replicas_share_events(backend: Backend) {
     assert_eq!(status["hostStatus"]["status"], "OFFLINE");
     assert_eq!(status["hostStatus"]["previousStatus"], "ONLINE");
     on_b.expect_silence(QUIET).await;
-    assert!(b.state.events.stats().received_remote() >= 4);
+    assert!(b.state.events.stats().received_remote() >= 5);
 }
 
 on_both_backends!(

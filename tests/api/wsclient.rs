@@ -1,5 +1,6 @@
 //! A `graphql-transport-ws` client for subscription tests: only the standard messages
-//! (`connection_init` → `connection_ack`, `subscribe`, `next` / `error` / `complete`).
+//! (`connection_init` → `connection_ack`, `subscribe`, `next` / `error` / `complete`), and
+//! how the server ends a connection (an upgrade refused, a close code).
 
 use std::time::Duration;
 
@@ -17,9 +18,26 @@ pub struct WsClient {
     socket: Socket,
 }
 
+/// How a connection attempt ended when it did not reach `connection_ack`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The upgrade was answered with this HTTP status, and this body.
+    Http(u16, String),
+    /// The server closed the socket with this code.
+    Closed(u16),
+}
+
 impl WsClient {
     /// Connects to `app`'s `/graphql/ws` and initialises the connection with `token`.
     pub async fn connect(app: &TestApp, token: &str) -> Self {
+        match Self::try_connect(app, Some(token)).await {
+            Ok(client) => client,
+            Err(refusal) => panic!("connection refused: {refusal:?}"),
+        }
+    }
+
+    /// Connects and initialises with `token` (none: anonymous); how it was refused if it was.
+    pub async fn try_connect(app: &TestApp, token: Option<&str>) -> Result<Self, Refusal> {
         let mut request = format!("ws://127.0.0.1:{}/graphql/ws", app.port)
             .into_client_request()
             .unwrap();
@@ -27,19 +45,92 @@ impl WsClient {
             "Sec-WebSocket-Protocol",
             "graphql-transport-ws".parse().unwrap(),
         );
-        let (socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("upgrade");
+        let socket = match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => socket,
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                let body = response
+                    .body()
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default();
+                return Err(Refusal::Http(response.status().as_u16(), body));
+            }
+            Err(err) => panic!("upgrade failed: {err}"),
+        };
         let mut client = Self { socket };
+        let payload = match token {
+            Some(token) => json!({ "authorization": format!("Bearer {token}") }),
+            None => json!({}),
+        };
         client
-            .send(json!({
-                "type": "connection_init",
-                "payload": { "authorization": format!("Bearer {token}") }
-            }))
+            .send(json!({ "type": "connection_init", "payload": payload }))
             .await;
-        let ack = client.next().await;
-        assert_eq!(ack["type"], "connection_ack", "{ack}");
-        client
+        match client.next_or_close(Duration::from_secs(10)).await {
+            Ok(ack) => {
+                assert_eq!(ack["type"], "connection_ack", "{ack}");
+                Ok(client)
+            }
+            Err(code) => Err(Refusal::Closed(code)),
+        }
+    }
+
+    /// The next message that is not a ping or pong, or the close code when the server
+    /// closes the connection first (within `wait`).
+    pub async fn next_or_close(&mut self, wait: Duration) -> Result<Value, u16> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .expect("a message or a close in time");
+            let frame = match frame {
+                None | Some(Err(_)) => return Err(1006),
+                Some(Ok(frame)) => frame,
+            };
+            match frame {
+                Message::Text(text) => {
+                    let v: Value = serde_json::from_str(&text).unwrap();
+                    if v["type"] == "ping" {
+                        let _ = self
+                            .socket
+                            .send(Message::text(json!({ "type": "pong" }).to_string()))
+                            .await;
+                    } else if v["type"] != "pong" {
+                        return Ok(v);
+                    }
+                }
+                Message::Close(frame) => {
+                    return Err(frame.map(|f| u16::from(f.code)).unwrap_or(1005))
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Waits (10 s at most) for the server to close the connection, skipping whatever
+    /// arrives before; its close code.
+    pub async fn closed(&mut self) -> u16 {
+        loop {
+            if let Err(code) = self.next_or_close(Duration::from_secs(10)).await {
+                return code;
+            }
+        }
+    }
+
+    /// Runs a query or mutation on the socket and returns its answer: the `next` payload, or
+    /// an `error` message's payload as `{ "errors": [...] }`.
+    pub async fn execute(&mut self, id: &str, query: &str, variables: Value) -> Value {
+        self.subscribe(id, query, variables).await;
+        let message = self.next().await;
+        assert_eq!(message["id"], id, "{message}");
+        match message["type"].as_str() {
+            Some("next") => {
+                let complete = self.next().await;
+                assert_eq!(complete["type"], "complete", "{complete}");
+                message["payload"].clone()
+            }
+            Some("error") => json!({ "errors": message["payload"] }),
+            _ => panic!("unexpected answer for {id}: {message}"),
+        }
     }
 
     async fn send(&mut self, message: Value) {
