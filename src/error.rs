@@ -21,6 +21,8 @@ pub enum ErrorCode {
     Conflict,
     CapacityExhausted,
     RateLimited,
+    /// The operation ran past its time limit and was abandoned; retrying later may work.
+    Timeout,
     Internal,
 }
 
@@ -34,6 +36,7 @@ impl ErrorCode {
             Self::Conflict => "CONFLICT",
             Self::CapacityExhausted => "CAPACITY_EXHAUSTED",
             Self::RateLimited => "RATE_LIMITED",
+            Self::Timeout => "TIMEOUT",
             Self::Internal => "INTERNAL",
         }
     }
@@ -68,7 +71,7 @@ pub enum AppError {
     },
     #[error("too many requests")]
     RateLimited,
-    /// An operation ran past `limits.request_timeout_ms` and was abandoned (INTERNAL).
+    /// An operation ran past `limits.request_timeout_ms` and was abandoned (TIMEOUT).
     #[error("the request took too long and was abandoned")]
     TimedOut,
     /// Anything the client cannot act on. The source is logged, never returned.
@@ -107,7 +110,8 @@ impl AppError {
             Self::CapacityExhausted(_) => ErrorCode::CapacityExhausted,
             Self::Refused { .. } => ErrorCode::Forbidden,
             Self::RateLimited => ErrorCode::RateLimited,
-            Self::TimedOut | Self::Internal(_) => ErrorCode::Internal,
+            Self::TimedOut => ErrorCode::Timeout,
+            Self::Internal(_) => ErrorCode::Internal,
         }
     }
 

@@ -199,7 +199,7 @@ impl Extension for ErrorCodesExtension {
 }
 
 /// A query or mutation still running after `limits.request_timeout_ms` is abandoned: its
-/// response is the one error [`AppError::TimedOut`] (INTERNAL). Subscriptions are not
+/// response is the one error [`AppError::TimedOut`] (TIMEOUT). Subscriptions are not
 /// timed: they run until the client stops them or the socket closes.
 struct OperationTimeout(Duration);
 

@@ -1180,7 +1180,7 @@ async fn slow_operation_on_a_socket(backend: Backend) {
             json!({}),
         )
         .await;
-    assert_eq!(code_of(&answer), "INTERNAL", "{answer}");
+    assert_eq!(code_of(&answer), "TIMEOUT", "{answer}");
     assert!(
         answer["errors"][0]["message"]
             .as_str()

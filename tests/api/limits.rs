@@ -152,7 +152,7 @@ async fn request_timeout(backend: Backend) {
     let status = response.status();
     let body: Value = response.json().await.unwrap();
     assert_eq!(status, 503, "{body}");
-    assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "TIMEOUT");
 }
 
 async fn connect(app: &TestApp, protocol: &str) -> Socket {
