@@ -275,8 +275,19 @@ pub async fn meter(db: &DatabaseConnection, now: NaiveDateTime) -> AppResult<Met
         let _writer = db::write_guard(db).await;
         let txn = db.begin().await?;
         let mut rows = Vec::with_capacity(lines.len());
+        // One draft per account and month: the lines of an hour share it.
+        let mut drafts: HashMap<(BillingAccount, NaiveDateTime), i64> = HashMap::new();
         for line in &lines {
-            let invoice = invoices::draft_for(&txn, line.account(), line.bucket_start, now).await?;
+            let month = invoices::month_of(line.bucket_start).0;
+            let invoice = match drafts.get(&(line.account(), month)) {
+                Some(&id) => id,
+                None => {
+                    let id =
+                        invoices::draft_for(&txn, line.account(), line.bucket_start, now).await?;
+                    drafts.insert((line.account(), month), id);
+                    id
+                }
+            };
             if !metered.invoices.contains(&invoice) {
                 metered.invoices.push(invoice);
             }

@@ -183,6 +183,15 @@ pub async fn standing(
     now: NaiveDateTime,
 ) -> AppResult<Standing> {
     let f = flags(db, account).await?;
+    standing_with(db, account, &f, now).await
+}
+
+async fn standing_with(
+    db: &impl ConnectionTrait,
+    account: BillingAccount,
+    f: &Flags,
+    now: NaiveDateTime,
+) -> AppResult<Standing> {
     let spend = this_month(db, account, now).await?;
     Ok(Standing {
         account,
@@ -327,7 +336,7 @@ pub async fn check(
     now: NaiveDateTime,
 ) -> AppResult<Standing> {
     let f = flags(db, account).await?;
-    let standing = standing(db, account, now).await?;
+    let standing = standing_with(db, account, &f, now).await?;
     let month = standing.month.as_str();
     if standing.alert != Alert::None && f.warned.as_deref() != Some(month) {
         set_flag(db, account, false, month).await?;

@@ -31,6 +31,16 @@ fn dec(v: &Value) -> Decimal {
     v.as_str().unwrap().parse().unwrap()
 }
 
+/// The exact sum of an invoice's `billingRecords { amount }`.
+fn records_sum(invoice: &Value) -> Decimal {
+    invoice["billingRecords"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| dec(&r["amount"]))
+        .sum()
+}
+
 /// A price row as an operator's `setPrice` writes it, but in force from `from` (which the
 /// API only accepts in the future).
 async fn seed_price(app: &TestApp, resource: &str, model: &str, price: &str, from: NaiveDateTime) {
@@ -187,13 +197,7 @@ async fn metering_is_exact_and_idempotent(backend: Backend) {
         .await["invoices"]["nodes"][0]
         .clone();
     assert_eq!(invoice["status"], "DRAFT");
-    let sum: Decimal = invoice["billingRecords"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| dec(&r["amount"]))
-        .sum();
-    assert_eq!(dec(&invoice["subtotal"]), sum);
+    assert_eq!(dec(&invoice["subtotal"]), records_sum(&invoice));
     assert_eq!(invoice["billingRecords"].as_array().unwrap().len(), 12);
 
     // Money is stored exactly: a decimal string on SQLite, NUMERIC on PostgreSQL.
@@ -260,13 +264,7 @@ async fn invoices_are_issued_numbered_and_final(backend: Backend) {
         .await["invoices"]["nodes"][0]
         .clone();
     assert_eq!(invoice["status"], "ISSUED");
-    let sum: Decimal = invoice["billingRecords"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| dec(&r["amount"]))
-        .sum();
-    assert_eq!(dec(&invoice["subtotal"]), sum);
+    assert_eq!(dec(&invoice["subtotal"]), records_sum(&invoice));
     // 2 GPUs x 37 min x 2.5 = 3.0833; tax 6% = 0.1850 (0.18499.. half-even to 4 places).
     assert_eq!(invoice["subtotal"], "3.0833");
     assert_eq!(invoice["taxRate"], "0.0600");
