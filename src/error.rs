@@ -71,7 +71,8 @@ pub enum AppError {
     },
     #[error("too many requests")]
     RateLimited,
-    /// An operation ran past `limits.request_timeout_ms` and was abandoned (TIMEOUT).
+    /// An operation ran past `limits.request_timeout_ms` and was abandoned, or PostgreSQL
+    /// cancelled one of its statements at `database.statement_timeout_ms` (TIMEOUT).
     #[error("the request took too long and was abandoned")]
     TimedOut,
     /// Anything the client cannot act on. The source is logged, never returned.
@@ -145,6 +146,11 @@ impl From<DbErr> for AppError {
             }
             Some(Violation::ForeignKey) => {
                 Self::BadUserInput("a referenced record does not exist".into())
+            }
+            None if crate::services::db::is_timeout(&err) => {
+                // The client sees TIMEOUT; the statement is worth a look.
+                tracing::warn!(error = %err, "statement cancelled by database.statement_timeout_ms");
+                Self::TimedOut
             }
             None => Self::Internal(Box::new(err)),
         }

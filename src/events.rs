@@ -18,8 +18,9 @@
 //! environment) shared by its subscribers: publishing never waits for a subscriber, and a
 //! subscriber that falls more than a buffer behind skips the oldest events it missed. Skipped
 //! events are counted (`remotegpu_events_lagged_total` on `/metrics`); memory stays bounded
-//! whatever the subscribers do. Events a replica misses while its listening connection to
-//! PostgreSQL is being re-established are lost for its subscribers.
+//! whatever the subscribers do. A replica whose listening connection to PostgreSQL drops
+//! connects and listens again; events published meanwhile are lost for its subscribers, and
+//! each such gap is counted (`remotegpu_events_listener_lost_total`).
 //!
 //! NOTIFY payloads are limited to 8000 bytes: events are sent as JSON arrays packed into
 //! payloads below [`MAX_PAYLOAD`], many payloads per statement.
@@ -284,6 +285,7 @@ pub struct EventStats {
     lagged: AtomicU64,
     received_remote: AtomicU64,
     notify_failures: AtomicU64,
+    listener_lost: AtomicU64,
 }
 
 impl EventStats {
@@ -302,6 +304,11 @@ impl EventStats {
     /// NOTIFY statements that failed (their events reached only this replica).
     pub fn notify_failures(&self) -> u64 {
         self.notify_failures.load(Ordering::Relaxed)
+    }
+    /// Times the PostgreSQL listening connection was lost (and listened again): events other
+    /// replicas published in between did not reach this one's subscribers.
+    pub fn listener_lost(&self) -> u64 {
+        self.listener_lost.load(Ordering::Relaxed)
     }
 }
 
@@ -570,17 +577,28 @@ impl PgBus {
         tokio::spawn(async move {
             let mut shutdown = shutdown;
             loop {
+                // `try_recv` says when the connection was lost (`Ok(None)`); the next call
+                // connects again and listens again (an error while the database is away).
                 let received = tokio::select! {
-                    r = listener.recv() => r,
+                    r = listener.try_recv() => r,
                     _ = shutdown.changed() => break,
                 };
                 match received {
-                    Ok(notification) => {
+                    Ok(Some(notification)) => {
                         receive(&task_topics, &task_origin, notification.payload());
                     }
+                    Ok(None) => {
+                        task_topics
+                            .stats
+                            .listener_lost
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(
+                            "event listener lost its PostgreSQL connection: listening again; \
+                             events other replicas publish until then are missed here"
+                        );
+                    }
                     Err(err) => {
-                        // The listener reconnects (and listens again) on the next call.
-                        tracing::warn!(error = %err, "event listener lost its connection");
+                        tracing::warn!(error = %err, "event listener cannot listen; retrying");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 }
@@ -665,6 +683,9 @@ pub fn prometheus(bus: &dyn EventBus) -> String {
          # HELP remotegpu_events_notify_failures_total NOTIFY statements that failed.\n\
          # TYPE remotegpu_events_notify_failures_total counter\n\
          remotegpu_events_notify_failures_total {}\n\
+         # HELP remotegpu_events_listener_lost_total Times the PostgreSQL LISTEN connection was lost and re-established; events other replicas published meanwhile were missed.\n\
+         # TYPE remotegpu_events_listener_lost_total counter\n\
+         remotegpu_events_listener_lost_total {}\n\
          # HELP remotegpu_subscriptions Open event subscriptions in this process.\n\
          # TYPE remotegpu_subscriptions gauge\n\
          remotegpu_subscriptions {}\n",
@@ -672,6 +693,7 @@ pub fn prometheus(bus: &dyn EventBus) -> String {
         s.lagged(),
         s.received_remote(),
         s.notify_failures(),
+        s.listener_lost(),
         bus.subscriptions()
     )
 }

@@ -89,7 +89,7 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
 
 async fn run_migrations(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let metrics = std::sync::Arc::default();
-    let db = services::db::connect(&settings.database_url(), 1, metrics).await?;
+    let db = services::db::connect(&settings.database_url(), 1, None, metrics).await?;
     migrate(&db).await?;
     tracing::info!("migrations applied");
     Ok(())
@@ -109,7 +109,7 @@ async fn create_admin(
         }
     };
     let metrics = std::sync::Arc::default();
-    let db = services::db::connect(&settings.database_url(), 1, metrics).await?;
+    let db = services::db::connect(&settings.database_url(), 1, None, metrics).await?;
     migrate(&db).await?;
     let account = services::accounts::auth::NewAccount {
         username,

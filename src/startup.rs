@@ -2,6 +2,7 @@
 //! one, which `port()` reports) and serves until SIGINT/SIGTERM.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use migration::MigratorTrait;
 use sea_orm::DatabaseConnection;
@@ -53,13 +54,17 @@ impl Application {
             // On a connection of its own, closed before the pool opens: a SQLite connection
             // that stays open across a schema change can misname the new columns in
             // `RETURNING` (seen as quoted names after `ADD COLUMN`).
-            let once = db::connect(&settings.database_url(), 1, db_metrics.clone()).await?;
+            // Migrations may take long: no statement timeout on this one.
+            let once = db::connect(&settings.database_url(), 1, None, db_metrics.clone()).await?;
             migrate(&once).await?;
             once.close().await?;
         }
         let db = db::connect(
             &settings.database_url(),
             settings.database.max_connections,
+            Some(Duration::from_millis(
+                settings.database.statement_timeout_ms,
+            )),
             db_metrics.clone(),
         )
         .await?;

@@ -65,6 +65,18 @@ pub fn violation(err: &DbErr) -> Option<Violation> {
     None
 }
 
+/// PostgreSQL cancelled the statement (57014): `statement_timeout` ran out.
+pub fn is_timeout(err: &DbErr) -> bool {
+    if let DbErr::Exec(RuntimeErr::SqlxError(sqlx_err))
+    | DbErr::Query(RuntimeErr::SqlxError(sqlx_err)) = err
+    {
+        if let Some(db_err) = sqlx_err.as_database_error() {
+            return db_err.code().as_deref() == Some("57014");
+        }
+    }
+    false
+}
+
 /// A failure another try of the same transaction may not meet: PostgreSQL's serialization
 /// failure (40001) or deadlock (40P01), SQLite's busy database.
 pub fn is_transient(err: &DbErr) -> bool {
@@ -82,10 +94,12 @@ pub fn is_transient(err: &DbErr) -> bool {
 }
 
 /// Opens a pool for `url`. A SQLite file's directory is created first, and the file is put
-/// in WAL mode so readers do not block the writer.
+/// in WAL mode so readers do not block the writer. On PostgreSQL every connection gets
+/// `statement_timeout` when one is given (a cancelled statement is [`is_timeout`]).
 pub async fn connect(
     url: &Secret,
     max_connections: u32,
+    statement_timeout: Option<Duration>,
     metrics: Arc<DbMetrics>,
 ) -> Result<DatabaseConnection, DbErr> {
     let raw = url.expose();
@@ -108,6 +122,11 @@ pub async fn connect(
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
+    if let Some(timeout) = statement_timeout.filter(|t| !t.is_zero()) {
+        let millis = timeout.as_millis().to_string();
+        options
+            .map_sqlx_postgres_opts(move |pg| pg.options([("statement_timeout", millis.as_str())]));
+    }
     let mut db = Database::connect(options).await?;
     db.set_metric_callback(move |info| {
         metrics.statements.fetch_add(1, Ordering::Relaxed);
@@ -227,6 +246,9 @@ pub async fn pg_listen(
         .await
         .map_err(sqlx_err)?;
     listener.listen(channel).await.map_err(sqlx_err)?;
+    // A lost connection is reported (`try_recv` answers `Ok(None)`) before connecting again,
+    // so the caller can count the gap even when the database is away for a while.
+    listener.eager_reconnect(false);
     Ok(listener)
 }
 

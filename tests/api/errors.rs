@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::fixtures::*;
-use crate::helpers::{on_both_backends, spawn_app, Backend};
+use crate::helpers::{on_both_backends, spawn_app, spawn_app_with, Backend};
 
 const CREATE_HOST: &str =
     "mutation($input: CreateHostInput!) { createHost(input: $input) { host { id } } }";
@@ -198,4 +198,42 @@ async fn not_found(backend: Backend) {
         .await;
 }
 
-on_both_backends!(bad_user_input, missing_foreign_rows, conflicts, not_found);
+/// On PostgreSQL every pooled connection carries `database.statement_timeout_ms`, and a
+/// statement cancelled by it is TIMEOUT, not INTERNAL. (SQLite has no such setting; the
+/// request timeout covers it.)
+async fn statements_past_the_timeout_are_timeout(backend: Backend) {
+    use sea_orm::{ConnectionTrait, Statement};
+    if backend == Backend::Sqlite {
+        return;
+    }
+    let Some(app) = spawn_app_with(backend, |s| s.database.statement_timeout_ms = 300).await else {
+        return;
+    };
+    let pg = app.db.get_database_backend();
+    let shown = app
+        .db
+        .query_one(Statement::from_string(pg, "SHOW statement_timeout"))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<String>("", "statement_timeout")
+        .unwrap();
+    assert_eq!(shown, "300ms");
+    let err = app
+        .db
+        .execute(Statement::from_string(pg, "SELECT pg_sleep(5)"))
+        .await
+        .expect_err("cancelled at 300 ms");
+    let app_err = remotegpu::error::AppError::from(err);
+    assert_eq!(app_err.code().as_str(), "TIMEOUT");
+    // The pool's connections stay usable.
+    app.gql_ok("{ hosts { totalCount } }", json!({})).await;
+}
+
+on_both_backends!(
+    bad_user_input,
+    missing_foreign_rows,
+    conflicts,
+    not_found,
+    statements_past_the_timeout_are_timeout
+);

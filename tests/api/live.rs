@@ -375,7 +375,75 @@ async fn replicas_share_events(backend: Backend) {
     assert!(b.state.events.stats().received_remote() >= 5);
 }
 
+/// The listening connections of the replicas on this test's database.
+async fn listeners(app: &crate::helpers::TestApp) -> i64 {
+    app.count_rows(
+        "pg_stat_activity",
+        "datname = current_database() AND query LIKE 'LISTEN %'",
+    )
+    .await
+}
+
+/// A replica whose LISTEN connection is cut (here by `pg_terminate_backend`, as a restarted
+/// PostgreSQL or a network drop would) counts the gap on `/metrics`, listens again, and
+/// receives other replicas' events after that.
+async fn a_replica_whose_listener_drops_listens_again(backend: Backend) {
+    if backend == Backend::Sqlite {
+        return; // LISTEN/NOTIFY is PostgreSQL's
+    }
+    let Some(a) = spawn_app(backend).await else {
+        return;
+    };
+    let b = a.spawn_replica().await;
+    let (host, token) = create_host_with_token(&a, "cut").await;
+    agent_report(&a, &token, &[(0, "GPU-C0")]).await;
+    assert_eq!(listeners(&a).await, 2);
+    assert_eq!(b.state.events.stats().listener_lost(), 0);
+
+    let cut = a
+        .count_rows(
+            "(SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity \
+              WHERE datname = current_database() AND query LIKE 'LISTEN %') AS cut",
+            "t",
+        )
+        .await;
+    assert_eq!(cut, 2);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while b.state.events.stats().listener_lost() == 0 || listeners(&a).await < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the listeners did not come back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(b.state.events.stats().listener_lost(), 1);
+    let metrics = b
+        .client
+        .get(format!("{}/metrics", b.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("\nremotegpu_events_listener_lost_total 1\n"),
+        "{metrics}"
+    );
+
+    let mut on_b = WsClient::connect(&b, &b.admin_token).await;
+    on_b.subscribe("gpu", GPU_METRICS, json!({ "h": host }))
+        .await;
+    b.wait_for_subscriptions(1).await;
+    let pushed = batch("cut-1", &[], &[("GPU-C0", 42.0)]);
+    a.gql_ok_as(Some(&token), METRICS, json!({ "batch": pushed }))
+        .await;
+    let got = on_b.next_data("gpu").await;
+    assert_eq!(got["gpuMetrics"]["utilizationPercent"], 42.0);
+}
+
 on_both_backends!(
+    a_replica_whose_listener_drops_listens_again,
     subscribers_receive_reported_samples,
     environment_status_reaches_only_its_tenants,
     hosts_go_offline_once_and_back_online,
