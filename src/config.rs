@@ -244,6 +244,9 @@ pub struct AuthSettings {
     pub audience: String,
     pub access_ttl_secs: i64,
     pub refresh_ttl_secs: i64,
+    /// The absolute lifetime of a sign-in: refreshing rotates the refresh token and extends
+    /// it by `refresh_ttl_secs`, never past this long after the login that began it.
+    pub refresh_family_ttl_secs: i64,
     /// Clock skew tolerated when checking `exp`.
     pub leeway_secs: u64,
     /// Creates this admin at start-up when no customer has its username (idempotent).
@@ -265,6 +268,7 @@ impl Default for AuthSettings {
             audience: "remotegpu-api".into(),
             access_ttl_secs: 15 * 60,
             refresh_ttl_secs: 30 * 24 * 3600,
+            refresh_family_ttl_secs: 90 * 24 * 3600,
             leeway_secs: 5,
             bootstrap_admin: None,
         }
@@ -292,6 +296,10 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// Run pending migrations when the server starts.
     pub migrate_on_start: bool,
+    /// PostgreSQL cancels any statement of the pool that runs longer (`statement_timeout`;
+    /// the error is TIMEOUT). 0 turns it off. SQLite has no such setting: there the request
+    /// timeout (`limits.request_timeout_ms`) bounds the work.
+    pub statement_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -334,6 +342,7 @@ impl Default for Settings {
                 url: None,
                 max_connections: 10,
                 migrate_on_start: true,
+                statement_timeout_ms: 60_000,
             },
             data_dir: PathBuf::from("data"),
             graphql: GraphqlSettings {
@@ -426,6 +435,10 @@ impl Settings {
             ("graphql.max_complexity", self.graphql.max_complexity as f64),
             ("auth.access_ttl_secs", self.auth.access_ttl_secs as f64),
             ("auth.refresh_ttl_secs", self.auth.refresh_ttl_secs as f64),
+            (
+                "auth.refresh_family_ttl_secs",
+                self.auth.refresh_family_ttl_secs as f64,
+            ),
             ("limits.max_query_chars", l.max_query_chars as f64),
             ("limits.max_batch", l.max_batch as f64),
             ("limits.rate_per_second", l.rate_per_second),
@@ -499,6 +512,10 @@ impl Settings {
         }
         if self.auth.refresh_ttl_secs < self.auth.access_ttl_secs {
             problems.push("auth.refresh_ttl_secs must be at least auth.access_ttl_secs".into());
+        }
+        if self.auth.refresh_family_ttl_secs < self.auth.refresh_ttl_secs {
+            problems
+                .push("auth.refresh_family_ttl_secs must be at least auth.refresh_ttl_secs".into());
         }
         if self.console.dir.as_os_str().is_empty() {
             problems.push("console.dir must name a directory".into());

@@ -30,6 +30,7 @@ pub struct Model {
     pub spend_limit: Option<crate::numeric::Numeric>,
     pub spend_warned_month: Option<String>,
     pub spend_limited_month: Option<String>,
+    pub credentials_version: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,7 @@ pub struct Model {
     pub rotated_at: Option<DateTime>,
     pub revoked_at: Option<DateTime>,
     pub created_at: Option<DateTime>,
+    pub family_expires_at: Option<DateTime>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,7 +10,8 @@
 //! tables, the hourly and daily rollup tables of the retention job, and the agent's version on
 //! its host. Step `20260401_*` extends commands; `20260501_*` adds the environment
 //! lifecycle's columns and quota overrides; `20260602_*` adds workspace invitations (a
-//! membership needs the invitee's consent). Column helpers and
+//! membership needs the invitee's consent); `20260701_*` bounds sessions (a sign-in's absolute end,
+//! the time of the last password change). Column helpers and
 //! naming rules are in [`schema`]. Later changes are new steps appended to [`Migrator`].
 
 pub use sea_orm_migration::prelude::*;
@@ -51,6 +52,7 @@ mod m20260401_000001_extend_commands;
 mod m20260501_000001_environment_lifecycle;
 mod m20260601_000001_billing;
 mod m20260602_000001_create_workspace_invitations;
+mod m20260701_000001_session_limits;
 
 use schema::create_table;
 
@@ -98,6 +100,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260501_000001_environment_lifecycle::Migration),
             Box::new(m20260601_000001_billing::Migration),
             Box::new(m20260602_000001_create_workspace_invitations::Migration),
+            Box::new(m20260701_000001_session_limits::Migration),
         ]
     }
 }

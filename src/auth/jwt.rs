@@ -23,6 +23,9 @@ pub struct Claims {
     pub aud: String,
     pub exp: i64,
     pub iat: i64,
+    /// `customers.credentials_version` when issued (tokens from before it existed: 0).
+    #[serde(default)]
+    pub ver: i32,
 }
 
 impl Claims {
@@ -75,8 +78,9 @@ impl JwtKeys {
         })
     }
 
-    /// Signs an access token; returns it with its expiry (seconds since the epoch).
-    pub fn issue(&self, customer_id: i64, admin: bool) -> AppResult<(String, i64)> {
+    /// Signs an access token for the account at credentials version `version`; returns it
+    /// with its expiry (seconds since the epoch).
+    pub fn issue(&self, customer_id: i64, admin: bool, version: i32) -> AppResult<(String, i64)> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: customer_id.to_string(),
@@ -85,6 +89,7 @@ impl JwtKeys {
             aud: self.audience.clone(),
             exp: now + self.access_ttl_secs,
             iat: now,
+            ver: version,
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| AppError::internal(e.to_string()))?;
@@ -160,7 +165,7 @@ mod tests {
     #[test]
     fn issued_tokens_verify() {
         let k = keys();
-        let (token, _) = k.issue(7, true).unwrap();
+        let (token, _) = k.issue(7, true, 0).unwrap();
         let claims = k.verify(&token).unwrap();
         assert_eq!(claims.customer_id().unwrap(), 7);
         assert_eq!(claims.role, "admin");

@@ -41,20 +41,31 @@ pub async fn authenticate_token(
     keys: &jwt::JwtKeys,
     token: &str,
 ) -> AppResult<Principal> {
-    verify_token(db, keys, token).await.map(|(p, _)| p)
+    verify_token(db, keys, token).await.map(|v| v.principal)
+}
+
+/// A token that verified: who it speaks for and, for an access token, its `exp` (seconds
+/// since the epoch) and the account's credentials version it was issued at (agent tokens
+/// have neither).
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub principal: Principal,
+    pub expires_at: Option<i64>,
+    pub version: Option<i32>,
 }
 
 /// Whether the credentials a socket was opened with still stand, checked once per
 /// connection more strictly than one request's (after the socket listens for revocations,
 /// so that none falls between the check and the listening): a customer must still exist,
-/// be active and hold the role the token names; an agent token must still be its host's.
-/// Otherwise FORBIDDEN (the account or host changed since the token was issued).
+/// be active, hold the role the token names and not have changed their password since the
+/// token was issued; an agent token must still be its host's. Otherwise FORBIDDEN (the
+/// account or host changed since the token was issued).
 pub async fn check_standing(
     db: &DatabaseConnection,
-    principal: &Principal,
+    verified: &Verified,
     token: &str,
 ) -> AppResult<()> {
-    match principal {
+    match &verified.principal {
         Principal::Anonymous => Ok(()),
         Principal::User(user) => {
             let customer = entity::customers::Entity::find_by_id(user.id)
@@ -62,7 +73,10 @@ pub async fn check_standing(
                 .await?
                 .ok_or(AppError::Forbidden)?;
             let active = matches!(customer.status.as_deref(), None | Some("active"));
-            if !active || (customer.role == "admin") != user.admin {
+            let superseded = verified
+                .version
+                .is_some_and(|v| v != customer.credentials_version);
+            if !active || superseded || (customer.role == "admin") != user.admin {
                 return Err(AppError::Forbidden);
             }
             Ok(())
@@ -83,13 +97,12 @@ pub async fn check_standing(
     }
 }
 
-/// Verifies a token: the principal, and when an access token expires (seconds since the
-/// epoch; agent tokens do not).
+/// Verifies a token: the principal, and when an access token was issued and expires.
 pub async fn verify_token(
     db: &DatabaseConnection,
     keys: &jwt::JwtKeys,
     token: &str,
-) -> AppResult<(Principal, Option<i64>)> {
+) -> AppResult<Verified> {
     if token.starts_with(tokens::AGENT_PREFIX) {
         let hash = tokens::sha256_hex(token);
         let host = entity::hosts::Entity::find()
@@ -97,12 +110,20 @@ pub async fn verify_token(
             .one(db)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        return Ok((Principal::Agent { host_id: host.id }, None));
+        return Ok(Verified {
+            principal: Principal::Agent { host_id: host.id },
+            expires_at: None,
+            version: None,
+        });
     }
     let claims = keys.verify(token)?;
     let user = User {
         id: claims.customer_id()?,
         admin: claims.role == "admin",
     };
-    Ok((Principal::User(user), Some(claims.exp)))
+    Ok(Verified {
+        principal: Principal::User(user),
+        expires_at: Some(claims.exp),
+        version: Some(claims.ver),
+    })
 }

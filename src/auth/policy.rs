@@ -1,7 +1,8 @@
 //! Row-level access rules, one impl per table, all in this file.
 //!
 //! [`Policy::readable`] is the condition on rows a user may see; [`Policy::writable`] the
-//! rows they may change or delete (always a subset of the readable ones);
+//! rows they may change and [`Policy::deletable`] those they may delete (by default the
+//! same; both always subsets of the readable ones);
 //! [`Policy::authorize_insert`] checks a new row's owner and parents and fills the owner when
 //! the input left it out. The generic resolvers and the relation loaders apply these to every
 //! query, so another tenant's row behaves exactly like a row that does not exist: NOT_FOUND
@@ -11,7 +12,7 @@
 //! Admins (`customers.role = 'admin'`) see and change everything. Workspace roles: every
 //! active member reads the workspace's resources; `owner`, `admin` and `member` create their
 //! own resources in it; `owner` and `admin` manage the workspace, its members and everyone's
-//! resources in it; `viewer` only reads.
+//! resources in it, but only an `owner` deletes the workspace; `viewer` only reads.
 //!
 //! Memberships have rules of their own, all here: nobody is made a member without consent
 //! (a manager's invitation, which the invitee accepts: `workspace_invitations` below); members
@@ -68,9 +69,14 @@ pub trait Policy: EntityTrait {
     /// Required: every table decides who reads it.
     fn readable(u: User) -> Scope;
 
-    /// Who changes or deletes rows; by default operators only.
+    /// Who changes rows; by default operators only.
     fn writable(u: User) -> Scope {
         admin_only(u)
+    }
+
+    /// Who deletes rows; by default whoever may change them.
+    fn deletable(u: User) -> Scope {
+        Self::writable(u)
     }
 
     /// Checks (and completes) a new row; by default only operators create rows.
@@ -91,6 +97,7 @@ pub fn missing_reference() -> AppError {
 const ANY_ROLE: &[&str] = &["owner", "admin", "member", "viewer"];
 const CONTRIBUTORS: &[&str] = &["owner", "admin", "member"];
 const MANAGERS: &[&str] = &["owner", "admin"];
+const OWNERS: &[&str] = &["owner"];
 
 /// Ids of the workspaces where `u` is an active member with one of `roles`.
 fn my_workspaces(u: User, roles: &[&str]) -> SelectStatement {
@@ -333,6 +340,15 @@ impl Policy for workspaces::Entity {
             Scope::Only(
                 Condition::all()
                     .add(workspaces::Column::Id.in_subquery(my_workspaces(u, MANAGERS))),
+            )
+        })
+    }
+    /// Exception: deleting a workspace takes everyone's resources in it with it, so it is
+    /// its active owners' alone (an `admin` manages it but cannot delete it).
+    fn deletable(u: User) -> Scope {
+        Scope::for_user(u, || {
+            Scope::Only(
+                Condition::all().add(workspaces::Column::Id.in_subquery(my_workspaces(u, OWNERS))),
             )
         })
     }

@@ -117,7 +117,7 @@ impl AuthMutation {
         let session = accounts::login(
             &app.db,
             &app.jwt,
-            app.settings.auth.refresh_ttl_secs,
+            (&app.settings.auth).into(),
             &app.login_throttle,
             &customer.username,
             &input.password,
@@ -140,7 +140,7 @@ impl AuthMutation {
         let session = accounts::login(
             &app.db,
             &app.jwt,
-            app.settings.auth.refresh_ttl_secs,
+            (&app.settings.auth).into(),
             &app.login_throttle,
             &login,
             &password,
@@ -161,7 +161,7 @@ impl AuthMutation {
         let session = accounts::refresh(
             &app.db,
             &app.jwt,
-            app.settings.auth.refresh_ttl_secs,
+            (&app.settings.auth).into(),
             &refresh_token,
         )
         .await

@@ -258,7 +258,10 @@ where
 {
     let user = user_for::<O::Entity>(&principal(ctx))?;
     let key = parse_pk::<O>(&id)?;
-    let access = access::<O::Entity>(user);
+    let access = Access {
+        read: O::Entity::readable(user).condition(),
+        write: O::Entity::deletable(user).condition(),
+    };
     let app = state(ctx);
     let model =
         crud::delete::<O::Entity>(&app.db, app.events.as_ref(), key, O::LABEL, access).await?;

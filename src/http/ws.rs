@@ -323,24 +323,29 @@ impl Connection {
             );
             Err(Some(FORBIDDEN))
         };
-        let (principal, expires_at) = match &token {
-            None => (Principal::Anonymous, None),
+        let verified = match &token {
+            None => auth::Verified {
+                principal: Principal::Anonymous,
+                expires_at: None,
+                version: None,
+            },
             Some(token) => match auth::verify_token(&app.db, &app.jwt, token).await {
-                Ok(p) => p,
+                Ok(v) => v,
                 Err(err) => return reject(self, err),
             },
         };
+        let principal = verified.principal.clone();
         // Listen before the standing is checked, so a revocation from now on is not missed.
         self.revocations = principal.rate_key().map(|key| {
             app.events
                 .subscribe(Topic::new(Kind::PrincipalRevoked, Key::Principal(key)))
         });
         if let Some(token) = &token {
-            if let Err(err) = auth::check_standing(&app.db, &principal, token).await {
+            if let Err(err) = auth::check_standing(&app.db, &verified, token).await {
                 return reject(self, err);
             }
         }
-        self.expires_at = expires_at.map(|exp| {
+        self.expires_at = verified.expires_at.map(|exp| {
             let left = exp.saturating_sub(chrono::Utc::now().timestamp());
             tokio::time::Instant::now() + Duration::from_secs(u64::try_from(left).unwrap_or(0))
         });

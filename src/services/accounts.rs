@@ -86,7 +86,7 @@ plain_lifecycle!(
 
 /// Sign-up, sign-in and tokens.
 pub mod auth {
-    use chrono::{Duration, Utc};
+    use chrono::{Duration, NaiveDateTime, Utc};
     use entity::{customers, refresh_tokens};
     use sea_orm::sea_query::Expr;
     use sea_orm::{
@@ -96,6 +96,7 @@ pub mod auth {
 
     use crate::auth::jwt::JwtKeys;
     use crate::auth::tokens::{random_token, sha256_hex, REFRESH_PREFIX};
+    use crate::config::AuthSettings;
     use crate::domain::{Email, Password, Username};
     use crate::error::{AppError, AppResult};
     use crate::events::{EventBus, Revocation};
@@ -171,21 +172,54 @@ pub mod auth {
         Ok(())
     }
 
+    /// How long refresh tokens live: each one `refresh_ttl_secs`, a whole sign-in (the
+    /// family of tokens rotated from one login) `refresh_family_ttl_secs` at most.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Lifetimes {
+        pub refresh_secs: i64,
+        pub family_secs: i64,
+    }
+
+    impl From<&AuthSettings> for Lifetimes {
+        fn from(s: &AuthSettings) -> Self {
+            Self {
+                refresh_secs: s.refresh_ttl_secs,
+                family_secs: s.refresh_family_ttl_secs,
+            }
+        }
+    }
+
+    /// The sign-in a refresh token continues: its family and when that ends.
+    struct Family {
+        id: String,
+        expires_at: NaiveDateTime,
+    }
+
     async fn issue_session(
         db: &impl ConnectionTrait,
         keys: &JwtKeys,
-        refresh_ttl_secs: i64,
+        lifetimes: Lifetimes,
         customer: customers::Model,
-        family: Option<String>,
+        family: Option<Family>,
     ) -> AppResult<Session> {
-        let (access_token, access_expires_at) =
-            keys.issue(customer.id, customer.role == "admin")?;
+        let (access_token, access_expires_at) = keys.issue(
+            customer.id,
+            customer.role == "admin",
+            customer.credentials_version,
+        )?;
+        let now = Utc::now().naive_utc();
+        let family = family.unwrap_or_else(|| Family {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            expires_at: now + Duration::seconds(lifetimes.family_secs),
+        });
+        let expires_at = (now + Duration::seconds(lifetimes.refresh_secs)).min(family.expires_at);
         let refresh_token = random_token(REFRESH_PREFIX);
         refresh_tokens::ActiveModel {
             customer_id: Set(customer.id),
             token_hash: Set(sha256_hex(&refresh_token)),
-            family: Set(family.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())),
-            expires_at: Set((Utc::now() + Duration::seconds(refresh_ttl_secs)).naive_utc()),
+            family: Set(family.id),
+            expires_at: Set(expires_at),
+            family_expires_at: Set(Some(family.expires_at)),
             ..Default::default()
         }
         .insert(db)
@@ -211,7 +245,7 @@ pub mod auth {
     pub async fn login(
         db: &DatabaseConnection,
         keys: &JwtKeys,
-        refresh_ttl_secs: i64,
+        lifetimes: Lifetimes,
         throttle: &password::LoginThrottle,
         login: &str,
         password_text: &str,
@@ -237,16 +271,17 @@ pub mod auth {
         }
         throttle.succeeded(login);
         check_active(&customer)?;
-        issue_session(db, keys, refresh_ttl_secs, customer, None).await
+        issue_session(db, keys, lifetimes, customer, None).await
     }
 
     /// Exchanges a refresh token for a new session. The presented token is rotated (it cannot
     /// be used again); presenting an already rotated token means it leaked, so its whole
-    /// family is revoked.
+    /// family is revoked. The new token expires no later than the family does: a sign-in
+    /// ends `refresh_family_ttl_secs` after its login however often it is refreshed.
     pub async fn refresh(
         db: &DatabaseConnection,
         keys: &JwtKeys,
-        refresh_ttl_secs: i64,
+        lifetimes: Lifetimes,
         token: &str,
     ) -> AppResult<Session> {
         let hash = sha256_hex(token);
@@ -258,7 +293,8 @@ pub mod auth {
             .await?
             .ok_or_else(invalid_credentials)?;
         let now = Utc::now().naive_utc();
-        if row.revoked_at.is_some() || row.expires_at <= now {
+        let family_expires_at = row.family_expires_at.unwrap_or(row.expires_at);
+        if row.revoked_at.is_some() || row.expires_at <= now || family_expires_at <= now {
             return Err(invalid_credentials());
         }
         if row.rotated_at.is_some() {
@@ -284,8 +320,11 @@ pub mod auth {
             .await?
             .ok_or_else(invalid_credentials)?;
         check_active(&customer)?;
-        let session =
-            issue_session(&txn, keys, refresh_ttl_secs, customer, Some(row.family)).await?;
+        let family = Family {
+            id: row.family,
+            expires_at: family_expires_at,
+        };
+        let session = issue_session(&txn, keys, lifetimes, customer, Some(family)).await?;
         txn.commit().await?;
         Ok(session)
     }
@@ -337,14 +376,21 @@ pub mod auth {
         let hash = password::hash_blocking(new).await?;
         let _writer = crate::services::db::write_guard(db).await;
         let txn = db.begin().await?;
-        customers::ActiveModel {
-            id: Set(customer_id),
-            password_hash: Set(hash),
-            updated_at: Set(Some(Utc::now().naive_utc())),
-            ..Default::default()
-        }
-        .update(&txn)
-        .await?;
+        // A new credentials version: access tokens issued before it no longer open a socket
+        // (`auth::check_standing`).
+        customers::Entity::update_many()
+            .col_expr(customers::Column::PasswordHash, Expr::value(hash))
+            .col_expr(
+                customers::Column::UpdatedAt,
+                Expr::value(Utc::now().naive_utc()),
+            )
+            .col_expr(
+                customers::Column::CredentialsVersion,
+                Expr::col(customers::Column::CredentialsVersion).add(1),
+            )
+            .filter(customers::Column::Id.eq(customer_id))
+            .exec(&txn)
+            .await?;
         refresh_tokens::Entity::update_many()
             .col_expr(
                 refresh_tokens::Column::RevokedAt,

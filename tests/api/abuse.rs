@@ -612,6 +612,7 @@ const ACCEPT: &str = "mutation($id: ID!) { acceptInvitation(id: $id) { id } }";
 const UPDATE_MEMBER: &str = "mutation($id: ID!, $input: UpdateWorkspaceMemberInput!) { updateWorkspaceMember(id: $id, input: $input) { id role status } }";
 const REMOVE_MEMBER: &str = "mutation($id: ID!) { deleteWorkspaceMember(id: $id) { id } }";
 const LEAVE: &str = "mutation($w: ID!) { leaveWorkspace(workspaceId: $w) }";
+const DELETE_WORKSPACE: &str = "mutation($id: ID!) { deleteWorkspace(id: $id) { id } }";
 
 /// A workspace `name` of `token`'s; its id.
 async fn workspace_of(app: &TestApp, token: &str, name: &str) -> String {
@@ -866,6 +867,8 @@ async fn admin_takes_over_a_workspace(backend: Backend) {
             "mutation($id: ID!) { revokeWorkspaceInvitation(id: $id) { id } }",
             json!({ "id": pending }),
         ),
+        // Deleting the workspace would take everyone's resources with it: owners only.
+        (DELETE_WORKSPACE, json!({ "id": ws })),
     ] {
         app.gql_err_as(a, query, variables, "FORBIDDEN").await;
     }
@@ -893,6 +896,10 @@ async fn admin_takes_over_a_workspace(backend: Backend) {
     .await;
     assert_eq!(before.1, Some(owner_id));
     assert!(before.0.contains(&format!("{admin_id}:admin:active")));
+    // The owner may.
+    app.gql_ok_as(Some(&owner), DELETE_WORKSPACE, json!({ "id": ws }))
+        .await;
+    assert_eq!(app.count_rows("workspaces", &format!("id = {ws}")).await, 0);
 }
 
 /// Suspended (and invited) owners used to count for the last-owner rule, so the only active
@@ -1314,7 +1321,8 @@ async fn demoted_operator_opens_a_socket(backend: Backend) {
     assert_eq!(app.count_rows("commands", "1 = 1").await, 0);
 }
 
-/// Changing the password signs out every session, open sockets included.
+/// Changing the password signs out every session, open sockets included, and the access
+/// tokens issued before it open no new socket.
 async fn password_change_leaves_sockets_open(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -1336,6 +1344,13 @@ async fn password_change_leaves_sockets_open(backend: Backend) {
     .await;
     assert_eq!(ws.closed().await, 4403);
     app.wait_for_subscriptions(0).await;
+    // The old access token opens no new socket; one from signing in again does.
+    assert_eq!(
+        WsClient::try_connect(&app, Some(&token)).await.err(),
+        Some(Refusal::Closed(4403))
+    );
+    let fresh = app.login("careful", "a new password").await;
+    WsClient::connect(&app, &fresh).await;
     assert_eq!(app.count_rows("workspaces", "1 = 1").await, 0);
 }
 

@@ -6,8 +6,12 @@ use base64::Engine;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
+use chrono::{Duration, Timelike, Utc};
+use entity::refresh_tokens;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
 use crate::fixtures::create_host_with_token;
-use crate::helpers::{on_both_backends, spawn_app, Backend, JWT_SECRET};
+use crate::helpers::{on_both_backends, spawn_app, spawn_app_with, Backend, TestApp, JWT_SECRET};
 
 const ME: &str = "{ me { id username role } }";
 const LOGIN: &str = "mutation($l: String!, $p: String!) { login(login: $l, password: $p) { accessToken refreshToken customer { id } } }";
@@ -391,7 +395,105 @@ async fn agent_tokens_act_only_for_their_host(backend: Backend) {
     .await;
 }
 
+/// The refresh tokens of one sign-in (family), oldest first.
+async fn family_rows(app: &TestApp, family: &str) -> Vec<refresh_tokens::Model> {
+    refresh_tokens::Entity::find()
+        .filter(refresh_tokens::Column::Family.eq(family))
+        .order_by_asc(refresh_tokens::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+fn refresh_of(payload: &Value, field: &str) -> String {
+    payload[field]["refreshToken"].as_str().unwrap().to_owned()
+}
+
+/// A sign-in has an absolute end: rotating its refresh token never extends it past
+/// `auth.refresh_family_ttl_secs` after the login, and once that passes the token is refused
+/// with nothing issued.
+async fn a_sign_in_ends_at_its_family_lifetime(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.auth.refresh_ttl_secs = 24 * 3600;
+        s.auth.refresh_family_ttl_secs = 2 * 24 * 3600;
+    })
+    .await
+    else {
+        return;
+    };
+    app.register("fay").await;
+    let login = app
+        .gql_ok_as(None, LOGIN, json!({ "l": "fay", "p": "customer password" }))
+        .await;
+    let first = refresh_of(&login, "login");
+    let row = refresh_tokens::Entity::find()
+        .filter(refresh_tokens::Column::TokenHash.eq(remotegpu::auth::tokens::sha256_hex(&first)))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let family_end = row
+        .family_expires_at
+        .expect("a login sets the family's end");
+    // Whole seconds: both backends store them exactly.
+    let login_time = Utc::now().naive_utc().with_nanosecond(0).unwrap();
+    assert!(
+        (family_end - login_time - Duration::days(2))
+            .num_seconds()
+            .abs()
+            < 60
+    );
+    assert!(
+        (row.expires_at - login_time - Duration::days(1))
+            .num_seconds()
+            .abs()
+            < 60
+    );
+
+    // Rotation keeps the family's end; the new token's own end is capped by it.
+    let near = login_time + Duration::hours(3);
+    refresh_tokens::Entity::update_many()
+        .col_expr(
+            refresh_tokens::Column::FamilyExpiresAt,
+            sea_orm::sea_query::Expr::value(near),
+        )
+        .filter(refresh_tokens::Column::Family.eq(&row.family))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let rotated = app.gql_ok_as(None, REFRESH, json!({ "t": first })).await;
+    let second = refresh_of(&rotated, "refreshToken");
+    let rows = family_rows(&app, &row.family).await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1].family_expires_at, Some(near));
+    assert_eq!(
+        rows[1].expires_at, near,
+        "capped at the family's end, not a day"
+    );
+
+    // Past the family's end the current token is refused and nothing new is issued.
+    let past = login_time - Duration::minutes(1);
+    refresh_tokens::Entity::update_many()
+        .col_expr(
+            refresh_tokens::Column::FamilyExpiresAt,
+            sea_orm::sea_query::Expr::value(past),
+        )
+        .filter(refresh_tokens::Column::Family.eq(&row.family))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    app.gql_err_as(None, REFRESH, json!({ "t": second }), "UNAUTHENTICATED")
+        .await;
+    let rows = family_rows(&app, &row.family).await;
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows[1].rotated_at.is_none(),
+        "a refused token is not used up"
+    );
+}
+
 on_both_backends!(
+    a_sign_in_ends_at_its_family_lifetime,
     accounts_and_sessions,
     bad_jwts_are_unauthenticated,
     agent_tokens_act_only_for_their_host
