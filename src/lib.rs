@@ -15,6 +15,13 @@
 //! the level's resolvers have all asked -> `services/crud.rs` (one statement per batch, and
 //! the table's events published after the commit).
 //!
+//! A live event travels: the agent's `reportMetrics` (`graphql/agent.rs`, the host from the
+//! agent token) -> `services/agents.rs::ingest_metrics` (the batch and its samples in one
+//! transaction; after the commit, one event per sample) -> `events.rs` (`Event::topics()`:
+//! every GPU, one host, one GPU; bounded buffers; `NOTIFY` to the other replicas) ->
+//! `graphql/live.rs` (`gpuMetrics(hostId)` listens to the narrowest topic and checks each event
+//! against what its subscriber may read) -> `http/ws.rs` writes it to the socket.
+//!
 //! An environment travels: `graphql/lifecycle.rs` (`createEnvironment`, parsed input) ->
 //! `services/environments.rs` (quota, `services/placement.rs` ranks hosts, GPUs, capacity and
 //! ports reserved in one transaction; publishes a status event and an order reference) ->
@@ -29,6 +36,10 @@
 //! which also issues closed months), `services/spend.rs` checks limits, stops environments
 //! through the lifecycle and publishes each account's spend -> `graphql/billing.rs`
 //! (`spendUpdates`, invoices, prices).
+//!
+//! `docs/architecture.md` draws the layers and these paths at more length; `docs/design.md`
+//! ("DESIGN §N") and `docs/seeds/` ("seed 000 §N", "seed 003") are the documents the code
+//! cites.
 
 #![recursion_limit = "512"]
 

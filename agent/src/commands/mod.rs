@@ -1,4 +1,4 @@
-//! Remote command execution (issue 5; see `agent/README.md`, "Commands").
+//! Remote command execution (see `agent/README.md`, "Commands").
 //!
 //! Three parts, on the agent's one thread:
 //! - [`ws::Subscription`] holds the `agentCommands` subscription and hands every delivered
