@@ -180,7 +180,7 @@ impl AppError {
             _ => None,
         };
         async_graphql::Error::new(self.to_string()).extend_with(|_, ext| {
-            ext.set("code", code.as_str());
+            set_code(ext, code);
             if let Some(reason) = reason {
                 ext.set("reason", reason);
             }
@@ -192,6 +192,13 @@ impl AppError {
     pub fn into_server_error(self) -> async_graphql::ServerError {
         self.into_graphql().into_server_error(Default::default())
     }
+}
+
+/// Writes `extensions.code`: the one place a code is set, for [`AppError`]s here and for the
+/// errors async-graphql makes itself (`graphql::schema`: parse and validation errors, the
+/// document limits).
+pub fn set_code(ext: &mut async_graphql::ErrorExtensionValues, code: ErrorCode) {
+    ext.set("code", code.as_str());
 }
 
 /// `result.gql()` turns a service result into a resolver result.

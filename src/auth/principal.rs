@@ -20,6 +20,16 @@ pub struct User {
 }
 
 impl Principal {
+    /// What kind of caller this is, for logs and spans (never an identity).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Principal::Anonymous => "anonymous",
+            Principal::User(u) if u.admin => "admin",
+            Principal::User(_) => "customer",
+            Principal::Agent { .. } => "agent",
+        }
+    }
+
     /// The signed-in customer or admin. Anonymous callers are UNAUTHENTICATED; agents,
     /// which may not call customer operations, are FORBIDDEN.
     pub fn user(&self) -> AppResult<User> {

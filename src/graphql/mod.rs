@@ -10,6 +10,7 @@ pub mod loaders;
 pub mod pagination;
 pub mod scalars;
 pub mod schema;
+mod spans;
 
 pub mod accounts;
 pub mod agent;

@@ -26,7 +26,7 @@ use super::{
 };
 use crate::auth::Principal;
 use crate::config::{GraphqlSettings, LimitSettings};
-use crate::error::{AppError, ErrorCode};
+use crate::error::{set_code, AppError, ErrorCode};
 use crate::state::AppState;
 
 #[derive(MergedObject, Default)]
@@ -107,6 +107,7 @@ fn builder(
     .limit_complexity(settings.max_complexity)
     .limit_directives(limits.max_directives)
     .limit_recursive_depth(64)
+    .extension(super::spans::OperationSpans)
     .extension(ErrorCodes)
     .extension(OperationTimeout(Duration::from_millis(
         limits.request_timeout_ms,
@@ -176,7 +177,7 @@ fn add_codes(mut response: Response) -> Response {
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {
-            extensions.set("code", ErrorCode::BadUserInput.as_str());
+            set_code(extensions, ErrorCode::BadUserInput);
         }
     }
     response
@@ -260,9 +261,10 @@ struct DocumentLimitsExtension {
 
 fn limit_error(message: String) -> ServerError {
     let mut err = ServerError::new(message, None);
-    err.extensions
-        .get_or_insert_with(Default::default)
-        .set("code", ErrorCode::BadUserInput.as_str());
+    set_code(
+        err.extensions.get_or_insert_with(Default::default),
+        ErrorCode::BadUserInput,
+    );
     err
 }
 

@@ -3,7 +3,8 @@
 //! The schema's extensions (`graphql::schema`) run on every transport: `extensions.code` on
 //! every error, the document limits (characters, aliases, one sign-in field per operation, no
 //! NUL), depth and complexity, and the request time limit of each query or mutation
-//! (`limits.request_timeout_ms`, then the operation's answer is INTERNAL). Around them,
+//! (`limits.request_timeout_ms`, then the operation's answer is TIMEOUT), each operation in a
+//! tracing span of its own (`graphql::spans`). Around them,
 //! [`Executor`] does the rest for both `POST /graphql` and `/graphql/ws`:
 //!
 //! - the per-principal rate limit (per client address when anonymous), one token per

@@ -1,7 +1,8 @@
 //! Background jobs. Each has a `run_once(state, now)` that does one pass (tests call it
 //! directly, with the clock they want) and runs in a loop started by
 //! [`crate::startup::Application`] when `jobs.enabled` (the default) and stopped on shutdown.
-//! Every job is safe to run on several replicas at once.
+//! Every job is safe to run on several replicas at once. Each pass runs in a `job` span; a
+//! failed pass is logged at ERROR with its cause (an internal error's source included).
 //!
 //! - [`offline`]: hosts without a heartbeat for `agents.offline_after_secs` go offline.
 //! - [`rollups`]: hourly and daily metric rollups, and retention.
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 use crate::error::AppResult;
 use crate::state::AppState;
@@ -122,11 +124,20 @@ async fn every<F, Fut>(
         if *shutdown.borrow() {
             break;
         }
-        if let Err(err) = pass().await {
-            tracing::error!(job = name, error = %err, "background job failed");
-            if let crate::error::AppError::Internal(source) = &err {
-                tracing::debug!(job = name, source = %source, "cause");
+        let span = tracing::info_span!("job", job = name);
+        let started = std::time::Instant::now();
+        let outcome = pass().instrument(span.clone()).await;
+        let _entered = span.enter();
+        match outcome {
+            Ok(()) => tracing::debug!(
+                elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "job pass finished"
+            ),
+            // The cause, not the client-facing "internal error": nobody else will log it.
+            Err(crate::error::AppError::Internal(source)) => {
+                tracing::error!(error = %source, "background job failed");
             }
+            Err(err) => tracing::error!(error = %err, "background job failed"),
         }
     }
     tracing::debug!(job = name, "stopped");
