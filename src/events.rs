@@ -270,10 +270,12 @@ impl Event {
                 Key::Host(o.host_id.clone()),
             )],
             Event::Spend(u) => vec![Topic::new(Kind::Spend, Key::Account(u.account.clone()))],
-            Event::PrincipalRevoked(r) => vec![Topic::new(
-                Kind::PrincipalRevoked,
-                Key::Principal(r.principal.clone()),
-            )],
+            // One principal's (what its sockets listen to), and all of them (what each
+            // replica's list of revoked sessions follows: `auth::revocations`).
+            Event::PrincipalRevoked(r) => vec![
+                Topic::new(Kind::PrincipalRevoked, Key::Principal(r.principal.clone())),
+                Topic::new(Kind::PrincipalRevoked, Key::All),
+            ],
         }
     }
 }
@@ -445,6 +447,25 @@ impl Subscription {
                     tracing::debug!(skipped, topic = ?self.topic, "slow subscriber skipped events");
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// The next event if one is waiting, without waiting; `Err(())` once the bus closed.
+    #[allow(clippy::result_unit_err)]
+    pub fn try_recv(&mut self) -> Result<Option<Arc<Event>>, ()> {
+        let rx = self.rx.as_mut().ok_or(())?;
+        loop {
+            match rx.try_recv() {
+                Ok(event) => return Ok(Some(event)),
+                Err(broadcast::error::TryRecvError::Lagged(skipped)) => {
+                    self.topics
+                        .stats
+                        .lagged
+                        .fetch_add(skipped, Ordering::Relaxed);
+                }
+                Err(broadcast::error::TryRecvError::Empty) => return Ok(None),
+                Err(broadcast::error::TryRecvError::Closed) => return Err(()),
             }
         }
     }

@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::auth::jwt::{self, JwtKeys};
+use crate::auth::RevokedSessions;
 use crate::config::Settings;
 use crate::graphql::schema::build_schema;
 use crate::services::accounts;
@@ -94,6 +95,11 @@ impl Application {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let events =
             events::build(&db, &settings.database_url(), &settings.events, shutdown_rx).await?;
+        // Listens before the first request, so no revocation from now on is missed here.
+        let revoked = Arc::new(RevokedSessions::new(
+            settings.auth.access_ttl_secs + i64::try_from(settings.auth.leeway_secs).unwrap_or(0),
+        ));
+        revoked.follow(events.as_ref());
         let state = AppState {
             db,
             db_metrics,
@@ -101,6 +107,7 @@ impl Application {
             jwt,
             events,
             login_throttle: Default::default(),
+            revoked,
         };
         let schema = build_schema(state.clone());
         let router = http::router(state.clone(), schema);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::jwt::JwtKeys;
+use crate::auth::RevokedSessions;
 use crate::config::Settings;
 use crate::events::EventBus;
 use crate::services::db::DbMetrics;
@@ -20,4 +21,6 @@ pub struct AppState {
     pub events: Arc<dyn EventBus>,
     /// Failed sign-ins per login name (see `services::password::LoginThrottle`).
     pub login_throttle: Arc<LoginThrottle>,
+    /// Access tokens revoked before their expiry (see `auth::revocations`).
+    pub revoked: Arc<RevokedSessions>,
 }

@@ -26,9 +26,22 @@ pub struct Claims {
     /// `customers.credentials_version` when issued (tokens from before it existed: 0).
     #[serde(default)]
     pub ver: i32,
+    /// When issued, in milliseconds (`iat` has whole seconds): a token issued just after a
+    /// revocation is told from one issued just before it (`auth::revocations`).
+    #[serde(default)]
+    pub iat_ms: i64,
 }
 
 impl Claims {
+    /// When the token was issued, in milliseconds since the epoch.
+    pub fn issued_ms(&self) -> i64 {
+        if self.iat_ms > 0 {
+            self.iat_ms
+        } else {
+            self.iat.saturating_mul(1000)
+        }
+    }
+
     pub fn customer_id(&self) -> AppResult<i64> {
         self.sub.parse().map_err(|_| AppError::Unauthenticated)
     }
@@ -81,7 +94,8 @@ impl JwtKeys {
     /// Signs an access token for the account at credentials version `version`; returns it
     /// with its expiry (seconds since the epoch).
     pub fn issue(&self, customer_id: i64, admin: bool, version: i32) -> AppResult<(String, i64)> {
-        let now = Utc::now().timestamp();
+        let issued = Utc::now();
+        let now = issued.timestamp();
         let claims = Claims {
             sub: customer_id.to_string(),
             role: if admin { "admin" } else { "customer" }.into(),
@@ -90,6 +104,7 @@ impl JwtKeys {
             exp: now + self.access_ttl_secs,
             iat: now,
             ver: version,
+            iat_ms: issued.timestamp_millis(),
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(|e| AppError::internal(e.to_string()))?;

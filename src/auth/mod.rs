@@ -2,6 +2,7 @@
 //!
 //! - [`principal`]: the request's [`Principal`] (anonymous, a customer or admin, an agent).
 //! - [`jwt`]: access tokens (HS256 pinned; `exp`, `iss`, `aud`, `sub` required).
+//! - [`revocations`]: access tokens revoked before their expiry (per replica, from the bus).
 //! - [`tokens`]: opaque secrets (refresh and agent tokens), stored only as SHA-256 hashes.
 //! - [`policy`]: per table, which rows a user may read and write. Every generic resolver and
 //!   every relation loader applies it, so a new table cannot be exposed without one.
@@ -9,9 +10,11 @@
 pub mod jwt;
 pub mod policy;
 pub mod principal;
+pub mod revocations;
 pub mod tokens;
 
 pub use principal::{Principal, User};
+pub use revocations::RevokedSessions;
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
@@ -22,6 +25,7 @@ use crate::error::{AppError, AppResult};
 pub async fn authenticate(
     db: &DatabaseConnection,
     keys: &jwt::JwtKeys,
+    revoked: &RevokedSessions,
     header: Option<&str>,
 ) -> AppResult<Principal> {
     let Some(header) = header else {
@@ -32,16 +36,19 @@ pub async fn authenticate(
         .or_else(|| header.strip_prefix("bearer "))
         .map(str::trim)
         .ok_or(AppError::Unauthenticated)?;
-    authenticate_token(db, keys, token).await
+    authenticate_token(db, keys, revoked, token).await
 }
 
 /// Resolves a bare token (from a header or a WebSocket `connection_init` payload).
 pub async fn authenticate_token(
     db: &DatabaseConnection,
     keys: &jwt::JwtKeys,
+    revoked: &RevokedSessions,
     token: &str,
 ) -> AppResult<Principal> {
-    verify_token(db, keys, token).await.map(|v| v.principal)
+    verify_token(db, keys, revoked, token)
+        .await
+        .map(|v| v.principal)
 }
 
 /// A token that verified: who it speaks for and, for an access token, its `exp` (seconds
@@ -97,10 +104,13 @@ pub async fn check_standing(
     }
 }
 
-/// Verifies a token: the principal, and when an access token was issued and expires.
+/// Verifies a token: the principal, and when an access token expires and its credentials
+/// version. An access token issued before its customer's last revocation (suspended,
+/// deleted, role or password changed: [`revocations`]) is UNAUTHENTICATED.
 pub async fn verify_token(
     db: &DatabaseConnection,
     keys: &jwt::JwtKeys,
+    revoked: &RevokedSessions,
     token: &str,
 ) -> AppResult<Verified> {
     if token.starts_with(tokens::AGENT_PREFIX) {
@@ -121,6 +131,9 @@ pub async fn verify_token(
         id: claims.customer_id()?,
         admin: claims.role == "admin",
     };
+    if revoked.is_revoked(user.id, claims.issued_ms()) {
+        return Err(AppError::Unauthenticated);
+    }
     Ok(Verified {
         principal: Principal::User(user),
         expires_at: Some(claims.exp),

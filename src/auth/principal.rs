@@ -74,6 +74,11 @@ pub fn user_key(customer_id: i64) -> String {
     format!("user:{customer_id}")
 }
 
+/// The customer a `user:<id>` key names.
+pub fn customer_of_key(key: &str) -> Option<i64> {
+    key.strip_prefix("user:")?.parse().ok()
+}
+
 pub fn agent_key(host_id: &str) -> String {
     format!("agent:{host_id}")
 }

@@ -85,10 +85,11 @@ async fn graphql(
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let principal = match auth::authenticate(&state.app.db, &state.app.jwt, header).await {
-        Ok(p) => p,
-        Err(err) => return error_response(StatusCode::OK, err),
-    };
+    let principal =
+        match auth::authenticate(&state.app.db, &state.app.jwt, &state.app.revoked, header).await {
+            Ok(p) => p,
+            Err(err) => return error_response(StatusCode::OK, err),
+        };
     let exec = &state.exec;
     match exec
         .execute_batch(principal, peer.ip(), request.into_inner())

@@ -329,7 +329,7 @@ impl Connection {
                 expires_at: None,
                 version: None,
             },
-            Some(token) => match auth::verify_token(&app.db, &app.jwt, token).await {
+            Some(token) => match auth::verify_token(&app.db, &app.jwt, &app.revoked, token).await {
                 Ok(v) => v,
                 Err(err) => return reject(self, err),
             },

@@ -1445,7 +1445,79 @@ async fn metrics_without_a_token(backend: Backend) {
         .contains("remotegpu_db_statements_total"));
 }
 
+/// Polls `{ me { id } }` with `token` on `app` until it is UNAUTHENTICATED (a revocation
+/// reaches every replica's list within moments), or fails after 10 s.
+async fn refused_over_http(app: &TestApp, token: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let answer = app.gql_as(Some(token), "{ me { id } }", json!({})).await;
+        if code_of(&answer) == "UNAUTHENTICATED" {
+            assert!(
+                answer["data"].is_null() || answer["data"]["me"].is_null(),
+                "{answer}"
+            );
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a revoked token still works over HTTP: {answer}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// An access token is a signed JWT, valid until its `exp` by itself: a suspended account, or
+/// one whose password was changed (by its owner after a leak, say), kept full use of the
+/// HTTP API for up to 15 minutes. Now the revocation reaches every replica, and tokens issued
+/// before it are UNAUTHENTICATED there; signing in again works.
+async fn revoked_tokens_over_http(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    // On PostgreSQL the revocation is made on one replica and refused on another.
+    let other = if backend == Backend::Postgres {
+        Some(app.spawn_replica().await)
+    } else {
+        None
+    };
+    let elsewhere = other.as_ref().unwrap_or(&app);
+    let (leaked, id) = app.register("leaky").await;
+    elsewhere
+        .gql_ok_as(Some(&leaked), "{ me { id } }", json!({}))
+        .await;
+    app.gql_ok_as(
+        Some(&leaked),
+        "mutation { changePassword(currentPassword: \"customer password\", newPassword: \"a new password\") }",
+        json!({}),
+    )
+    .await;
+    refused_over_http(elsewhere, &leaked).await;
+    let fresh = app.login("leaky", "a new password").await;
+    let me = elsewhere
+        .gql_ok_as(Some(&fresh), "{ me { id } }", json!({}))
+        .await;
+    assert_eq!(me["me"]["id"], json!(id));
+
+    // A suspension: the account's token stops working, nothing it asks for happens.
+    app.gql_ok(
+        "mutation($id: ID!) { updateCustomer(id: $id, input: { status: SUSPENDED }) { id } }",
+        json!({ "id": id }),
+    )
+    .await;
+    refused_over_http(elsewhere, &fresh).await;
+    let answer = elsewhere
+        .gql_as(
+            Some(&fresh),
+            WORKSPACE,
+            json!({ "input": { "name": "after" } }),
+        )
+        .await;
+    assert_eq!(code_of(&answer), "UNAUTHENTICATED", "{answer}");
+    assert_eq!(app.count_rows("workspaces", "1 = 1").await, 0);
+}
+
 on_both_backends!(
+    revoked_tokens_over_http,
     metrics_without_a_token,
     operations_flood_a_socket,
     sign_ins_over_a_socket,

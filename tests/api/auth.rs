@@ -183,7 +183,10 @@ async fn accounts_and_sessions(backend: Backend) {
         "UNAUTHENTICATED",
     )
     .await;
-    app.login("alice", "brand new password").await;
+    // Access tokens issued before the change are refused too; signing in again works.
+    app.gql_err_as(Some(&token), ME, json!({}), "UNAUTHENTICATED")
+        .await;
+    let token = app.login("alice", "brand new password").await;
 
     // Profile edits go through updateMe; status and role are not the customer's to change.
     let updated = app
