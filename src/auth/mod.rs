@@ -15,6 +15,7 @@ pub use principal::{Principal, User};
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
+use crate::domain::{AccountRole, AccountState};
 use crate::error::{AppError, AppResult};
 
 /// Resolves an `Authorization` header value to a principal. No header is anonymous; a
@@ -72,11 +73,12 @@ pub async fn check_standing(
                 .one(db)
                 .await?
                 .ok_or(AppError::Forbidden)?;
-            let active = matches!(customer.status.as_deref(), None | Some("active"));
+            let active = AccountState::admits(customer.status.as_deref());
             let superseded = verified
                 .version
                 .is_some_and(|v| v != customer.credentials_version);
-            if !active || superseded || (customer.role == "admin") != user.admin {
+            if !active || superseded || (customer.role == AccountRole::Admin.as_db()) != user.admin
+            {
                 return Err(AppError::Forbidden);
             }
             Ok(())
@@ -119,7 +121,7 @@ pub async fn verify_token(
     let claims = keys.verify(token)?;
     let user = User {
         id: claims.customer_id()?,
-        admin: claims.role == "admin",
+        admin: claims.role == AccountRole::Admin.as_db(),
     };
     Ok(Verified {
         principal: Principal::User(user),
