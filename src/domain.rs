@@ -1,6 +1,12 @@
 //! Parsed input values. A value of one of these types has already been checked, so the code
 //! that stores it never validates again ("parse, don't validate"). Each `parse` returns a
 //! `BAD_USER_INPUT` error naming the field, before anything touches the database.
+//!
+//! It is also the one vocabulary of statuses, roles and kinds (`stored_words!` enums and
+//! [`EnvState`]): each word has its database spelling here and nowhere else (`as_db`,
+//! `from_db`, and serde for events), and services, `auth::policy`, the events and the
+//! GraphQL enums (`graphql::enums`) all use the enums. A stored spelling the server does not
+//! know is an INTERNAL error, never a guess.
 
 use std::net::IpAddr;
 
