@@ -1,6 +1,12 @@
 //! Parsed input values. A value of one of these types has already been checked, so the code
 //! that stores it never validates again ("parse, don't validate"). Each `parse` returns a
 //! `BAD_USER_INPUT` error naming the field, before anything touches the database.
+//!
+//! It is also the one vocabulary of statuses, roles and kinds (`stored_words!` enums and
+//! [`EnvState`]): each word has its database spelling here and nowhere else (`as_db`,
+//! `from_db`, and serde for events), and services, `auth::policy`, the events and the
+//! GraphQL enums (`graphql::enums`) all use the enums. A stored spelling the server does not
+//! know is an INTERNAL error, never a guess.
 
 use std::net::IpAddr;
 
@@ -351,7 +357,8 @@ impl Password {
 /// creating -> running -> stopping -> stopped -> starting -> running ...
 ///     any live state -> deleting -> deleted;  creating/starting/running/stopping -> failed
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum EnvState {
     Creating,
     Starting,
@@ -462,33 +469,6 @@ impl OrderAction {
     }
 }
 
-/// A service an environment exposes (seed 000 §6.2's service types) on its usual port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ServiceKind {
-    Ssh,
-    Jupyter,
-    Rdp,
-}
-
-impl ServiceKind {
-    pub fn as_db(self) -> &'static str {
-        match self {
-            Self::Ssh => "ssh",
-            Self::Jupyter => "jupyter",
-            Self::Rdp => "rdp",
-        }
-    }
-
-    /// The port the service listens on inside the container.
-    pub fn internal_port(self) -> i32 {
-        match self {
-            Self::Ssh => 22,
-            Self::Jupyter => 8888,
-            Self::Rdp => 3389,
-        }
-    }
-}
-
 /// How placement picks among the hosts that fit (`system_configs.placement_policy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlacementPolicy {
@@ -512,15 +492,16 @@ impl PlacementPolicy {
 macro_rules! stored_words {
     ($(#[$meta:meta])* $name:ident ($what:literal) { $($(#[$vmeta:meta])* $variant:ident = $db:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         pub enum $name {
-            $($(#[$vmeta])* $variant),+
+            $($(#[$vmeta])* #[serde(rename = $db)] $variant),+
         }
 
         impl $name {
             pub const ALL: &'static [$name] = &[$(Self::$variant),+];
 
-            pub fn as_db(self) -> &'static str {
+            /// The spelling stored in the column (and carried by events).
+            pub const fn as_db(self) -> &'static str {
                 match self {
                     $(Self::$variant => $db),+
                 }
@@ -563,6 +544,139 @@ stored_words!(
     /// An invitation the invitee has not accepted: still open, or declined (which the
     /// inviter is not told).
     InvitationState ("invitation status") { Pending = "pending", Declined = "declined" }
+);
+
+stored_words!(
+    /// A service an environment exposes (seed 000 §6.2's service types) on its usual port.
+    ServiceKind ("service type") { Ssh = "ssh", Jupyter = "jupyter", Rdp = "rdp" }
+);
+
+impl ServiceKind {
+    /// The port the service listens on inside the container.
+    pub fn internal_port(self) -> i32 {
+        match self {
+            Self::Ssh => 22,
+            Self::Jupyter => 8888,
+            Self::Rdp => 3389,
+        }
+    }
+}
+
+stored_words!(
+    /// A host's `status`: `online` while its agent's calls arrive, `offline` when they stop,
+    /// `maintenance` by an operator's decision (heartbeats keep it), `error` from seed 003.
+    HostState ("host status") { Online = "online", Offline = "offline", Maintenance = "maintenance", Error = "error" }
+);
+
+stored_words!(
+    /// A host's `health_status`: `healthy` on every heartbeat, `unknown` once it is offline.
+    HostHealthState ("host health") { Healthy = "healthy", Degraded = "degraded", Unhealthy = "unhealthy", Unknown = "unknown" }
+);
+
+stored_words!(
+    /// A GPU's `status`: only an `available` GPU is placed; `error` marks one its host no
+    /// longer reports.
+    GpuState ("GPU status") { Available = "available", Allocated = "allocated", Maintenance = "maintenance", Error = "error" }
+);
+
+stored_words!(
+    /// A GPU's `health_status`.
+    GpuHealthState ("GPU health") { Healthy = "healthy", Degraded = "degraded", Error = "error" }
+);
+
+stored_words!(
+    /// A customer's `role`: platform operators are `admin`s (see `auth::policy`).
+    AccountRole ("customer role") { Customer = "customer", Admin = "admin" }
+);
+
+stored_words!(
+    /// A customer's `status`: only an `active` account (or one without a status, the
+    /// column's default) signs in and acts.
+    AccountState ("customer status") { Active = "active", Suspended = "suspended", Deleted = "deleted" }
+);
+
+impl AccountState {
+    /// Whether an account with this stored status may sign in and act (NULL is `active`).
+    pub fn admits(raw: Option<&str>) -> bool {
+        raw.is_none_or(|s| s == Self::Active.as_db())
+    }
+}
+
+stored_words!(
+    /// A customer's `account_type`.
+    AccountKind ("account type") { Individual = "individual", Enterprise = "enterprise" }
+);
+
+stored_words!(
+    /// A workspace's `workspace_type`.
+    WorkspaceKind ("workspace type") { Personal = "personal", Team = "team", Enterprise = "enterprise" }
+);
+
+stored_words!(
+    /// A workspace's `status`.
+    WorkspaceState ("workspace status") { Active = "active", Archived = "archived" }
+);
+
+stored_words!(
+    /// A port mapping's `status`: `active` while its environment holds the host port.
+    PortState ("port mapping status") { Active = "active", Released = "released" }
+);
+
+stored_words!(
+    /// The `status` of datasets, dataset versions and model versions.
+    UploadState ("upload status") { Uploading = "uploading", Ready = "ready", Failed = "failed" }
+);
+
+stored_words!(
+    /// How a dataset is mounted into an environment (`dataset_usage.access_mode`).
+    MountMode ("access mode") { ReadOnly = "readonly", ReadWrite = "readwrite" }
+);
+
+stored_words!(
+    /// A host's `os_type`.
+    OsKind ("OS type") { Linux = "linux", Windows = "windows" }
+);
+
+stored_words!(
+    /// A host's `deployment_mode`: Docker on the host, or Kubernetes (the next runtime).
+    DeploymentKind ("deployment mode") { Traditional = "traditional", Kubernetes = "kubernetes" }
+);
+
+stored_words!(
+    /// How `system_configs.config_value` is to be read.
+    ConfigKind ("config type") { Integer = "integer", Float = "float", Boolean = "boolean", String = "string", Json = "json" }
+);
+
+stored_words!(
+    /// A remote command's `status` (seed 003; `cancelled` is an addition): `pending` until
+    /// its agent starts it, `running`, then one of the four endings.
+    CommandState ("command status") { Pending = "pending", Running = "running", Success = "success", Failed = "failed", Timeout = "timeout", Cancelled = "cancelled" }
+);
+
+impl CommandState {
+    /// A NULL status is the column's default, `pending`.
+    pub fn from_db_opt(raw: Option<&str>) -> Result<Self, AppError> {
+        raw.map_or(Ok(Self::Pending), Self::from_db)
+    }
+
+    /// Whether the command has ended (nothing changes it any more).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Success | Self::Failed | Self::Timeout | Self::Cancelled
+        )
+    }
+}
+
+stored_words!(
+    /// What an agent is told about a command (`AgentOrder.kind` on the bus): run it, or stop
+    /// it. A kind the server does not know is an error, never a run.
+    CommandOrderKind ("command order") { Run = "run", Cancel = "cancel" }
+);
+
+stored_words!(
+    /// Which stream a piece of a command's output came from.
+    OutputStream ("output stream") { Stdout = "stdout", Stderr = "stderr" }
 );
 
 /// An environment variable name: a shell identifier of at most 128 characters.
@@ -752,6 +866,9 @@ mod tests {
     fn environment_states_round_trip_and_hold_what_they_should() {
         for s in EnvState::ALL {
             assert_eq!(EnvState::from_db(Some(s.as_db())).unwrap(), s);
+            // Events carry the same spelling.
+            let wire = serde_json::to_string(&s).unwrap();
+            assert_eq!(wire, format!("\"{}\"", s.as_db()));
         }
         assert_eq!(EnvState::from_db(None).unwrap(), EnvState::Creating);
         assert!(EnvState::from_db(Some("exploded")).is_err());
@@ -762,6 +879,32 @@ mod tests {
         for a in OrderAction::ALL {
             assert_eq!(OrderAction::from_db(a.as_db()).unwrap(), a);
         }
+    }
+
+    #[test]
+    fn stored_words_round_trip_and_unknown_ones_are_refused() {
+        for k in CommandOrderKind::ALL {
+            assert_eq!(CommandOrderKind::from_db(k.as_db()).unwrap(), *k);
+        }
+        let err = CommandOrderKind::from_db("explode").unwrap_err();
+        assert_eq!(err.code().as_str(), "INTERNAL");
+        // On the bus, an order of an unknown kind does not decode at all.
+        let run: CommandOrderKind = serde_json::from_str("\"run\"").unwrap();
+        assert_eq!(run, CommandOrderKind::Run);
+        assert!(serde_json::from_str::<CommandOrderKind>("\"explode\"").is_err());
+        assert_eq!(
+            serde_json::to_string(&CommandState::Cancelled).unwrap(),
+            "\"cancelled\""
+        );
+        assert!(AccountState::admits(None));
+        assert!(AccountState::admits(Some("active")));
+        assert!(!AccountState::admits(Some("suspended")));
+        assert_eq!(
+            CommandState::from_db_opt(None).unwrap(),
+            CommandState::Pending
+        );
+        assert!(CommandState::Timeout.is_final());
+        assert!(!CommandState::Running.is_final());
     }
 
     #[test]

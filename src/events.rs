@@ -39,6 +39,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 
 use crate::config::{EventBackend, EventSettings, Secret};
+use crate::domain::{CommandOrderKind, CommandState, EnvState, HostState, OutputStream};
 use crate::services::db;
 
 /// Largest NOTIFY payload we send (PostgreSQL's limit is 8000 bytes).
@@ -125,8 +126,8 @@ pub struct EnvironmentOrderRef {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentOrder {
     pub host_id: String,
-    /// `run` or `cancel`.
-    pub kind: String,
+    /// An unknown kind does not decode: it is never taken for a run.
+    pub kind: CommandOrderKind,
     /// Only the id travels; the receiving replica reads the command from its row.
     pub command_id: String,
 }
@@ -136,7 +137,7 @@ pub struct CommandChange {
     pub command_id: String,
     pub batch_id: Option<String>,
     pub host_id: String,
-    pub status: String,
+    pub status: CommandState,
     pub at: DateTime<Utc>,
 }
 
@@ -145,18 +146,17 @@ pub struct CommandChange {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputPiece {
     pub command_id: String,
-    /// `stdout` or `stderr`.
-    pub stream: String,
+    pub stream: OutputStream,
     pub seq: i32,
     pub data: String,
 }
 
-/// A host's `status` changed (statuses are the database spellings: `online`, `offline`...).
+/// A host's `status` changed (on the wire, the database spellings: `online`, `offline`...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostStatusChange {
     pub host_id: String,
-    pub status: String,
-    pub previous_status: Option<String>,
+    pub status: HostState,
+    pub previous_status: Option<HostState>,
     pub at: DateTime<Utc>,
 }
 
@@ -165,8 +165,8 @@ pub struct HostStatusChange {
 pub struct EnvironmentStatusChange {
     pub environment_id: String,
     pub host_id: String,
-    pub status: String,
-    pub previous_status: Option<String>,
+    pub status: EnvState,
+    pub previous_status: Option<EnvState>,
     /// Why it failed, for `failed`.
     #[serde(default)]
     pub reason: Option<String>,
@@ -914,5 +914,21 @@ mod tests {
         assert!(matches!(&*event, Event::GpuMetric(m) if m.id == 2));
         assert!(sub.rx.as_mut().unwrap().try_recv().is_err());
         assert_eq!(topics.stats.received_remote(), 1);
+    }
+
+    #[test]
+    fn an_order_of_unknown_kind_is_refused_never_run() {
+        let topics = LocalTopics::new(&settings(8));
+        let mut sub = topics.subscribe(Topic::new(Kind::AgentCommands, Key::Host("h".into())));
+        let order = |kind: &str| {
+            format!(
+                r#"{{"o":"other","e":[{{"k":"agent_command","v":{{"host_id":"h","kind":"{kind}","command_id":"cmd-1"}}}}]}}"#
+            )
+        };
+        receive(&topics, "me", &order("explode"));
+        assert!(sub.rx.as_mut().unwrap().try_recv().is_err());
+        receive(&topics, "me", &order(CommandOrderKind::Run.as_db()));
+        let event = sub.rx.as_mut().unwrap().try_recv().unwrap();
+        assert!(matches!(&*event, Event::AgentCommand(o) if o.kind == CommandOrderKind::Run));
     }
 }

@@ -29,6 +29,18 @@
 //! from the row) -> the agent (`agent/src/environments.rs`, `agent/src/runtime/`) runs the
 //! container and reports back through `reportEnvironmentStatus`.
 //!
+//! An agent's call travels: `graphql/agent.rs` (parsed input) -> the service that does the
+//! work, inside `services::host_status::agent_call`, which records the call as the host's
+//! heartbeat (and publishes the host's `online` transition). Remote commands are
+//! `services/commands.rs` end to end: it stores them, publishes every command event (orders
+//! for agents, status changes, output) and builds each agent's at-least-once order feed,
+//! which `graphql/commands.rs` only maps.
+//!
+//! Statuses, roles and kinds are `domain`'s enums (`HostState`, `CommandState`,
+//! `MemberRole`, ...), spelled for the database only there; `graphql/enums.rs` mirrors them
+//! for the API and `auth/policy.rs` holds every access rule and its named exceptions
+//! (`scripts/check-vocabulary.sh` keeps both boundaries).
+//!
 //! Billing follows the time it runs: `services/environments.rs` opens and closes an
 //! `environment_runs` row as it enters and leaves `running` (`services/metering.rs`) ->
 //! `jobs/billing.rs` every minute: `metering::meter` prices each closed hour

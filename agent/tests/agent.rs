@@ -623,7 +623,10 @@ async fn keeps_samples_across_an_outage_and_an_agent_restart() {
 
     // 1. No server: the agent buffers; SIGTERM saves the buffer.
     let mut agent = AgentProcess::start(&format!("http://{dead}"), dir.path());
-    std::thread::sleep(Duration::from_millis(3300));
+    wait_until(&agent, "two buffered sampling rounds", |log| {
+        most_buffered(log) >= 2
+    })
+    .await;
     agent.terminate();
     let saved_path = dir.path().join("data/buffer.json");
     let saved: Value =
@@ -680,6 +683,31 @@ async fn wait_log(agent: &AgentProcess, what: &str, count: usize) {
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// Waits until the agent's log so far satisfies `cond`.
+async fn wait_until(agent: &AgentProcess, what: &str, cond: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cond(&agent.log()) {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\n{}",
+            agent.log()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The most sampling rounds the agent's log says it held unsent (`buffered=N`).
+fn most_buffered(log: &str) -> usize {
+    log.split("buffered=")
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 fn lines(path: &Path) -> usize {
@@ -939,7 +967,12 @@ async fn refuse_commands_runs_nothing() {
         TOKEN,
     );
     wait_for(&mock, &agent, "a stored batch", |m| !m.stored.is_empty()).await;
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // Two more sampling rounds later, still no command channel.
+    let stored = mock.lock().unwrap().stored.len();
+    wait_for(&mock, &agent, "two more batches", |m| {
+        m.stored.len() >= stored + 2
+    })
+    .await;
     let m = mock.lock().unwrap();
     assert_eq!(m.ws_connections, 0);
     assert!(m.seen.iter().all(|s| !s.op.starts_with("command")));
@@ -961,7 +994,12 @@ async fn a_refused_token_on_the_command_channel_backs_off_long_while_metrics_go_
     // The mock takes metrics whatever the token: they keep flowing.
     let stored = mock.lock().unwrap().stored.len();
     wait_for(&mock, &agent, "more batches", |m| m.stored.len() > stored).await;
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // Two more sampling rounds later, the refused channel has not been tried again.
+    let stored = mock.lock().unwrap().stored.len();
+    wait_for(&mock, &agent, "two more batches", |m| {
+        m.stored.len() >= stored + 2
+    })
+    .await;
     assert_eq!(mock.lock().unwrap().ws_connections, 1);
     assert!(!agent.log().contains("wrong-token"));
 }

@@ -9,6 +9,7 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use serde::{Deserialize, Serialize};
 
 use crate::config::{AuthSettings, Secret};
+use crate::domain::AccountRole;
 use crate::error::{AppError, AppResult};
 
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -98,7 +99,13 @@ impl JwtKeys {
         let now = issued.timestamp();
         let claims = Claims {
             sub: customer_id.to_string(),
-            role: if admin { "admin" } else { "customer" }.into(),
+            role: if admin {
+                AccountRole::Admin
+            } else {
+                AccountRole::Customer
+            }
+            .as_db()
+            .into(),
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             exp: now + self.access_ttl_secs,
@@ -183,7 +190,7 @@ mod tests {
         let (token, _) = k.issue(7, true, 0).unwrap();
         let claims = k.verify(&token).unwrap();
         assert_eq!(claims.customer_id().unwrap(), 7);
-        assert_eq!(claims.role, "admin");
+        assert_eq!(claims.role, AccountRole::Admin.as_db());
     }
 
     #[test]

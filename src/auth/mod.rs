@@ -18,6 +18,7 @@ pub use revocations::RevokedSessions;
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
+use crate::domain::{AccountRole, AccountState};
 use crate::error::{AppError, AppResult};
 
 /// Resolves an `Authorization` header value to a principal. No header is anonymous; a
@@ -79,11 +80,12 @@ pub async fn check_standing(
                 .one(db)
                 .await?
                 .ok_or(AppError::Forbidden)?;
-            let active = matches!(customer.status.as_deref(), None | Some("active"));
+            let active = AccountState::admits(customer.status.as_deref());
             let superseded = verified
                 .version
                 .is_some_and(|v| v != customer.credentials_version);
-            if !active || superseded || (customer.role == "admin") != user.admin {
+            if !active || superseded || (customer.role == AccountRole::Admin.as_db()) != user.admin
+            {
                 return Err(AppError::Forbidden);
             }
             Ok(())
@@ -129,7 +131,7 @@ pub async fn verify_token(
     let claims = keys.verify(token)?;
     let user = User {
         id: claims.customer_id()?,
-        admin: claims.role == "admin",
+        admin: claims.role == AccountRole::Admin.as_db(),
     };
     if revoked.is_revoked(user.id, claims.issued_ms()) {
         return Err(AppError::Unauthenticated);

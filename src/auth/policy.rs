@@ -9,7 +9,10 @@
 //! when looked up, absent from lists and relations, and "a referenced record does not exist"
 //! (BAD_USER_INPUT) when named as a parent.
 //!
-//! Admins (`customers.role = 'admin'`) see and change everything. Workspace roles: every
+//! Admins (`customers.role = 'admin'`) see and change everything. Rows a customer owns alone
+//! or in a workspace (environments, datasets, models) share one rule, [`tenant_rows`]; the
+//! exceptions to a table's rule are named functions here ([`own_profile`],
+//! [`authorize_new_environment`], [`authorize_membership_change`]). Workspace roles: every
 //! active member reads the workspace's resources; `owner`, `admin` and `member` create their
 //! own resources in it; `owner` and `admin` manage the workspace, its members and everyone's
 //! resources in it, but only an `owner` deletes the workspace; `viewer` only reads.
@@ -32,6 +35,7 @@ use sea_orm::{
 use super::User;
 use crate::domain::{MemberRole, MemberState};
 use crate::error::{AppError, AppResult};
+use crate::services::crud::Access;
 
 /// Rows a rule admits.
 #[derive(Debug, Clone)]
@@ -94,20 +98,88 @@ pub fn missing_reference() -> AppError {
     AppError::bad_input("a referenced record does not exist")
 }
 
-const ANY_ROLE: &[&str] = &["owner", "admin", "member", "viewer"];
-const CONTRIBUTORS: &[&str] = &["owner", "admin", "member"];
-const MANAGERS: &[&str] = &["owner", "admin"];
-const OWNERS: &[&str] = &["owner"];
+const ANY_ROLE: &[MemberRole] = &[
+    MemberRole::Owner,
+    MemberRole::Admin,
+    MemberRole::Member,
+    MemberRole::Viewer,
+];
+const CONTRIBUTORS: &[MemberRole] = &[MemberRole::Owner, MemberRole::Admin, MemberRole::Member];
+const MANAGERS: &[MemberRole] = &[MemberRole::Owner, MemberRole::Admin];
+const OWNERS: &[MemberRole] = &[MemberRole::Owner];
+
+fn spellings(roles: &[MemberRole]) -> impl Iterator<Item = &'static str> + '_ {
+    roles.iter().map(|r| r.as_db())
+}
 
 /// Ids of the workspaces where `u` is an active member with one of `roles`.
-fn my_workspaces(u: User, roles: &[&str]) -> SelectStatement {
+fn my_workspaces(u: User, roles: &[MemberRole]) -> SelectStatement {
     Query::select()
         .column(workspace_members::Column::WorkspaceId)
         .from(workspace_members::Entity)
         .and_where(workspace_members::Column::CustomerId.eq(u.id))
-        .and_where(workspace_members::Column::Status.eq("active"))
-        .and_where(workspace_members::Column::Role.is_in(roles.iter().copied()))
+        .and_where(workspace_members::Column::Status.eq(MemberState::Active.as_db()))
+        .and_where(workspace_members::Column::Role.is_in(spellings(roles)))
         .to_owned()
+}
+
+/// The signed-in user's access to `E`'s rows under `E`'s rule.
+pub fn access<E: Policy>(u: User) -> Access {
+    Access {
+        read: E::readable(u).condition(),
+        write: E::writable(u).condition(),
+    }
+}
+
+/// The signed-in user's access to delete `E`'s rows: they read as always, and delete what
+/// [`Policy::deletable`] admits.
+pub fn delete_access<E: Policy>(u: User) -> Access {
+    Access {
+        read: E::readable(u).condition(),
+        write: E::deletable(u).condition(),
+    }
+}
+
+/// Exception to the `customers` rule (whose writes are the operators'): everyone reads and
+/// changes their own profile (`me`, `updateMe`), and only their own.
+pub fn own_profile(u: User) -> Access {
+    let own = || Condition::all().add(customers::Column::Id.eq(u.id));
+    Access {
+        read: own(),
+        write: own(),
+    }
+}
+
+/// What a rule is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Intent {
+    Read,
+    Write,
+}
+
+/// The one rule of rows a customer owns, alone or in a workspace (environments, datasets,
+/// models), given the row's owner and workspace columns. Read: the owner, and every active
+/// member of the row's workspace. Write: the owner while the row is their own (no
+/// workspace) or while they may still contribute to its workspace (`owner`, `admin`,
+/// `member`), and the workspace's managers (`owner`, `admin`) whoever owns it.
+fn tenant_rows<C: ColumnTrait>(u: User, customer: C, workspace: C, intent: Intent) -> Scope {
+    Scope::for_user(u, || {
+        let in_workspace = |roles| workspace.in_subquery(my_workspaces(u, roles));
+        Scope::Only(match intent {
+            Intent::Read => Condition::any()
+                .add(customer.eq(u.id))
+                .add(in_workspace(ANY_ROLE)),
+            Intent::Write => Condition::any()
+                .add(
+                    Condition::all().add(customer.eq(u.id)).add(
+                        Condition::any()
+                            .add(workspace.is_null())
+                            .add(in_workspace(CONTRIBUTORS)),
+                    ),
+                )
+                .add(in_workspace(MANAGERS)),
+        })
+    })
 }
 
 /// `column` of the rows of `E` that `u` may read.
@@ -192,12 +264,12 @@ async fn workspace_for_new(
     if u.admin {
         return Ok(());
     }
-    let roles_in = |roles: &'static [&'static str]| {
+    let roles_in = |roles: &'static [MemberRole]| {
         workspace_members::Entity::find()
             .filter(workspace_members::Column::WorkspaceId.eq(*ws))
             .filter(workspace_members::Column::CustomerId.eq(u.id))
-            .filter(workspace_members::Column::Status.eq("active"))
-            .filter(workspace_members::Column::Role.is_in(roles.iter().copied()))
+            .filter(workspace_members::Column::Status.eq(MemberState::Active.as_db()))
+            .filter(workspace_members::Column::Role.is_in(spellings(roles)))
             .count(db)
     };
     if roles_in(CONTRIBUTORS).await? > 0 {
@@ -452,33 +524,20 @@ pub fn authorize_membership_change(
 
 impl Policy for environments::Entity {
     fn readable(u: User) -> Scope {
-        Scope::for_user(u, || {
-            Scope::Only(
-                Condition::any()
-                    .add(environments::Column::CustomerId.eq(u.id))
-                    .add(environments::Column::WorkspaceId.in_subquery(my_workspaces(u, ANY_ROLE))),
-            )
-        })
+        tenant_rows(
+            u,
+            environments::Column::CustomerId,
+            environments::Column::WorkspaceId,
+            Intent::Read,
+        )
     }
     fn writable(u: User) -> Scope {
-        Scope::for_user(u, || {
-            Scope::Only(
-                Condition::any()
-                    .add(
-                        Condition::all()
-                            .add(environments::Column::CustomerId.eq(u.id))
-                            .add(
-                                Condition::any()
-                                    .add(environments::Column::WorkspaceId.is_null())
-                                    .add(
-                                        environments::Column::WorkspaceId
-                                            .in_subquery(my_workspaces(u, CONTRIBUTORS)),
-                                    ),
-                            ),
-                    )
-                    .add(environments::Column::WorkspaceId.in_subquery(my_workspaces(u, MANAGERS))),
-            )
-        })
+        tenant_rows(
+            u,
+            environments::Column::CustomerId,
+            environments::Column::WorkspaceId,
+            Intent::Write,
+        )
     }
 }
 
@@ -502,34 +561,17 @@ macro_rules! environment_rows {
 
 environment_rows!(port_mappings, environment_metrics);
 
-/// Customer assets that may live in a workspace (datasets, models).
+/// Customer assets that may live in a workspace (datasets, models): the rule of
+/// environments ([`tenant_rows`]), and created like them.
 macro_rules! workspace_assets {
     ($($module:ident),+ $(,)?) => {
         $(
             impl Policy for $module::Entity {
                 fn readable(u: User) -> Scope {
-                    Scope::for_user(u, || {
-                        Scope::Only(
-                            Condition::any()
-                                .add($module::Column::CustomerId.eq(u.id))
-                                .add($module::Column::WorkspaceId.in_subquery(my_workspaces(u, ANY_ROLE))),
-                        )
-                    })
+                    tenant_rows(u, $module::Column::CustomerId, $module::Column::WorkspaceId, Intent::Read)
                 }
                 fn writable(u: User) -> Scope {
-                    Scope::for_user(u, || {
-                        Scope::Only(
-                            Condition::any()
-                                .add(
-                                    Condition::all().add($module::Column::CustomerId.eq(u.id)).add(
-                                        Condition::any()
-                                            .add($module::Column::WorkspaceId.is_null())
-                                            .add($module::Column::WorkspaceId.in_subquery(my_workspaces(u, CONTRIBUTORS))),
-                                    ),
-                                )
-                                .add($module::Column::WorkspaceId.in_subquery(my_workspaces(u, MANAGERS))),
-                        )
-                    })
+                    tenant_rows(u, $module::Column::CustomerId, $module::Column::WorkspaceId, Intent::Write)
                 }
                 fn authorize_insert<'a>(
                     u: User,

@@ -1,5 +1,6 @@
 //! The identity a request acts as.
 
+use crate::domain::AccountRole;
 use crate::error::{AppError, AppResult};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +25,8 @@ impl Principal {
     pub fn kind(&self) -> &'static str {
         match self {
             Principal::Anonymous => "anonymous",
-            Principal::User(u) if u.admin => "admin",
-            Principal::User(_) => "customer",
+            Principal::User(u) if u.admin => AccountRole::Admin.as_db(),
+            Principal::User(_) => AccountRole::Customer.as_db(),
             Principal::Agent { .. } => "agent",
         }
     }

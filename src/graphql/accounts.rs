@@ -17,10 +17,11 @@ use super::enums::*;
 use super::environments::Environment;
 use super::filter::{filter_input, order_input, EnumFilter, IdFilter, StringFilter};
 use super::relations::*;
-use crate::domain::{Email, MemberRole, MemberState, Password, Username};
+use crate::auth::policy::user_for;
+use crate::domain::{Email, Password, Username};
 use crate::error::GqlResult;
 use crate::error::{AppError, AppResult};
-use crate::services::password;
+use crate::services::accounts::auth::{self as account_service, NewAccount};
 use crate::services::workspaces as workspaces_service;
 
 /// A customer account. The password hash is never exposed.
@@ -142,23 +143,38 @@ pub struct CreateCustomerInput {
     pub account_type: AccountType,
 }
 
-impl CreateInput for CreateCustomerInput {
-    type Object = Customer;
-    fn into_row(self) -> AppResult<customers::ActiveModel> {
-        let username = Username::parse("username", &self.username)?;
-        let email = Email::parse("email", &self.email)?;
-        let password = Password::parse("password", &self.password)?;
-        Ok(customers::ActiveModel {
-            uuid: Set(format!("cust-{}", uuid::Uuid::new_v4().simple())),
-            username: Set(username.into_string()),
-            email: Set(email.into_string()),
-            phone: Set(opt_text("phone", self.phone, 32)?),
-            password_hash: Set(password::hash(&password)?),
-            full_name: Set(opt_text("fullName", self.full_name, 256)?),
-            company: Set(opt_text("company", self.company, 256)?),
-            account_type: Set(Some(self.account_type.as_db().into())),
-            ..Default::default()
+impl CreateCustomerInput {
+    fn parse(self) -> AppResult<NewAccount> {
+        Ok(NewAccount {
+            username: Username::parse("username", &self.username)?,
+            email: Email::parse("email", &self.email)?,
+            password: Password::parse("password", &self.password)?,
+            phone: opt_text("phone", self.phone, 32)?,
+            full_name: opt_text("fullName", self.full_name, 256)?,
+            company: opt_text("company", self.company, 256)?,
+            account_type: Some(self.account_type.into()),
         })
+    }
+}
+
+#[derive(Default)]
+pub struct CustomerAdminMutation;
+
+#[Object]
+impl CustomerAdminMutation {
+    /// Creates a customer account (operators only); the password is stored as an Argon2id
+    /// hash.
+    async fn create_customer(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCustomerInput,
+    ) -> async_graphql::Result<Customer> {
+        let user = user_for::<customers::Entity>(&principal(ctx)).gql()?;
+        let account = input.parse().gql()?;
+        let model = account_service::create_customer(&state(ctx).db, user, account)
+            .await
+            .gql()?;
+        Customer::from_model(model).gql()
     }
 }
 
@@ -224,7 +240,6 @@ crud_query!(
 crud_mutation!(
     CustomerMutation,
     Customer,
-    create: create_customer(CreateCustomerInput),
     update: update_customer(UpdateCustomerInput),
     delete: delete_customer
 );
@@ -479,27 +494,6 @@ crud_query!(
     WorkspaceMemberFilter,
     WorkspaceMemberOrder
 );
-
-impl From<WorkspaceRole> for MemberRole {
-    fn from(role: WorkspaceRole) -> Self {
-        match role {
-            WorkspaceRole::Owner => Self::Owner,
-            WorkspaceRole::Admin => Self::Admin,
-            WorkspaceRole::Member => Self::Member,
-            WorkspaceRole::Viewer => Self::Viewer,
-        }
-    }
-}
-
-impl From<MemberStatus> for MemberState {
-    fn from(status: MemberStatus) -> Self {
-        match status {
-            MemberStatus::Active => Self::Active,
-            MemberStatus::Invited => Self::Invited,
-            MemberStatus::Suspended => Self::Suspended,
-        }
-    }
-}
 
 /// An invitation into a workspace, as its managers see it: the login as the inviter typed
 /// it, never the account it reached or whether it was declined.

@@ -353,10 +353,11 @@ impl AgentMutation {
         let host_id = principal(ctx).agent_host().gql()?.to_owned();
         let now = Utc::now();
         let state = state(ctx);
-        host_status::heartbeat(&state.db, state.events.as_ref(), &host_id, now)
-            .await
-            .gql()?;
-        Ok(now)
+        host_status::agent_call(&state.db, state.events.as_ref(), &host_id, now, async {
+            Ok(now)
+        })
+        .await
+        .gql()
     }
 
     /// The agent describes its host and GPUs (agent token only; its own host). Upserts the
@@ -370,12 +371,15 @@ impl AgentMutation {
         let report = parse_report(input).gql()?;
         let state = state(ctx);
         let now = Utc::now();
-        agents::report_host(&state.db, &host_id, report, now)
-            .await
-            .gql()?;
-        host_status::heartbeat(&state.db, state.events.as_ref(), &host_id, now)
-            .await
-            .gql()?;
+        host_status::agent_call(
+            &state.db,
+            state.events.as_ref(),
+            &host_id,
+            now,
+            agents::report_host(&state.db, &host_id, report, now),
+        )
+        .await
+        .gql()?;
         Ok(AgentReportPayload {
             host_id: ID(host_id),
         })
@@ -392,12 +396,15 @@ impl AgentMutation {
         let state = state(ctx);
         let now = Utc::now();
         let batch = parse_batch(batch, state.settings.agents.max_batch_samples, now).gql()?;
-        let result = agents::ingest_metrics(&state.db, state.events.as_ref(), &host_id, batch)
-            .await
-            .gql()?;
-        host_status::heartbeat(&state.db, state.events.as_ref(), &host_id, now)
-            .await
-            .gql()?;
+        let result = host_status::agent_call(
+            &state.db,
+            state.events.as_ref(),
+            &host_id,
+            now,
+            agents::ingest_metrics(&state.db, state.events.as_ref(), &host_id, batch),
+        )
+        .await
+        .gql()?;
         Ok(MetricBatchResult {
             accepted: i32::try_from(result.accepted).unwrap_or(i32::MAX),
             duplicate: result.duplicate,
@@ -422,19 +429,22 @@ impl AgentMutation {
             .transpose()
             .gql()?
             .map(crate::domain::BoundedText::into_string);
-        let change = environments::report_status(
+        let change = host_status::agent_call(
             &state.db,
             state.events.as_ref(),
             &host_id,
-            environment_id.as_str(),
-            status.into(),
-            reason,
+            Utc::now(),
+            environments::report_status(
+                &state.db,
+                state.events.as_ref(),
+                &host_id,
+                environment_id.as_str(),
+                status.into(),
+                reason,
+            ),
         )
         .await
         .gql()?;
-        host_status::heartbeat(&state.db, state.events.as_ref(), &host_id, Utc::now())
-            .await
-            .gql()?;
         EnvironmentStatusEvent::from_change(&change).gql()
     }
 }

@@ -10,7 +10,7 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 use super::crud::{principal, state};
 use super::enums::ServiceType;
 use super::scalars::BigInt;
-use crate::domain::{OrderAction, ServiceKind};
+use crate::domain::OrderAction;
 use crate::error::GqlResult;
 use crate::events::{Event, Key, Kind, Topic};
 use crate::services::environments::{self as lifecycle, Observed, Order};
@@ -93,11 +93,7 @@ impl From<Order> for AgentEnvironmentOrder {
                 .ports
                 .into_iter()
                 .map(|(service, internal_port, external_port)| AgentPortBinding {
-                    service: match service {
-                        ServiceKind::Ssh => ServiceType::Ssh,
-                        ServiceKind::Jupyter => ServiceType::Jupyter,
-                        ServiceKind::Rdp => ServiceType::Rdp,
-                    },
+                    service: service.into(),
                     internal_port,
                     external_port,
                 })

@@ -3,15 +3,25 @@
 use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, ID};
 use chrono::{DateTime, TimeZone, Utc};
 use entity::customers;
-use sea_orm::ColumnTrait;
 
 use super::accounts::Customer;
 use super::convert::text;
-use super::crud::{parse_nullable, patch_nullable, principal, state, ApiObject};
+use super::crud::{parse_nullable, principal, state, ApiObject};
 use super::schema::InBatch;
+use crate::auth::policy;
+use crate::domain::AccountRole;
 use crate::error::{AppError, AppResult, GqlResult};
-use crate::services::accounts::auth::{self as accounts, NewAccount, Session};
-use crate::services::crud::{self, Access};
+use crate::services::accounts::auth::{self as accounts, NewAccount, ProfileChange, Session};
+use crate::services::crud;
+
+/// An optional nullable input as a change: absent keeps, `null` clears.
+fn nullable<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
+    match v {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
 
 /// A signed-in session.
 #[derive(SimpleObject)]
@@ -77,7 +87,7 @@ impl AuthQuery {
             &state(ctx).db,
             user.id,
             "customer",
-            sea_orm::Condition::all(),
+            policy::own_profile(user).read,
         )
         .await
         .gql()?;
@@ -98,22 +108,24 @@ impl AuthMutation {
     ) -> async_graphql::Result<AuthPayload> {
         not_in_batch(ctx).gql()?;
         let app = state(ctx);
+        let full_name = input
+            .full_name
+            .map(|v| text("fullName", v, 256))
+            .transpose()
+            .gql()?;
+        let company = input
+            .company
+            .map(|v| text("company", v, 256))
+            .transpose()
+            .gql()?;
         let account = NewAccount {
-            username: &input.username,
-            email: &input.email,
-            password: &input.password,
-            full_name: input
-                .full_name
-                .map(|v| text("fullName", v, 256))
-                .transpose()
-                .gql()?,
-            company: input
-                .company
-                .map(|v| text("company", v, 256))
-                .transpose()
-                .gql()?,
+            full_name,
+            company,
+            ..NewAccount::parse(&input.username, &input.email, &input.password).gql()?
         };
-        let customer = accounts::register(&app.db, account, false).await.gql()?;
+        let customer = accounts::register(&app.db, account, AccountRole::Customer)
+            .await
+            .gql()?;
         let session = accounts::login(
             &app.db,
             &app.jwt,
@@ -210,34 +222,17 @@ impl AuthMutation {
         input: UpdateMeInput,
     ) -> async_graphql::Result<Customer> {
         let user = principal(ctx).user().gql()?;
-        let own = Access {
-            read: sea_orm::Condition::all().add(customers::Column::Id.eq(user.id)),
-            write: sea_orm::Condition::all().add(customers::Column::Id.eq(user.id)),
+        let change = ProfileChange {
+            phone: nullable(parse_nullable(input.phone, |v| text("phone", v, 32)).gql()?),
+            full_name: nullable(
+                parse_nullable(input.full_name, |v| text("fullName", v, 256)).gql()?,
+            ),
+            company: nullable(parse_nullable(input.company, |v| text("company", v, 256)).gql()?),
         };
-        let model = crud::update::<customers::Entity, _>(
-            &state(ctx).db,
-            state(ctx).events.as_ref(),
-            user.id,
-            "customer",
-            own,
-            move |row| {
-                patch_nullable(
-                    &mut row.phone,
-                    parse_nullable(input.phone, |v| text("phone", v, 32))?,
-                );
-                patch_nullable(
-                    &mut row.full_name,
-                    parse_nullable(input.full_name, |v| text("fullName", v, 256))?,
-                );
-                patch_nullable(
-                    &mut row.company,
-                    parse_nullable(input.company, |v| text("company", v, 256))?,
-                );
-                Ok(())
-            },
-        )
-        .await
-        .gql()?;
+        let app = state(ctx);
+        let model = accounts::update_profile(&app.db, app.events.as_ref(), user, change)
+            .await
+            .gql()?;
         Customer::from_model(model).gql()
     }
 

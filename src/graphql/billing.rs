@@ -14,7 +14,7 @@ use super::crud::{principal, state};
 use super::live::{deliver, require_readable};
 use super::scalars::BigInt;
 use crate::auth::policy::user_for;
-use crate::domain::{BillingAccount, InvoiceState, Money, Resource};
+use crate::domain::{BillingAccount, InvoiceState, Money};
 use crate::error::AppError;
 use crate::events::{Event, Key, Kind, SpendUpdate, Topic};
 use crate::services::{invoices as invoice_service, prices as price_service, spend};
@@ -281,14 +281,6 @@ pub struct SetPriceInput {
     pub effective_from: DateTime<Utc>,
 }
 
-fn resource(r: ResourceType) -> Resource {
-    match r {
-        ResourceType::Gpu => Resource::Gpu,
-        ResourceType::Cpu => Resource::Cpu,
-        ResourceType::Memory => Resource::Memory,
-    }
-}
-
 /// Where an account stands against its monthly limit.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 pub enum SpendAlert {
@@ -392,7 +384,7 @@ impl BillingMutation {
             return Err(AppError::Forbidden).gql();
         }
         let price = price_service::NewPrice {
-            resource: resource(input.resource_type),
+            resource: input.resource_type.into(),
             gpu_model: input.gpu_model,
             unit_price: Money::parse("unitPrice", input.unit_price, Money::RECORD_DIGITS).gql()?,
             effective_from: input.effective_from.naive_utc(),

@@ -6,7 +6,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use entity::{command_results as cr, commands};
-use futures_util::stream::{self, BoxStream, StreamExt};
+use futures_util::stream::{BoxStream, StreamExt};
 
 use super::convert::{id, opt_text, string_map, ts_opt};
 use super::crud::{crud_query, load_many, load_parent, principal, state, ApiObject};
@@ -17,9 +17,10 @@ use super::filter::{
 use super::hosts::Host;
 use super::relations::*;
 use crate::auth::policy::user_for;
+use crate::domain::{self, CommandOrderKind, CommandState};
 use crate::error::AppResult;
 use crate::error::{AppError, GqlResult};
-use crate::events::{AgentOrder, Event, Key, Kind, Topic};
+use crate::events::{Event, Key, Kind, Topic};
 use crate::services::commands as cmd;
 
 /// A shell command for one host.
@@ -260,8 +261,8 @@ impl CommandMutation {
     ) -> async_graphql::Result<RunCommandPayload> {
         let user = user_for::<commands::Entity>(&principal(ctx)).gql()?;
         let new = input.parse(user.id).gql()?;
-        let (batch_id, rows) = cmd::run(&state(ctx).db, new).await.gql()?;
-        cmd::publish_queued(&*state(ctx).events, &rows).await;
+        let app = state(ctx);
+        let (batch_id, rows) = cmd::run(&app.db, app.events.as_ref(), new).await.gql()?;
         Ok(RunCommandPayload {
             batch_id,
             commands: rows
@@ -280,19 +281,37 @@ impl CommandMutation {
         command_id: String,
     ) -> async_graphql::Result<Command> {
         user_for::<commands::Entity>(&principal(ctx)).gql()?;
-        let outcome = cmd::cancel(&state(ctx).db, &command_id).await.gql()?;
-        let row = cmd::publish_cancel(&*state(ctx).events, outcome).await;
+        let app = state(ctx);
+        let row = cmd::cancel(&app.db, app.events.as_ref(), &command_id)
+            .await
+            .gql()?;
         Command::from_model(row).gql()
     }
 }
 
 /// Which stream a chunk of output came from.
-#[derive(
-    async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize,
-)]
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputStream {
     Stdout,
     Stderr,
+}
+
+impl From<OutputStream> for domain::OutputStream {
+    fn from(s: OutputStream) -> Self {
+        match s {
+            OutputStream::Stdout => Self::Stdout,
+            OutputStream::Stderr => Self::Stderr,
+        }
+    }
+}
+
+impl From<domain::OutputStream> for OutputStream {
+    fn from(s: domain::OutputStream) -> Self {
+        match s {
+            domain::OutputStream::Stdout => Self::Stdout,
+            domain::OutputStream::Stderr => Self::Stderr,
+        }
+    }
 }
 
 /// How a command ended, from its agent.
@@ -302,6 +321,17 @@ pub enum CommandOutcome {
     Failed,
     Timeout,
     Cancelled,
+}
+
+impl From<CommandOutcome> for CommandState {
+    fn from(o: CommandOutcome) -> Self {
+        match o {
+            CommandOutcome::Success => Self::Success,
+            CommandOutcome::Failed => Self::Failed,
+            CommandOutcome::Timeout => Self::Timeout,
+            CommandOutcome::Cancelled => Self::Cancelled,
+        }
+    }
 }
 
 #[derive(InputObject)]
@@ -329,13 +359,10 @@ impl AgentCommandMutation {
         command_id: String,
     ) -> async_graphql::Result<bool> {
         let host = principal(ctx).agent_host().gql()?.to_owned();
-        let (run, changed) = cmd::started(&state(ctx).db, &host, &command_id)
+        let app = state(ctx);
+        cmd::started(&app.db, app.events.as_ref(), &host, &command_id)
             .await
-            .gql()?;
-        if let Some(row) = changed {
-            cmd::publish_update(&*state(ctx).events, &row).await;
-        }
-        Ok(run)
+            .gql()
     }
 
     /// A chunk of a running command's output, relayed live to `commandOutput` subscribers
@@ -349,17 +376,13 @@ impl AgentCommandMutation {
         data: String,
     ) -> async_graphql::Result<bool> {
         let host = principal(ctx).agent_host().gql()?.to_owned();
-        let stream = match stream {
-            OutputStream::Stdout => "stdout",
-            OutputStream::Stderr => "stderr",
-        };
         let app = state(ctx);
         cmd::relay_output(
             &app.db,
             &*app.events,
             &host,
             &command_id,
-            stream,
+            stream.into(),
             seq,
             &data,
         )
@@ -380,12 +403,7 @@ impl AgentCommandMutation {
         }
         let report = cmd::Finished {
             command_id: input.command_id,
-            status: match input.status {
-                CommandOutcome::Success => cmd::SUCCESS,
-                CommandOutcome::Failed => cmd::FAILED,
-                CommandOutcome::Timeout => cmd::TIMEOUT,
-                CommandOutcome::Cancelled => cmd::CANCELLED,
-            },
+            status: input.status.into(),
             exit_code: input.exit_code,
             stdout: input.stdout,
             stderr: input.stderr,
@@ -393,9 +411,10 @@ impl AgentCommandMutation {
             stderr_truncated: input.stderr_truncated,
             duration_ms: input.duration_ms,
         };
-        if let Some(row) = cmd::finished(&state(ctx).db, &host, report).await.gql()? {
-            cmd::publish_update(&*state(ctx).events, &row).await;
-        }
+        let app = state(ctx);
+        cmd::finished(&app.db, app.events.as_ref(), &host, report)
+            .await
+            .gql()?;
         Ok(true)
     }
 }
@@ -405,6 +424,15 @@ impl AgentCommandMutation {
 pub enum AgentCommandKind {
     Run,
     Cancel,
+}
+
+impl From<CommandOrderKind> for AgentCommandKind {
+    fn from(k: CommandOrderKind) -> Self {
+        match k {
+            CommandOrderKind::Run => Self::Run,
+            CommandOrderKind::Cancel => Self::Cancel,
+        }
+    }
 }
 
 /// One order for an agent, over its `agentCommands` subscription.
@@ -429,25 +457,6 @@ impl AgentCommand {
             environment: c.environment.clone().map(Json),
         }
     }
-}
-
-/// The command an order names, read from its row (orders carry only ids). A run order for
-/// a command that is no longer pending (cancelled, or started from another delivery) is
-/// dropped.
-async fn load_order(db: &sea_orm::DatabaseConnection, order: &AgentOrder) -> Option<AgentCommand> {
-    let row = match cmd::find(db, &order.command_id).await {
-        Ok(row) if row.target_node_id == order.host_id => row,
-        Ok(_) => return None,
-        Err(err) => {
-            tracing::warn!(error = %err, command = %order.command_id, "cannot load an agent order");
-            return None;
-        }
-    };
-    if order.kind == "cancel" {
-        return Some(AgentCommand::new(AgentCommandKind::Cancel, &row));
-    }
-    let pending = row.status.as_deref().is_none_or(|s| s == cmd::PENDING);
-    pending.then(|| AgentCommand::new(AgentCommandKind::Run, &row))
 }
 
 /// A piece of a running command's output. Pieces of one stream arrive in order; a large
@@ -483,41 +492,13 @@ impl CommandSubscription {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<BoxStream<'static, AgentCommand>> {
         let host = principal(ctx).agent_host().gql()?.to_owned();
-        let app = state(ctx).clone();
-        // Listen first, then read what is pending, so nothing created in between is missed.
-        let live = app
-            .events
-            .subscribe(Topic::new(Kind::AgentCommands, Key::Host(host.clone())));
-        let pending = cmd::pending_for_host(&app.db, &host).await.gql()?;
-        let ids: Vec<String> = pending.iter().map(|c| c.command_id.clone()).collect();
-        cmd::mark_delivered(&app.db, &ids).await.gql()?;
-        let sent: std::collections::HashSet<String> = ids.into_iter().collect();
-        let first: Vec<AgentCommand> = pending
-            .iter()
-            .map(|c| AgentCommand::new(AgentCommandKind::Run, c))
-            .collect();
-        let db = app.db.clone();
-        let rest = live.into_stream().filter_map(move |event| {
-            let (db, sent) = (db.clone(), sent.clone());
-            async move {
-                let Event::AgentCommand(order) = &*event else {
-                    return None;
-                };
-                if order.kind == "run" && sent.contains(&order.command_id) {
-                    return None;
-                }
-                let command = load_order(&db, order).await?;
-                if command.kind == AgentCommandKind::Run {
-                    if let Err(err) =
-                        cmd::mark_delivered(&db, std::slice::from_ref(&order.command_id)).await
-                    {
-                        tracing::warn!(error = %err, "cannot record a command's delivery");
-                    }
-                }
-                Some(command)
-            }
-        });
-        Ok(stream::iter(first).chain(rest).boxed())
+        let app = state(ctx);
+        let feed = cmd::agent_feed(&app.db, app.events.as_ref(), &host)
+            .await
+            .gql()?;
+        Ok(feed
+            .map(|(kind, row)| AgentCommand::new(kind.into(), &row))
+            .boxed())
     }
 
     /// Live output of one command (operators only), as its agent produces it.
@@ -540,11 +521,7 @@ impl CommandSubscription {
                 };
                 Some(CommandOutputChunk {
                     command_id: p.command_id.clone(),
-                    stream: if p.stream == "stderr" {
-                        OutputStream::Stderr
-                    } else {
-                        OutputStream::Stdout
-                    },
+                    stream: p.stream.into(),
                     seq: p.seq,
                     data: p.data.clone(),
                 })
@@ -577,14 +554,11 @@ impl CommandSubscription {
                 let Event::CommandUpdate(c) = &*event else {
                     return None;
                 };
-                let status = CommandStatus::from_db(&c.status)
-                    .map_err(|err| tracing::error!(error = %err, "cannot show a command update"))
-                    .ok()?;
                 Some(CommandUpdate {
                     command_id: c.command_id.clone(),
                     batch_id: c.batch_id.clone(),
                     host_id: ID(c.host_id.clone()),
-                    status,
+                    status: c.status.into(),
                     at: c.at,
                 })
             })

@@ -17,10 +17,10 @@ use super::batch::Batcher;
 use super::filter::{FilterInput, IdKey, OrderInput};
 use super::loaders::{DbLoader, Latest, LatestOf, Rel, Relation};
 use super::pagination::{decode_key_cursor, encode_cursor, encode_key_cursor, PageArgs};
-use crate::auth::policy::{user_for, Policy};
-use crate::auth::{Principal, User};
+use crate::auth::policy::{access, delete_access, user_for, Policy};
+use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
-use crate::services::crud::{self, Access, Lifecycle, Pk};
+use crate::services::crud::{self, Lifecycle, Pk};
 use crate::state::AppState;
 
 /// A GraphQL object backed by one table row.
@@ -70,14 +70,6 @@ pub fn principal(ctx: &Context<'_>) -> Principal {
     ctx.data_opt::<Principal>()
         .cloned()
         .unwrap_or(Principal::Anonymous)
-}
-
-/// The signed-in user's access to `E`.
-fn access<E: Policy>(user: User) -> Access {
-    Access {
-        read: E::readable(user).condition(),
-        write: E::writable(user).condition(),
-    }
 }
 
 fn parse_pk<O: ApiObject>(id: &ID) -> AppResult<Pk<O::Entity>>
@@ -258,10 +250,7 @@ where
 {
     let user = user_for::<O::Entity>(&principal(ctx))?;
     let key = parse_pk::<O>(&id)?;
-    let access = Access {
-        read: O::Entity::readable(user).condition(),
-        write: O::Entity::deletable(user).condition(),
-    };
+    let access = delete_access::<O::Entity>(user);
     let app = state(ctx);
     let model =
         crud::delete::<O::Entity>(&app.db, app.events.as_ref(), key, O::LABEL, access).await?;

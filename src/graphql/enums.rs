@@ -1,7 +1,9 @@
 //! GraphQL enums for every status/type column. The database keeps the seed's lowercase
-//! strings (`online`, `available`, ...); the API shows `ONLINE`, `AVAILABLE`, ... Each enum
-//! is declared once with its database spelling, and the conversions are generated.
+//! strings (`online`, `available`, ...); the API shows `ONLINE`, `AVAILABLE`, ... The words
+//! and their spellings are `domain`'s (the one vocabulary services, policy and events use);
+//! each API enum names its domain type, and the conversions are generated.
 
+use crate::domain as d;
 use crate::error::AppError;
 
 /// Conversion between an API enum and the string stored in its column.
@@ -14,29 +16,39 @@ pub trait DbEnum: Sized + Copy + Send + Sync + 'static {
     }
 }
 
+/// An API enum over one of `domain`'s stored words: the same variants, converted both ways;
+/// the database spelling is the domain type's.
 macro_rules! db_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $db:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident = $domain:ident { $($variant:ident),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name {
-            $($(#[$vmeta])* $variant),+
+            $($variant),+
+        }
+
+        impl From<d::$domain> for $name {
+            fn from(v: d::$domain) -> Self {
+                match v {
+                    $(d::$domain::$variant => Self::$variant),+
+                }
+            }
+        }
+
+        impl From<$name> for d::$domain {
+            fn from(v: $name) -> Self {
+                match v {
+                    $($name::$variant => Self::$variant),+
+                }
+            }
         }
 
         impl DbEnum for $name {
             fn as_db(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $db),+
-                }
+                d::$domain::from(self).as_db()
             }
 
             fn from_db(raw: &str) -> Result<Self, AppError> {
-                match raw {
-                    $($db => Ok(Self::$variant),)+
-                    other => Err(AppError::internal(format!(
-                        "column holds '{other}', which is not a known {}",
-                        stringify!($name)
-                    ))),
-                }
+                d::$domain::from_db(raw).map(Self::from)
             }
         }
     };
@@ -44,33 +56,108 @@ macro_rules! db_enum {
 
 db_enum!(
     /// How `system_configs.config_value` is to be read; the value is checked against it.
-    ConfigType { Integer = "integer", Float = "float", Boolean = "boolean", String = "string", Json = "json" }
+    ConfigType = ConfigKind { Integer, Float, Boolean, String, Json }
 );
-db_enum!(OsType { Linux = "linux", Windows = "windows" });
-db_enum!(DeploymentMode { Traditional = "traditional", Kubernetes = "kubernetes" });
+db_enum!(OsType = OsKind { Linux, Windows });
+db_enum!(
+    DeploymentMode = DeploymentKind {
+        Traditional,
+        Kubernetes
+    }
+);
 db_enum!(
     /// `error` comes from seed 003's node status.
-    HostStatus { Online = "online", Offline = "offline", Maintenance = "maintenance", Error = "error" }
+    HostStatus = HostState { Online, Offline, Maintenance, Error }
 );
-db_enum!(HostHealth { Healthy = "healthy", Degraded = "degraded", Unhealthy = "unhealthy", Unknown = "unknown" });
-db_enum!(GpuStatus { Available = "available", Allocated = "allocated", Maintenance = "maintenance", Error = "error" });
-db_enum!(GpuHealth { Healthy = "healthy", Degraded = "degraded", Error = "error" });
-db_enum!(AccountType { Individual = "individual", Enterprise = "enterprise" });
-db_enum!(CustomerRole { Customer = "customer", Admin = "admin" });
-db_enum!(CustomerStatus { Active = "active", Suspended = "suspended", Deleted = "deleted" });
-db_enum!(WorkspaceType { Personal = "personal", Team = "team", Enterprise = "enterprise" });
-db_enum!(WorkspaceStatus { Active = "active", Archived = "archived" });
-db_enum!(WorkspaceRole { Owner = "owner", Admin = "admin", Member = "member", Viewer = "viewer" });
-db_enum!(MemberStatus { Active = "active", Invited = "invited", Suspended = "suspended" });
 db_enum!(
-    /// `starting`, `deleting`, `deleted` and `failed` are additions to the seed's list (see
-    /// `domain::EnvState` for the lifecycle).
-    EnvironmentStatus { Creating = "creating", Starting = "starting", Running = "running", Stopping = "stopping", Stopped = "stopped", Deleting = "deleting", Deleted = "deleted", Failed = "failed", Error = "error" }
+    HostHealth = HostHealthState {
+        Healthy,
+        Degraded,
+        Unhealthy,
+        Unknown
+    }
+);
+db_enum!(
+    GpuStatus = GpuState {
+        Available,
+        Allocated,
+        Maintenance,
+        Error
+    }
+);
+db_enum!(
+    GpuHealth = GpuHealthState {
+        Healthy,
+        Degraded,
+        Error
+    }
+);
+db_enum!(
+    AccountType = AccountKind {
+        Individual,
+        Enterprise
+    }
+);
+db_enum!(CustomerRole = AccountRole { Customer, Admin });
+db_enum!(
+    CustomerStatus = AccountState {
+        Active,
+        Suspended,
+        Deleted
+    }
+);
+db_enum!(
+    WorkspaceType = WorkspaceKind {
+        Personal,
+        Team,
+        Enterprise
+    }
+);
+db_enum!(WorkspaceStatus = WorkspaceState { Active, Archived });
+db_enum!(
+    WorkspaceRole = MemberRole {
+        Owner,
+        Admin,
+        Member,
+        Viewer
+    }
+);
+db_enum!(
+    MemberStatus = MemberState {
+        Active,
+        Invited,
+        Suspended
+    }
 );
 
-impl From<crate::domain::EnvState> for EnvironmentStatus {
-    fn from(state: crate::domain::EnvState) -> Self {
-        use crate::domain::EnvState as S;
+/// `starting`, `deleting`, `deleted` and `failed` are additions to the seed's list (see
+/// `domain::EnvState` for the lifecycle).
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EnvironmentStatus {
+    Creating,
+    Starting,
+    Running,
+    Stopping,
+    Stopped,
+    Deleting,
+    Deleted,
+    Failed,
+    Error,
+}
+
+impl DbEnum for EnvironmentStatus {
+    fn as_db(self) -> &'static str {
+        d::EnvState::from(self).as_db()
+    }
+
+    fn from_db(raw: &str) -> Result<Self, AppError> {
+        d::EnvState::from_db(Some(raw)).map(Self::from)
+    }
+}
+
+impl From<d::EnvState> for EnvironmentStatus {
+    fn from(state: d::EnvState) -> Self {
+        use d::EnvState as S;
         match state {
             S::Creating => Self::Creating,
             S::Starting => Self::Starting,
@@ -85,9 +172,9 @@ impl From<crate::domain::EnvState> for EnvironmentStatus {
     }
 }
 
-impl From<EnvironmentStatus> for crate::domain::EnvState {
+impl From<EnvironmentStatus> for d::EnvState {
     fn from(status: EnvironmentStatus) -> Self {
-        use crate::domain::EnvState as S;
+        use d::EnvState as S;
         match status {
             EnvironmentStatus::Creating => S::Creating,
             EnvironmentStatus::Starting => S::Starting,
@@ -101,18 +188,30 @@ impl From<EnvironmentStatus> for crate::domain::EnvState {
         }
     }
 }
-db_enum!(ServiceType { Ssh = "ssh", Rdp = "rdp", Jupyter = "jupyter" });
-db_enum!(PortMappingStatus { Active = "active", Released = "released" });
+db_enum!(ServiceType = ServiceKind { Ssh, Rdp, Jupyter });
+db_enum!(PortMappingStatus = PortState { Active, Released });
 db_enum!(
     /// Status of datasets, dataset versions and model versions.
-    UploadStatus { Uploading = "uploading", Ready = "ready", Failed = "failed" }
+    UploadStatus = UploadState { Uploading, Ready, Failed }
 );
-db_enum!(AccessMode { ReadOnly = "readonly", ReadWrite = "readwrite" });
-db_enum!(ResourceType { Cpu = "cpu", Memory = "memory", Gpu = "gpu" });
-db_enum!(InvoiceStatus { Draft = "draft", Issued = "issued", Paid = "paid", Void = "void" });
+db_enum!(
+    AccessMode = MountMode {
+        ReadOnly,
+        ReadWrite
+    }
+);
+db_enum!(ResourceType = Resource { Cpu, Memory, Gpu });
+db_enum!(
+    InvoiceStatus = InvoiceState {
+        Draft,
+        Issued,
+        Paid,
+        Void
+    }
+);
 db_enum!(
     /// `cancelled` is an addition to seed 003's list.
-    CommandStatus { Pending = "pending", Running = "running", Success = "success", Failed = "failed", Timeout = "timeout", Cancelled = "cancelled" }
+    CommandStatus = CommandState { Pending, Running, Success, Failed, Timeout, Cancelled }
 );
 
 #[cfg(test)]
@@ -129,7 +228,10 @@ mod tests {
         ] {
             assert_eq!(HostStatus::from_db(s.as_db()).unwrap(), s);
         }
-        assert_eq!(AccessMode::ReadOnly.as_db(), "readonly");
+        assert_eq!(
+            AccessMode::from_db(AccessMode::ReadOnly.as_db()).unwrap(),
+            AccessMode::ReadOnly
+        );
         assert_eq!(HostHealth::from_db_opt(None).unwrap(), None);
     }
 

@@ -22,13 +22,12 @@ use super::filter::{order_input, EnumFilter, FilterInput, IdFilter, StringFilter
 use super::metrics::{GpuMetric, HostMetric};
 use super::relations::*;
 use super::scalars::BigInt;
-use crate::auth::policy::{user_for, Policy};
-use crate::auth::tokens::{random_token, sha256_hex, AGENT_PREFIX};
+use crate::auth::policy::user_for;
 use crate::domain::{BoundedText, IpAddress};
 use crate::error::GqlResult;
 use crate::error::{AppError, AppResult};
-use crate::services::crud::{self, Access};
 use crate::services::db::json_contains;
+use crate::services::fleet;
 
 /// A physical or virtual machine with GPUs, running the node agent.
 #[derive(SimpleObject)]
@@ -437,19 +436,14 @@ impl HostAdminMutation {
         input: CreateHostInput,
     ) -> async_graphql::Result<CreateHostPayload> {
         let user = user_for::<hosts::Entity>(&principal(ctx)).gql()?;
-        let db = &state(ctx).db;
-        let mut row = input.into_row().gql()?;
-        hosts::Entity::authorize_insert(user, &mut row, db)
-            .await
-            .gql()?;
-        let token = random_token(AGENT_PREFIX);
-        row.agent_token_hash = Set(Some(sha256_hex(&token)));
-        let model = crud::create::<hosts::Entity>(db, state(ctx).events.as_ref(), row)
+        let row = input.into_row().gql()?;
+        let app = state(ctx);
+        let (host, agent_token) = fleet::register_host(&app.db, app.events.as_ref(), user, row)
             .await
             .gql()?;
         Ok(CreateHostPayload {
-            host: Host::from_model(model).gql()?,
-            agent_token: token,
+            host: Host::from_model(host).gql()?,
+            agent_token,
         })
     }
 
@@ -460,26 +454,10 @@ impl HostAdminMutation {
         host_id: ID,
     ) -> async_graphql::Result<String> {
         let user = user_for::<hosts::Entity>(&principal(ctx)).gql()?;
-        let token = random_token(AGENT_PREFIX);
-        let hash = sha256_hex(&token);
-        let access = Access {
-            read: hosts::Entity::readable(user).condition(),
-            write: hosts::Entity::writable(user).condition(),
-        };
-        crud::update::<hosts::Entity, _>(
-            &state(ctx).db,
-            state(ctx).events.as_ref(),
-            host_id.to_string(),
-            Host::LABEL,
-            access,
-            move |row| {
-                row.agent_token_hash = Set(Some(hash));
-                Ok(())
-            },
-        )
-        .await
-        .gql()?;
-        Ok(token)
+        let app = state(ctx);
+        fleet::rotate_agent_token(&app.db, app.events.as_ref(), user, host_id.to_string())
+            .await
+            .gql()
     }
 }
 
@@ -717,9 +695,7 @@ impl GpuAvailabilityQuery {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<GpuAvailability>> {
         principal(ctx).user().gql()?;
-        let rows = crate::services::fleet::gpu_availability(&state(ctx).db)
-            .await
-            .gql()?;
+        let rows = fleet::gpu_availability(&state(ctx).db).await.gql()?;
         Ok(rows
             .into_iter()
             .map(|r| GpuAvailability {

@@ -92,11 +92,7 @@ impl CreateEnvironmentInput {
         }
         let mut services = Vec::new();
         for s in self.services {
-            let kind = match s {
-                ServiceType::Ssh => ServiceKind::Ssh,
-                ServiceType::Jupyter => ServiceKind::Jupyter,
-                ServiceType::Rdp => ServiceKind::Rdp,
-            };
+            let kind = ServiceKind::from(s);
             if !services.contains(&kind) {
                 services.push(kind);
             }

@@ -18,7 +18,7 @@ use futures_util::stream::{self, BoxStream, StreamExt};
 use sea_orm::{DatabaseConnection, PaginatorTrait, PrimaryKeyTrait, QueryFilter};
 
 use super::crud::{principal, state, ApiObject};
-use super::enums::{DbEnum, EnvironmentStatus, HostStatus};
+use super::enums::{EnvironmentStatus, HostStatus};
 use super::metrics::{EnvironmentMetric, GpuMetric, HostMetric};
 use crate::auth::policy::{user_for, Policy, Scope};
 use crate::auth::User;
@@ -41,8 +41,8 @@ impl HostStatusEvent {
     fn from_change(c: &HostStatusChange) -> AppResult<Self> {
         Ok(Self {
             host_id: ID(c.host_id.clone()),
-            status: HostStatus::from_db(&c.status)?,
-            previous_status: HostStatus::from_db_opt(c.previous_status.as_deref())?,
+            status: c.status.into(),
+            previous_status: c.previous_status.map(Into::into),
             at: c.at,
         })
     }
@@ -65,8 +65,8 @@ impl EnvironmentStatusEvent {
         Ok(Self {
             environment_id: ID(c.environment_id.clone()),
             host_id: ID(c.host_id.clone()),
-            status: EnvironmentStatus::from_db(&c.status)?,
-            previous_status: EnvironmentStatus::from_db_opt(c.previous_status.as_deref())?,
+            status: c.status.into(),
+            previous_status: c.previous_status.map(Into::into),
             reason: c.reason.clone(),
             at: c.at,
         })

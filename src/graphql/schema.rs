@@ -72,6 +72,7 @@ pub struct MutationRoot(
     agent_environments::AgentEnvironmentMutation,
     hosts::GpuMutation,
     accounts::CustomerMutation,
+    accounts::CustomerAdminMutation,
     accounts::WorkspaceMutation,
     accounts::WorkspaceMemberMutation,
     lifecycle::EnvironmentMutation,

@@ -13,15 +13,12 @@ use crate::state::AppState;
 /// One pass at `now`; returns the commands it ended.
 pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> AppResult<Vec<commands::Model>> {
     let settings = &state.settings.commands;
-    let ended = cmd::expire(
+    cmd::expire(
         &state.db,
+        state.events.as_ref(),
         now.naive_utc(),
         Duration::seconds(settings.delivery_timeout_secs),
         Duration::seconds(settings.report_grace_secs),
     )
-    .await?;
-    for row in &ended {
-        cmd::publish_update(&*state.events, row).await;
-    }
-    Ok(ended)
+    .await
 }

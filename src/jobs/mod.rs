@@ -75,7 +75,7 @@ pub fn spawn(state: &AppState, shutdown: &watch::Receiver<bool>) -> Vec<JoinHand
             },
         )),
         tokio::spawn(every(
-            "offline",
+            "host-offline",
             Duration::from_secs(jobs.offline_check_interval_secs),
             shutdown.clone(),
             move || {
@@ -140,5 +140,5 @@ async fn every<F, Fut>(
             Err(err) => tracing::error!(error = %err, "background job failed"),
         }
     }
-    tracing::debug!(job = name, "stopped");
+    tracing::debug!(job = name, "loop ended");
 }

@@ -7,7 +7,7 @@ use entity::{customers, workspace_members, workspaces};
 use futures_util::future::BoxFuture;
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, Set};
 
-use crate::domain::{MemberRole, MemberState};
+use crate::domain::{AccountState, MemberRole, MemberState};
 use crate::error::AppResult;
 use crate::events::{Event, Revocation};
 use crate::services::crud::Lifecycle;
@@ -51,7 +51,7 @@ impl Lifecycle for customers::Entity {
         let revoked = match (before, after) {
             (Some(_), None) => true,
             (Some(b), Some(a)) => {
-                let active = matches!(a.status.as_deref(), None | Some("active"));
+                let active = AccountState::admits(a.status.as_deref());
                 (!active && b.status != a.status)
                     || b.role != a.role
                     || b.password_hash != a.password_hash
@@ -95,12 +95,14 @@ pub mod auth {
     };
 
     use crate::auth::jwt::JwtKeys;
+    use crate::auth::policy::{self, Policy};
     use crate::auth::tokens::{random_token, sha256_hex, REFRESH_PREFIX};
+    use crate::auth::User;
     use crate::config::AuthSettings;
-    use crate::domain::{Email, Password, Username};
+    use crate::domain::{AccountKind, AccountRole, AccountState, Email, Password, Username};
     use crate::error::{AppError, AppResult};
     use crate::events::{EventBus, Revocation};
-    use crate::services::password;
+    use crate::services::{crud, db, password};
 
     /// What sign-in returns.
     #[derive(Debug)]
@@ -112,39 +114,127 @@ pub mod auth {
         pub refresh_token: String,
     }
 
-    pub struct NewAccount<'a> {
-        pub username: &'a str,
-        pub email: &'a str,
-        pub password: &'a str,
+    /// A new account, parsed.
+    pub struct NewAccount {
+        pub username: Username,
+        pub email: Email,
+        pub password: Password,
+        pub phone: Option<String>,
         pub full_name: Option<String>,
         pub company: Option<String>,
+        /// `None`: the column's default.
+        pub account_type: Option<AccountKind>,
+    }
+
+    impl NewAccount {
+        /// An account with nothing but its credentials.
+        pub fn parse(username: &str, email: &str, password: &str) -> AppResult<Self> {
+            Ok(Self {
+                username: Username::parse("username", username)?,
+                email: Email::parse("email", email)?,
+                password: Password::parse("password", password)?,
+                phone: None,
+                full_name: None,
+                company: None,
+                account_type: None,
+            })
+        }
     }
 
     fn invalid_credentials() -> AppError {
         AppError::Unauthenticated
     }
 
-    /// A customer (role `customer`). Username and e-mail uniqueness are the database's: a
-    /// taken one is CONFLICT.
-    pub async fn register(
-        db: &impl ConnectionTrait,
-        account: NewAccount<'_>,
-        admin: bool,
-    ) -> AppResult<customers::Model> {
-        let username = Username::parse("username", account.username)?;
-        let email = Email::parse("email", account.email)?;
-        let password = Password::parse("password", account.password)?;
-        let row = customers::ActiveModel {
+    /// The row of a new account, without its password hash.
+    fn account_row(account: &NewAccount, role: AccountRole) -> customers::ActiveModel {
+        let mut row = customers::ActiveModel {
             uuid: Set(format!("cust-{}", uuid::Uuid::new_v4().simple())),
-            username: Set(username.into_string()),
-            email: Set(email.into_string()),
-            password_hash: Set(password::hash_blocking(password).await?),
-            full_name: Set(account.full_name),
-            company: Set(account.company),
-            role: Set(if admin { "admin" } else { "customer" }.into()),
+            username: Set(account.username.clone().into_string()),
+            email: Set(account.email.clone().into_string()),
+            phone: Set(account.phone.clone()),
+            full_name: Set(account.full_name.clone()),
+            company: Set(account.company.clone()),
+            role: Set(role.as_db().into()),
             ..Default::default()
         };
+        if let Some(kind) = account.account_type {
+            row.account_type = Set(Some(kind.as_db().into()));
+        }
+        row
+    }
+
+    /// The one way an account is created: the password hashed with Argon2id on the blocking
+    /// pool (behind `services::password`'s permits), then the row inserted. Username and
+    /// e-mail uniqueness are the database's: a taken one is CONFLICT. Accounts have no
+    /// insert hooks and publish nothing.
+    async fn insert_account(
+        db: &DatabaseConnection,
+        mut row: customers::ActiveModel,
+        password: Password,
+    ) -> AppResult<customers::Model> {
+        row.password_hash = Set(password::hash_blocking(password).await?);
+        let _writer = db::write_guard(db).await;
         Ok(row.insert(db).await?)
+    }
+
+    /// Sign-up (`register`), the bootstrap admin and `remotegpu admin create`: an account
+    /// with `role`.
+    pub async fn register(
+        db: &DatabaseConnection,
+        account: NewAccount,
+        role: AccountRole,
+    ) -> AppResult<customers::Model> {
+        let row = account_row(&account, role);
+        insert_account(db, row, account.password).await
+    }
+
+    /// An account an operator creates (`createCustomer`): the customers' insert rule decides
+    /// who may, before anything is hashed.
+    pub async fn create_customer(
+        db: &DatabaseConnection,
+        user: User,
+        account: NewAccount,
+    ) -> AppResult<customers::Model> {
+        let mut row = account_row(&account, AccountRole::Customer);
+        customers::Entity::authorize_insert(user, &mut row, db).await?;
+        insert_account(db, row, account.password).await
+    }
+
+    /// What a customer changes about themselves: `None` keeps a field, `Some(None)` clears it.
+    #[derive(Debug, Default)]
+    pub struct ProfileChange {
+        pub phone: Option<Option<String>>,
+        pub full_name: Option<Option<String>>,
+        pub company: Option<Option<String>>,
+    }
+
+    /// Updates the signed-in customer's own profile ([`policy::own_profile`]).
+    pub async fn update_profile(
+        db: &DatabaseConnection,
+        bus: &dyn EventBus,
+        user: User,
+        change: ProfileChange,
+    ) -> AppResult<customers::Model> {
+        crud::update::<customers::Entity, _>(
+            db,
+            bus,
+            user.id,
+            "customer",
+            policy::own_profile(user),
+            move |row| {
+                if let Some(v) = change.phone {
+                    row.phone = Set(v);
+                }
+                if let Some(v) = change.full_name {
+                    row.full_name = Set(v);
+                }
+                if let Some(v) = change.company {
+                    row.company = Set(v);
+                }
+                Ok(())
+            },
+        )
+        .await
     }
 
     /// Creates the bootstrap admin unless a customer with that username exists.
@@ -159,14 +249,8 @@ pub mod auth {
             .one(db)
             .await?;
         if exists.is_none() {
-            let account = NewAccount {
-                username,
-                email,
-                password,
-                full_name: None,
-                company: None,
-            };
-            let admin = register(db, account, true).await?;
+            let account = NewAccount::parse(username, email, password)?;
+            let admin = register(db, account, AccountRole::Admin).await?;
             tracing::info!(customer_id = admin.id, "bootstrap admin created");
         }
         Ok(())
@@ -204,7 +288,7 @@ pub mod auth {
     ) -> AppResult<Session> {
         let (access_token, access_expires_at) = keys.issue(
             customer.id,
-            customer.role == "admin",
+            customer.role == AccountRole::Admin.as_db(),
             customer.credentials_version,
         )?;
         let now = Utc::now().naive_utc();
@@ -233,9 +317,10 @@ pub mod auth {
     }
 
     fn check_active(customer: &customers::Model) -> AppResult<()> {
-        match customer.status.as_deref() {
-            None | Some("active") => Ok(()),
-            _ => Err(AppError::Forbidden),
+        if AccountState::admits(customer.status.as_deref()) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden)
         }
     }
 

@@ -15,6 +15,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, Set, TransactionTrait,
 };
 
+use crate::domain::{GpuHealthState, GpuState};
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, EventBus};
 use crate::services::db;
@@ -58,7 +59,8 @@ pub struct GpuChanges {
     pub vanished: usize,
 }
 
-const GPU_ERROR: &str = "error";
+const GPU_ERROR: &str = GpuState::Error.as_db();
+const GPU_HEALTH_ERROR: &str = GpuHealthState::Error.as_db();
 
 /// Updates the host's row from the report and upserts its GPUs by uuid: new GPUs are added;
 /// known ones are updated (and, when they had vanished, restored); GPUs of this host that the
@@ -163,14 +165,14 @@ async fn apply_report(
                 fill_gpu(&mut active, gpu);
                 if row.status.as_deref() == Some(GPU_ERROR) {
                     let restored = if row.allocated_to.is_some() {
-                        "allocated"
+                        GpuState::Allocated
                     } else {
-                        "available"
+                        GpuState::Available
                     };
-                    active.status = Set(Some(restored.into()));
+                    active.status = Set(Some(restored.as_db().into()));
                 }
-                if row.health_status.as_deref() == Some(GPU_ERROR) {
-                    active.health_status = Set(Some("healthy".into()));
+                if row.health_status.as_deref() == Some(GPU_HEALTH_ERROR) {
+                    active.health_status = Set(Some(GpuHealthState::Healthy.as_db().into()));
                 }
                 active.updated_at = Set(Some(now));
                 // Always written: a parked row must get its index back even when nothing
@@ -182,8 +184,8 @@ async fn apply_report(
             None => {
                 let mut active = gpus::ActiveModel {
                     host_id: Set(host_id.to_owned()),
-                    status: Set(Some("available".into())),
-                    health_status: Set(Some("healthy".into())),
+                    status: Set(Some(GpuState::Available.as_db().into())),
+                    health_status: Set(Some(GpuHealthState::Healthy.as_db().into())),
                     created_at: Set(Some(now)),
                     updated_at: Set(Some(now)),
                     ..Default::default()
@@ -200,7 +202,7 @@ async fn apply_report(
         }
         gpus::Entity::update_many()
             .col_expr(gpus::Column::Status, Expr::value(GPU_ERROR))
-            .col_expr(gpus::Column::HealthStatus, Expr::value(GPU_ERROR))
+            .col_expr(gpus::Column::HealthStatus, Expr::value(GPU_HEALTH_ERROR))
             .col_expr(gpus::Column::UpdatedAt, Expr::value(now))
             .filter(gpus::Column::Id.eq(row.id))
             .exec(txn)

@@ -1,8 +1,10 @@
 //! Remote commands (seed 003), the way operators know them from Salt or SSM Run Command: one
 //! `commands` row per target host, `pending` until the host's agent starts it, then
 //! `running`, then `success` / `failed` / `timeout` / `cancelled` with one `command_results`
-//! row. Delivery to agents is at-least-once; every agent report is idempotent here, so a
-//! repeated report changes nothing.
+//! row. Delivery to agents is at-least-once ([`agent_feed`]); every agent report is
+//! idempotent here, so a repeated report changes nothing. This module is the only publisher
+//! of command events (agent orders, status changes, output): each function that changes a
+//! command publishes what it changed, after the commit.
 
 use chrono::{Duration, NaiveDateTime, Utc};
 use entity::{command_results, commands, hosts};
@@ -12,23 +14,18 @@ use sea_orm::{
     QueryOrder, Set, TransactionTrait,
 };
 
+use crate::domain::{CommandOrderKind, CommandState, OutputStream};
 use crate::error::{AppError, AppResult};
-use crate::events::{AgentOrder, CommandChange, Event, EventBus, OutputPiece};
+use crate::events::{AgentOrder, CommandChange, Event, EventBus, Key, Kind, OutputPiece, Topic};
 use crate::services::db::{self, json_contains};
 
 pub const DEFAULT_TIMEOUT_SECS: i32 = 3600;
 pub const MAX_TIMEOUT_SECS: i32 = 48 * 3600;
 pub const MAX_COMMAND_CHARS: usize = 64 * 1024;
 
-pub const PENDING: &str = "pending";
-pub const RUNNING: &str = "running";
-pub const SUCCESS: &str = "success";
-pub const FAILED: &str = "failed";
-pub const TIMEOUT: &str = "timeout";
-pub const CANCELLED: &str = "cancelled";
-
-fn is_final(status: Option<&str>) -> bool {
-    matches!(status, Some(SUCCESS | FAILED | TIMEOUT | CANCELLED))
+/// A command's status as stored (NULL is `pending`).
+fn state_of(c: &commands::Model) -> AppResult<CommandState> {
+    CommandState::from_db_opt(c.status.as_deref())
 }
 
 /// A run as an operator asked for it, already parsed.
@@ -44,9 +41,20 @@ pub struct NewRun {
     pub created_by: i64,
 }
 
-/// Creates one pending command per target host; returns the batch id and the rows, in
-/// creation order. Every named host must exist; the targets must not be empty.
+/// Creates one pending command per target host and tells each host's agent; returns the
+/// batch id and the rows, in creation order. Every named host must exist; the targets must
+/// not be empty.
 pub async fn run(
+    db: &DatabaseConnection,
+    bus: &dyn EventBus,
+    new: NewRun,
+) -> AppResult<(String, Vec<commands::Model>)> {
+    let (batch_id, rows) = insert_run(db, new).await?;
+    publish_queued(bus, &rows).await;
+    Ok((batch_id, rows))
+}
+
+async fn insert_run(
     db: &DatabaseConnection,
     new: NewRun,
 ) -> AppResult<(String, Vec<commands::Model>)> {
@@ -94,7 +102,7 @@ pub async fn run(
             command_id: Set(format!("cmd-{}", uuid::Uuid::new_v4().simple())),
             command_text: Set(new.command_text.clone()),
             target_node_id: Set(host),
-            status: Set(Some(PENDING.into())),
+            status: Set(Some(CommandState::Pending.as_db().into())),
             timeout_seconds: Set(new.timeout_secs),
             working_directory: Set(new.working_directory.clone()),
             environment: Set(environment.clone()),
@@ -129,7 +137,7 @@ pub async fn pending_for_host(
 ) -> AppResult<Vec<commands::Model>> {
     Ok(commands::Entity::find()
         .filter(commands::Column::TargetNodeId.eq(host))
-        .filter(commands::Column::Status.eq(PENDING))
+        .filter(commands::Column::Status.eq(CommandState::Pending.as_db()))
         .order_by_asc(commands::Column::Id)
         .all(db)
         .await?)
@@ -142,11 +150,12 @@ pub async fn pending_for_host(
 async fn transition(
     db: &impl ConnectionTrait,
     command_id: &str,
-    from: &[&str],
+    from: &[CommandState],
     update: sea_orm::UpdateMany<commands::Entity>,
 ) -> AppResult<bool> {
-    let mut status = Condition::any().add(commands::Column::Status.is_in(from.iter().copied()));
-    if from.contains(&PENDING) {
+    let mut status =
+        Condition::any().add(commands::Column::Status.is_in(from.iter().map(|s| s.as_db())));
+    if from.contains(&CommandState::Pending) {
         status = status.add(commands::Column::Status.is_null());
     }
     let done = update
@@ -158,9 +167,9 @@ async fn transition(
 }
 
 /// The update that ends a command with `status` at `now`.
-fn ending(status: &str, now: NaiveDateTime) -> sea_orm::UpdateMany<commands::Entity> {
+fn ending(status: CommandState, now: NaiveDateTime) -> sea_orm::UpdateMany<commands::Entity> {
     commands::Entity::update_many()
-        .col_expr(commands::Column::Status, Expr::value(status))
+        .col_expr(commands::Column::Status, Expr::value(status.as_db()))
         .col_expr(commands::Column::CompletedAt, Expr::value(now))
 }
 
@@ -173,15 +182,33 @@ pub enum Cancelled {
     Running(commands::Model),
 }
 
-/// Cancels a command. A finished one is a CONFLICT. The change is a compare-and-set, so a
-/// cancel racing the agent's `commandStarted` either cancels the command before it starts
-/// (the agent is then told not to run it) or finds it running (and has it killed).
-pub async fn cancel(db: &DatabaseConnection, command_id: &str) -> AppResult<Cancelled> {
+/// Cancels a command and tells its agent. A finished one is a CONFLICT. The change is a
+/// compare-and-set, so a cancel racing the agent's `commandStarted` either cancels the
+/// command before it starts (the agent is then told not to run it; consoles see it
+/// cancelled) or finds it running (and has it killed; it ends `cancelled` when the agent
+/// reports). Returns the row as it is now.
+pub async fn cancel(
+    db: &DatabaseConnection,
+    bus: &dyn EventBus,
+    command_id: &str,
+) -> AppResult<commands::Model> {
+    let outcome = cancel_row(db, command_id).await?;
+    Ok(publish_cancel(bus, outcome).await)
+}
+
+async fn cancel_row(db: &DatabaseConnection, command_id: &str) -> AppResult<Cancelled> {
     let _writer = db::write_guard(db).await;
     let txn = db.begin().await?;
     let current = find(&txn, command_id).await?;
     let now = Utc::now().naive_utc();
-    let outcome = if transition(&txn, command_id, &[PENDING], ending(CANCELLED, now)).await? {
+    let outcome = if transition(
+        &txn,
+        command_id,
+        &[CommandState::Pending],
+        ending(CommandState::Cancelled, now),
+    )
+    .await?
+    {
         insert_result(
             &txn,
             command_results::ActiveModel {
@@ -194,17 +221,17 @@ pub async fn cancel(db: &DatabaseConnection, command_id: &str) -> AppResult<Canc
         Cancelled::BeforeStart(find(&txn, command_id).await?)
     } else {
         // Not pending (any more): read what won.
-        let current = if current.status.as_deref().is_none_or(|s| s == PENDING) {
+        let current = if state_of(&current)? == CommandState::Pending {
             find(&txn, command_id).await?
         } else {
             current
         };
-        match current.status.as_deref() {
-            Some(RUNNING) => Cancelled::Running(current),
+        match state_of(&current)? {
+            CommandState::Running => Cancelled::Running(current),
             other => {
                 return Err(AppError::Conflict(format!(
                     "the command already ended ({})",
-                    other.unwrap_or(PENDING)
+                    other.as_db()
                 )))
             }
         }
@@ -226,9 +253,22 @@ async fn own_command(
     Ok(command)
 }
 
-/// The agent started the command. `false` when it should not run (cancelled or finished
-/// meanwhile); the agent then stops it.
+/// The agent started the command; consoles see it running. `false` when it should not run
+/// (cancelled or finished meanwhile); the agent then stops it.
 pub async fn started(
+    db: &DatabaseConnection,
+    bus: &dyn EventBus,
+    host: &str,
+    command_id: &str,
+) -> AppResult<bool> {
+    let (run, changed) = start_row(db, host, command_id).await?;
+    if let Some(row) = changed {
+        publish_update(bus, &row).await;
+    }
+    Ok(run)
+}
+
+async fn start_row(
     db: &DatabaseConnection,
     host: &str,
     command_id: &str,
@@ -237,17 +277,20 @@ pub async fn started(
     let txn = db.begin().await?;
     own_command(&txn, host, command_id).await?;
     let start = commands::Entity::update_many()
-        .col_expr(commands::Column::Status, Expr::value(RUNNING))
+        .col_expr(
+            commands::Column::Status,
+            Expr::value(CommandState::Running.as_db()),
+        )
         .col_expr(
             commands::Column::StartedAt,
             Expr::value(Utc::now().naive_utc()),
         );
-    let result = if transition(&txn, command_id, &[PENDING], start).await? {
+    let result = if transition(&txn, command_id, &[CommandState::Pending], start).await? {
         (true, Some(find(&txn, command_id).await?))
     } else {
         // A repeated report of a running command is fine; anything else must not run.
         let now = find(&txn, command_id).await?;
-        (now.status.as_deref() == Some(RUNNING), None)
+        (state_of(&now)? == CommandState::Running, None)
     };
     txn.commit().await?;
     Ok(result)
@@ -257,7 +300,8 @@ pub async fn started(
 #[derive(Debug, Clone)]
 pub struct Finished {
     pub command_id: String,
-    pub status: &'static str,
+    /// One of the endings.
+    pub status: CommandState,
     pub exit_code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
@@ -266,8 +310,27 @@ pub struct Finished {
     pub duration_ms: i32,
 }
 
-/// Records the outcome once; a repeated report returns `None` and changes nothing.
+/// Records the outcome once and shows it to consoles; a repeated report changes nothing.
+/// A status that is not an ending is BAD_USER_INPUT.
 pub async fn finished(
+    db: &DatabaseConnection,
+    bus: &dyn EventBus,
+    host: &str,
+    report: Finished,
+) -> AppResult<()> {
+    if !report.status.is_final() {
+        return Err(AppError::bad_input(format!(
+            "status: {} is not how a command ends",
+            report.status.as_db()
+        )));
+    }
+    if let Some(row) = finish_row(db, host, report).await? {
+        publish_update(bus, &row).await;
+    }
+    Ok(())
+}
+
+async fn finish_row(
     db: &DatabaseConnection,
     host: &str,
     report: Finished,
@@ -280,12 +343,19 @@ pub async fn finished(
         .one(&txn)
         .await?
         .is_some();
-    if has_result || is_final(command.status.as_deref()) {
+    if has_result || state_of(&command)?.is_final() {
         return Ok(None);
     }
     let now = Utc::now().naive_utc();
     let ended = ending(report.status, now);
-    if !transition(&txn, &report.command_id, &[PENDING, RUNNING], ended).await? {
+    if !transition(
+        &txn,
+        &report.command_id,
+        &[CommandState::Pending, CommandState::Running],
+        ended,
+    )
+    .await?
+    {
         // Ended meanwhile (cancelled, timed out): the first outcome stands.
         return Ok(None);
     }
@@ -324,7 +394,7 @@ async fn insert_result(
 }
 
 /// Records that commands were sent to their agent (the first time only).
-pub async fn mark_delivered(db: &DatabaseConnection, command_ids: &[String]) -> AppResult<()> {
+async fn mark_delivered(db: &DatabaseConnection, command_ids: &[String]) -> AppResult<()> {
     if command_ids.is_empty() {
         return Ok(());
     }
@@ -346,8 +416,23 @@ pub async fn mark_delivered(db: &DatabaseConnection, command_ids: &[String]) -> 
 /// reported started by the end of their own limit plus `report_grace`; running ones whose
 /// agent has not reported well past their own limit end `timeout` too. A command that has a
 /// result already is left alone, and each end is a compare-and-set on the status the job
-/// saw, so an agent report arriving meanwhile wins. Returns the commands it ended.
+/// saw, so an agent report arriving meanwhile wins. Each ending is published like any
+/// other status change. Returns the commands it ended.
 pub async fn expire(
+    db: &DatabaseConnection,
+    bus: &dyn EventBus,
+    now: NaiveDateTime,
+    delivery_timeout: Duration,
+    report_grace: Duration,
+) -> AppResult<Vec<commands::Model>> {
+    let ended = expire_rows(db, now, delivery_timeout, report_grace).await?;
+    for row in &ended {
+        publish_update(bus, row).await;
+    }
+    Ok(ended)
+}
+
+async fn expire_rows(
     db: &DatabaseConnection,
     now: NaiveDateTime,
     delivery_timeout: Duration,
@@ -364,31 +449,31 @@ pub async fn expire(
     let pending = commands::Entity::find()
         .filter(
             Condition::any()
-                .add(commands::Column::Status.eq(PENDING))
+                .add(commands::Column::Status.eq(CommandState::Pending.as_db()))
                 .add(commands::Column::Status.is_null()),
         )
         .filter(without_result())
         .all(db)
         .await?;
     let running = commands::Entity::find()
-        .filter(commands::Column::Status.eq(RUNNING))
+        .filter(commands::Column::Status.eq(CommandState::Running.as_db()))
         .filter(without_result())
         .all(db)
         .await?;
     let past_limit = |since: NaiveDateTime, c: &commands::Model| {
         since + Duration::seconds(i64::from(c.timeout_seconds)) + report_grace < now
     };
-    let mut due: Vec<(commands::Model, &str, &str)> = Vec::new();
+    let mut due: Vec<(commands::Model, CommandState, &str)> = Vec::new();
     for c in pending {
         match (c.delivered_at, c.created_at) {
             (None, Some(created)) if created < now - delivery_timeout => due.push((
                 c,
-                PENDING,
+                CommandState::Pending,
                 "the host's agent did not pick the command up in time; it was never started",
             )),
             (Some(delivered), _) if past_limit(delivered, &c) => due.push((
                 c,
-                PENDING,
+                CommandState::Pending,
                 "the host's agent received the command but never reported starting it",
             )),
             _ => {}
@@ -398,7 +483,7 @@ pub async fn expire(
         if c.started_at.is_some_and(|s| past_limit(s, &c)) {
             due.push((
                 c,
-                RUNNING,
+                CommandState::Running,
                 "the host's agent did not report the command's end",
             ));
         }
@@ -407,7 +492,14 @@ pub async fn expire(
     for (command, seen, why) in due {
         let _writer = db::write_guard(db).await;
         let txn = db.begin().await?;
-        if !transition(&txn, &command.command_id, &[seen], ending(TIMEOUT, now)).await? {
+        if !transition(
+            &txn,
+            &command.command_id,
+            &[seen],
+            ending(CommandState::Timeout, now),
+        )
+        .await?
+        {
             // An agent report or a cancel won the race.
             continue;
         }
@@ -431,10 +523,10 @@ pub async fn expire(
 
 /// An order for `c`'s agent. Only ids travel (a command's text may be far larger than a
 /// PostgreSQL NOTIFY); the replica holding the agent's subscription loads the row.
-fn order(kind: &str, c: &commands::Model) -> Event {
+fn order(kind: CommandOrderKind, c: &commands::Model) -> Event {
     Event::AgentCommand(AgentOrder {
         host_id: c.target_node_id.clone(),
-        kind: kind.to_owned(),
+        kind,
         command_id: c.command_id.clone(),
     })
 }
@@ -444,37 +536,107 @@ fn change(c: &commands::Model) -> Event {
         command_id: c.command_id.clone(),
         batch_id: c.batch_id.clone(),
         host_id: c.target_node_id.clone(),
-        status: c.status.clone().unwrap_or_else(|| PENDING.into()),
+        status: state_of(c).unwrap_or(CommandState::Pending),
         at: Utc::now(),
     })
 }
 
 /// New commands: each host's agent is told to run its own, consoles see them pending.
-pub async fn publish_queued(bus: &dyn EventBus, rows: &[commands::Model]) {
+async fn publish_queued(bus: &dyn EventBus, rows: &[commands::Model]) {
     let events = rows
         .iter()
-        .flat_map(|c| [order("run", c), change(c)])
+        .flat_map(|c| [order(CommandOrderKind::Run, c), change(c)])
         .collect();
     bus.publish(events).await;
 }
 
 /// A cancel: the agent is told to stop the command (or drop it from its queue, if it holds
 /// it but has not started it); consoles see it cancelled when it is.
-pub async fn publish_cancel(bus: &dyn EventBus, outcome: Cancelled) -> commands::Model {
+async fn publish_cancel(bus: &dyn EventBus, outcome: Cancelled) -> commands::Model {
     match outcome {
         Cancelled::BeforeStart(row) => {
-            bus.publish(vec![order("cancel", &row), change(&row)]).await;
+            bus.publish(vec![order(CommandOrderKind::Cancel, &row), change(&row)])
+                .await;
             row
         }
         Cancelled::Running(row) => {
-            bus.publish(vec![order("cancel", &row)]).await;
+            bus.publish(vec![order(CommandOrderKind::Cancel, &row)])
+                .await;
             row
         }
     }
 }
 
-pub async fn publish_update(bus: &dyn EventBus, row: &commands::Model) {
+async fn publish_update(bus: &dyn EventBus, row: &commands::Model) {
     bus.publish(vec![change(row)]).await;
+}
+
+/// One order of an agent's feed: what to do, and the command as it is stored.
+pub type FeedItem = (CommandOrderKind, commands::Model);
+
+/// The order feed of `host`'s agent: first every command still pending for the host,
+/// oldest first, then each new order as it is published. Delivery is at-least-once: each
+/// run order sent is recorded as delivered (the first time only), and a reconnecting agent
+/// receives again what it has not started. A run order for a command that is no longer
+/// pending (cancelled, or started from another delivery) is dropped, and so is the live
+/// copy of a command already sent from the pending list.
+pub async fn agent_feed(
+    db: &DatabaseConnection,
+    bus: &dyn EventBus,
+    host: &str,
+) -> AppResult<futures_util::stream::BoxStream<'static, FeedItem>> {
+    use futures_util::stream::{self, StreamExt};
+    // Listen first, then read what is pending, so nothing created in between is missed.
+    let live = bus.subscribe(Topic::new(Kind::AgentCommands, Key::Host(host.to_owned())));
+    let pending = pending_for_host(db, host).await?;
+    let ids: Vec<String> = pending.iter().map(|c| c.command_id.clone()).collect();
+    mark_delivered(db, &ids).await?;
+    let sent: std::collections::HashSet<String> = ids.into_iter().collect();
+    let first: Vec<FeedItem> = pending
+        .into_iter()
+        .map(|c| (CommandOrderKind::Run, c))
+        .collect();
+    let db = db.clone();
+    let rest = live.into_stream().filter_map(move |event| {
+        let (db, sent) = (db.clone(), sent.clone());
+        async move {
+            let Event::AgentCommand(order) = &*event else {
+                return None;
+            };
+            if order.kind == CommandOrderKind::Run && sent.contains(&order.command_id) {
+                return None;
+            }
+            let item = load_order(&db, order).await?;
+            if item.0 == CommandOrderKind::Run {
+                if let Err(err) = mark_delivered(&db, std::slice::from_ref(&order.command_id)).await
+                {
+                    tracing::warn!(error = %err, "cannot record a command's delivery");
+                }
+            }
+            Some(item)
+        }
+    });
+    Ok(stream::iter(first).chain(rest).boxed())
+}
+
+/// The command an order names, read from its row (orders carry only ids); `None` for an
+/// order that is not to be sent (see [`agent_feed`]).
+async fn load_order(db: &DatabaseConnection, order: &AgentOrder) -> Option<FeedItem> {
+    let row = match find(db, &order.command_id).await {
+        Ok(row) if row.target_node_id == order.host_id => row,
+        Ok(_) => return None,
+        Err(err) => {
+            tracing::warn!(error = %err, command = %order.command_id, "cannot load an agent order");
+            return None;
+        }
+    };
+    match order.kind {
+        CommandOrderKind::Cancel => Some((CommandOrderKind::Cancel, row)),
+        CommandOrderKind::Run => {
+            let pending = matches!(state_of(&row), Ok(CommandState::Pending));
+            pending.then_some((CommandOrderKind::Run, row))
+        }
+    }
 }
 
 /// Largest piece of output in one event: under a NOTIFY payload even if JSON escaping
@@ -504,12 +666,12 @@ pub async fn relay_output(
     bus: &dyn EventBus,
     host: &str,
     command_id: &str,
-    stream: &str,
+    stream: OutputStream,
     seq: i32,
     data: &str,
 ) -> AppResult<()> {
     let command = own_command(db, host, command_id).await?;
-    if is_final(command.status.as_deref()) {
+    if state_of(&command)?.is_final() {
         return Ok(());
     }
     let events = pieces(data)
@@ -517,7 +679,7 @@ pub async fn relay_output(
         .map(|piece| {
             Event::CommandOutput(OutputPiece {
                 command_id: command_id.to_owned(),
-                stream: stream.to_owned(),
+                stream,
                 seq,
                 data: piece.to_owned(),
             })

@@ -33,13 +33,24 @@ use sea_orm::{
 
 use crate::auth::policy::{self, Policy};
 use crate::auth::User;
-use crate::domain::{EnvState, OrderAction, ServiceKind};
+use crate::domain::{
+    DeploymentKind, EnvState, GpuHealthState, GpuState, HostHealthState, HostState, MountMode,
+    OrderAction, PortState, ServiceKind,
+};
 use crate::error::{AppError, AppResult, RefusalReason};
 use crate::events::{EnvironmentOrderRef, EnvironmentStatusChange, Event, EventBus};
 use crate::services::db::{self, json_contains};
 use crate::services::placement::{self, Candidate, Need};
 use crate::services::platform::{self, EnvironmentSettings};
 use crate::services::{metering, spend};
+
+/// The states in which an order is on its way to the agent (or the agent is carrying it out).
+const IN_FLIGHT: [EnvState; 4] = [
+    EnvState::Creating,
+    EnvState::Starting,
+    EnvState::Stopping,
+    EnvState::Deleting,
+];
 
 /// How many times a placement is tried again after losing a race.
 const MAX_ATTEMPTS: usize = 12;
@@ -295,7 +306,7 @@ async fn place(
             dataset_version_id: Set(m.version_id),
             env_id: Set(id.clone()),
             mount_path: Set(m.target.clone()),
-            access_mode: Set(Some("readonly".into())),
+            access_mode: Set(Some(MountMode::ReadOnly.as_db().into())),
             mounted_at: Set(Some(at)),
             ..Default::default()
         }
@@ -401,11 +412,14 @@ async fn usage(
     txn: &DatabaseTransaction,
     whose: sea_orm::sea_query::SimpleExpr,
 ) -> AppResult<(i64, i64)> {
-    let rows = env::Entity::find()
-        .filter(whose)
-        .filter(env::Column::Status.is_not_in(["deleted", "failed", "error"]))
-        .all(txn)
-        .await?;
+    let rows =
+        env::Entity::find()
+            .filter(whose)
+            .filter(env::Column::Status.is_not_in(
+                [EnvState::Deleted, EnvState::Failed, EnvState::Error].map(EnvState::as_db),
+            ))
+            .all(txn)
+            .await?;
     let mut gpus = 0;
     for r in &rows {
         if state_of(r)?.holds_compute() {
@@ -418,9 +432,9 @@ async fn usage(
 /// Hosts that could take the request now, with their free resources.
 async fn candidates(txn: &DatabaseTransaction, new: &NewEnvironment) -> AppResult<Vec<Candidate>> {
     let mut query = hosts::Entity::find()
-        .filter(hosts::Column::Status.eq("online"))
-        .filter(hosts::Column::HealthStatus.eq("healthy"))
-        .filter(hosts::Column::DeploymentMode.eq("traditional"));
+        .filter(hosts::Column::Status.eq(HostState::Online.as_db()))
+        .filter(hosts::Column::HealthStatus.eq(HostHealthState::Healthy.as_db()))
+        .filter(hosts::Column::DeploymentMode.eq(DeploymentKind::Traditional.as_db()));
     if let Some(selector) = &new.selector {
         query = query.filter(json_contains(
             txn.get_database_backend(),
@@ -459,7 +473,8 @@ async fn candidates(txn: &DatabaseTransaction, new: &NewEnvironment) -> AppResul
 }
 
 fn usable_gpu(g: &gpus::Model) -> bool {
-    g.status.as_deref() == Some("available") && g.health_status.as_deref() != Some("error")
+    g.status.as_deref() == Some(GpuState::Available.as_db())
+        && g.health_status.as_deref() != Some(GpuHealthState::Error.as_db())
 }
 
 fn coalesce0(col: hosts::Column) -> sea_orm::sea_query::SimpleExpr {
@@ -490,7 +505,7 @@ async fn reserve_capacity(
             coalesce0(hosts::Column::UsedGpu).add(gpus),
         )
         .filter(hosts::Column::Id.eq(host))
-        .filter(hosts::Column::Status.eq("online"))
+        .filter(hosts::Column::Status.eq(HostState::Online.as_db()))
         .filter(
             Expr::expr(Expr::col(hosts::Column::TotalCpu).sub(coalesce0(hosts::Column::UsedCpu)))
                 .gte(cpu),
@@ -549,7 +564,7 @@ async fn reserve_gpus(
     }
     let mut query = gpus::Entity::find()
         .filter(gpus::Column::HostId.eq(host))
-        .filter(gpus::Column::Status.eq("available"))
+        .filter(gpus::Column::Status.eq(GpuState::Available.as_db()))
         .order_by_asc(gpus::Column::GpuIndex);
     if let Some(model) = model {
         query = query.filter(gpus::Column::Name.eq(model));
@@ -568,11 +583,14 @@ async fn reserve_gpus(
             break;
         }
         let done = gpus::Entity::update_many()
-            .col_expr(gpus::Column::Status, Expr::value("allocated"))
+            .col_expr(
+                gpus::Column::Status,
+                Expr::value(GpuState::Allocated.as_db()),
+            )
             .col_expr(gpus::Column::AllocatedTo, Expr::value(env_id))
             .col_expr(gpus::Column::AllocatedAt, Expr::value(at))
             .filter(gpus::Column::Id.eq(g.id))
-            .filter(gpus::Column::Status.eq("available"))
+            .filter(gpus::Column::Status.eq(GpuState::Available.as_db()))
             .exec(txn)
             .await?;
         if done.rows_affected == 1 {
@@ -585,7 +603,10 @@ async fn reserve_gpus(
 /// Frees the GPUs allocated to `env_id`; returns how many.
 async fn release_gpus(txn: &impl ConnectionTrait, env_id: &str) -> AppResult<i32> {
     let done = gpus::Entity::update_many()
-        .col_expr(gpus::Column::Status, Expr::value("available"))
+        .col_expr(
+            gpus::Column::Status,
+            Expr::value(GpuState::Available.as_db()),
+        )
         .col_expr(
             gpus::Column::AllocatedTo,
             Expr::value(Option::<String>::None),
@@ -595,7 +616,7 @@ async fn release_gpus(txn: &impl ConnectionTrait, env_id: &str) -> AppResult<i32
             Expr::value(Option::<NaiveDateTime>::None),
         )
         .filter(gpus::Column::AllocatedTo.eq(env_id))
-        .filter(gpus::Column::Status.eq("allocated"))
+        .filter(gpus::Column::Status.eq(GpuState::Allocated.as_db()))
         .exec(txn)
         .await?;
     Ok(i32::try_from(done.rows_affected).unwrap_or(i32::MAX))
@@ -613,7 +634,7 @@ async fn allocate_port(
     let (start, end) = settings.port_range(service);
     let taken: HashSet<i32> = port_mappings::Entity::find()
         .filter(port_mappings::Column::ExternalPort.between(start, end))
-        .filter(port_mappings::Column::Status.eq("active"))
+        .filter(port_mappings::Column::Status.eq(PortState::Active.as_db()))
         .all(txn)
         .await?
         .into_iter()
@@ -630,7 +651,7 @@ async fn allocate_port(
     let pick = free[(uuid::Uuid::new_v4().as_u128() % free.len() as u128) as usize];
     port_mappings::Entity::delete_many()
         .filter(port_mappings::Column::ExternalPort.eq(pick))
-        .filter(port_mappings::Column::Status.eq("released"))
+        .filter(port_mappings::Column::Status.eq(PortState::Released.as_db()))
         .exec(txn)
         .await?;
     let inserted = port_mappings::ActiveModel {
@@ -638,7 +659,7 @@ async fn allocate_port(
         service_type: Set(service.as_db().into()),
         external_port: Set(pick),
         internal_port: Set(service.internal_port()),
-        status: Set(Some("active".into())),
+        status: Set(Some(PortState::Active.as_db().into())),
         allocated_at: Set(Some(now())),
         ..Default::default()
     }
@@ -653,7 +674,10 @@ async fn allocate_port(
 
 async fn release_ports(txn: &impl ConnectionTrait, env_id: &str) -> AppResult<()> {
     port_mappings::Entity::update_many()
-        .col_expr(port_mappings::Column::Status, Expr::value("released"))
+        .col_expr(
+            port_mappings::Column::Status,
+            Expr::value(PortState::Released.as_db()),
+        )
         .filter(port_mappings::Column::EnvId.eq(env_id))
         .exec(txn)
         .await?;
@@ -823,7 +847,7 @@ async fn reserve_again(txn: &DatabaseTransaction, row: &env::Model) -> Result<()
         .one(txn)
         .await?
         .ok_or(AppError::NotFound("host"))?;
-    if host.status.as_deref() != Some("online") {
+    if host.status.as_deref() != Some(HostState::Online.as_db()) {
         return Err(AppError::CapacityExhausted(
             "host: the environment's host is not online".into(),
         )
@@ -1025,8 +1049,8 @@ fn change(
     EnvironmentStatusChange {
         environment_id: row.id.clone(),
         host_id: row.host_id.clone(),
-        status: status.as_db().to_owned(),
-        previous_status: previous.map(|p| p.as_db().to_owned()),
+        status,
+        previous_status: previous,
         reason: row.failure_reason.clone(),
         at: Utc::now(),
     }
@@ -1058,7 +1082,7 @@ pub async fn expire(
 ) -> AppResult<Vec<EnvironmentStatusChange>> {
     let cutoff = now - timeout;
     let stale = env::Entity::find()
-        .filter(env::Column::Status.is_in(["creating", "starting", "stopping", "deleting"]))
+        .filter(env::Column::Status.is_in(IN_FLIGHT.map(EnvState::as_db)))
         .all(db)
         .await?
         .into_iter()
@@ -1131,7 +1155,7 @@ pub async fn reconcile(
     let mut out = Reconciled::default();
     let known: HashSet<&str> = rows
         .iter()
-        .filter(|r| r.status.as_deref() != Some("deleted"))
+        .filter(|r| r.status.as_deref() != Some(EnvState::Deleted.as_db()))
         .map(|r| r.id.as_str())
         .collect();
     out.unknown = seen
@@ -1180,7 +1204,7 @@ pub async fn reconcile(
             _ => continue,
         };
         txn.commit().await?;
-        if published.status.as_deref() == Some("failed") {
+        if published.status.as_deref() == Some(EnvState::Failed.as_db()) {
             bus.publish(vec![Event::EnvironmentStatus(change(
                 &published,
                 EnvState::Failed,
@@ -1223,20 +1247,16 @@ pub async fn order_for(db: &impl ConnectionTrait, row: &env::Model) -> AppResult
     };
     let ports = port_mappings::Entity::find()
         .filter(port_mappings::Column::EnvId.eq(row.id.as_str()))
-        .filter(port_mappings::Column::Status.eq("active"))
+        .filter(port_mappings::Column::Status.eq(PortState::Active.as_db()))
         .order_by_asc(port_mappings::Column::Id)
         .all(db)
         .await?
         .into_iter()
         .map(|p| {
-            let service = match p.service_type.as_str() {
-                "ssh" => ServiceKind::Ssh,
-                "rdp" => ServiceKind::Rdp,
-                _ => ServiceKind::Jupyter,
-            };
-            (service, p.internal_port, p.external_port)
+            let service = ServiceKind::from_db(&p.service_type)?;
+            Ok((service, p.internal_port, p.external_port))
         })
-        .collect();
+        .collect::<AppResult<Vec<_>>>()?;
     let usage = dataset_usage::Entity::find()
         .filter(dataset_usage::Column::EnvId.eq(row.id.as_str()))
         .filter(dataset_usage::Column::UnmountedAt.is_null())
@@ -1289,7 +1309,7 @@ pub async fn order_for(db: &impl ConnectionTrait, row: &env::Model) -> AppResult
 pub async fn pending_orders(db: &impl ConnectionTrait, host: &str) -> AppResult<Vec<Order>> {
     let rows = env::Entity::find()
         .filter(env::Column::HostId.eq(host))
-        .filter(env::Column::Status.is_in(["creating", "starting", "stopping", "deleting"]))
+        .filter(env::Column::Status.is_in(IN_FLIGHT.map(EnvState::as_db)))
         .order_by_asc(env::Column::CreatedAt)
         .order_by_asc(env::Column::Id)
         .all(db)

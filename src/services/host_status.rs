@@ -12,14 +12,23 @@ use entity::hosts;
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
+use crate::domain::{HostHealthState, HostState};
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, EventBus, HostStatusChange, Revocation};
 use crate::services::crud::Lifecycle;
 use crate::services::db;
 
-pub const ONLINE: &str = "online";
-pub const OFFLINE: &str = "offline";
-pub const MAINTENANCE: &str = "maintenance";
+const ONLINE: &str = HostState::Online.as_db();
+const OFFLINE: &str = HostState::Offline.as_db();
+
+/// A stored host status as the vocabulary's word; an unknown spelling (none is written) is
+/// logged and read as no status.
+fn state(raw: Option<&str>) -> Option<HostState> {
+    let raw = raw?;
+    HostState::from_db(raw)
+        .map_err(|err| tracing::error!(error = %err, "a host row holds an unknown status"))
+        .ok()
+}
 
 /// `status` is exactly `value` (NULL included).
 fn status_is(value: Option<&str>) -> Condition {
@@ -41,11 +50,12 @@ impl Lifecycle for hosts::Entity {
                 if b.agent_token_hash != a.agent_token_hash {
                     events.push(Revocation::agent(&b.id));
                 }
-                if let (Some(status), true) = (&a.status, b.status != a.status) {
+                let status = state(a.status.as_deref());
+                if let (Some(status), true) = (status, b.status != a.status) {
                     events.push(Event::HostStatus(HostStatusChange {
                         host_id: a.id.clone(),
-                        status: status.clone(),
-                        previous_status: b.status.clone(),
+                        status,
+                        previous_status: state(b.status.as_deref()),
                         at: chrono::Utc::now(),
                     }));
                 }
@@ -56,10 +66,25 @@ impl Lifecycle for hosts::Entity {
     }
 }
 
+/// Runs one operation of `host_id`'s agent and, when it succeeds, records it as the host's
+/// heartbeat at `now` (see [`heartbeat`]): every agent call is a heartbeat, and every agent
+/// operation that reports goes through here.
+pub async fn agent_call<T>(
+    db: &DatabaseConnection,
+    bus: &dyn EventBus,
+    host_id: &str,
+    now: DateTime<Utc>,
+    operation: impl std::future::Future<Output = AppResult<T>>,
+) -> AppResult<T> {
+    let out = operation.await?;
+    heartbeat(db, bus, host_id, now).await?;
+    Ok(out)
+}
+
 /// Records a heartbeat of `host_id` at `now`: `last_heartbeat`, `health_status = healthy`,
 /// and `status = online` unless an operator put the host in maintenance. A host that was not
 /// online publishes one `hostStatus` event.
-pub async fn heartbeat(
+async fn heartbeat(
     db: &DatabaseConnection,
     bus: &dyn EventBus,
     host_id: &str,
@@ -74,24 +99,27 @@ pub async fn heartbeat(
                 .await?
                 .ok_or(AppError::NotFound("host"))?;
             let previous = host.status;
-            let next = if previous.as_deref() == Some(MAINTENANCE) {
-                MAINTENANCE
+            let next = if previous.as_deref() == Some(HostState::Maintenance.as_db()) {
+                HostState::Maintenance
             } else {
-                ONLINE
+                HostState::Online
             };
             let updated = hosts::Entity::update_many()
                 .col_expr(hosts::Column::LastHeartbeat, Expr::value(now.naive_utc()))
-                .col_expr(hosts::Column::HealthStatus, Expr::value("healthy"))
-                .col_expr(hosts::Column::Status, Expr::value(next))
+                .col_expr(
+                    hosts::Column::HealthStatus,
+                    Expr::value(HostHealthState::Healthy.as_db()),
+                )
+                .col_expr(hosts::Column::Status, Expr::value(next.as_db()))
                 .filter(hosts::Column::Id.eq(host_id))
                 .filter(status_is(previous.as_deref()))
                 .exec(db)
                 .await?;
             if updated.rows_affected == 1 {
-                break (previous.as_deref() != Some(next)).then(|| HostStatusChange {
+                break (previous.as_deref() != Some(next.as_db())).then(|| HostStatusChange {
                     host_id: host_id.to_owned(),
-                    status: next.to_owned(),
-                    previous_status: previous,
+                    status: next,
+                    previous_status: state(previous.as_deref()),
                     at: now,
                 });
             }
@@ -146,7 +174,10 @@ pub async fn mark_offline(
         let _writer = db::write_guard(db).await;
         let updated = hosts::Entity::update_many()
             .col_expr(hosts::Column::Status, Expr::value(OFFLINE))
-            .col_expr(hosts::Column::HealthStatus, Expr::value("unknown"))
+            .col_expr(
+                hosts::Column::HealthStatus,
+                Expr::value(HostHealthState::Unknown.as_db()),
+            )
             .filter(hosts::Column::Id.eq(host.id.as_str()))
             .filter(hosts::Column::Status.eq(ONLINE))
             .filter(stale(cutoff))
@@ -156,8 +187,8 @@ pub async fn mark_offline(
             tracing::info!(host = %host.id, "host offline: no heartbeat");
             changes.push(Event::HostStatus(HostStatusChange {
                 host_id: host.id,
-                status: OFFLINE.to_owned(),
-                previous_status: Some(ONLINE.to_owned()),
+                status: HostState::Offline,
+                previous_status: Some(HostState::Online),
                 at: now,
             }));
         }
