@@ -17,7 +17,7 @@
 //!
 //! A live event travels: the agent's `reportMetrics` (`graphql/agent.rs`, the host from the
 //! agent token) -> `services/agents.rs::ingest_metrics` (the batch and its samples in one
-//! transaction; after the commit, one event per sample) -> `events.rs` (`Event::topics()`:
+//! transaction; after the commit, one event per sample) -> `events/` (`Event::topics()`:
 //! every GPU, one host, one GPU; bounded buffers; `NOTIFY` to the other replicas) ->
 //! `graphql/live.rs` (`gpuMetrics(hostId)` listens to the narrowest topic and checks each event
 //! against what its subscriber may read) -> `http/ws.rs` writes it to the socket.
@@ -34,7 +34,7 @@
 //! heartbeat (and publishes the host's `online` transition). Remote commands are
 //! `services/commands.rs` end to end: it stores them, publishes every command event (orders
 //! for agents, status changes, output) and builds each agent's at-least-once order feed,
-//! which `graphql/commands.rs` only maps.
+//! which `graphql/agent_commands.rs` only maps (`graphql/commands.rs` is the operators' side).
 //!
 //! Statuses, roles and kinds are `domain`'s enums (`HostState`, `CommandState`,
 //! `MemberRole`, ...), spelled for the database only there; `graphql/enums.rs` mirrors them

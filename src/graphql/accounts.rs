@@ -12,10 +12,11 @@ use super::crud::{
     crud_mutation, crud_query, load_many, load_opt, load_parent, parse_nullable, patch,
     patch_nullable, principal, state, ApiObject, CreateInput, UpdateInput,
 };
-use super::data::{Dataset, Model};
+use super::datasets::Dataset;
 use super::enums::*;
 use super::environments::Environment;
 use super::filter::{filter_input, order_input, EnumFilter, IdFilter, StringFilter};
+use super::models::Model;
 use super::relations::*;
 use crate::auth::policy::user_for;
 use crate::domain::{Email, Password, Username};

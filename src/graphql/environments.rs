@@ -14,7 +14,7 @@ use super::crud::{
     crud_mutation, crud_query, load_latest, load_many, load_opt, load_parent, patch, ApiObject,
     CreateInput, UpdateInput,
 };
-use super::data::DatasetUsage;
+use super::datasets::DatasetUsage;
 use super::enums::*;
 use super::filter::{order_input, EnumFilter, FilterInput, IdFilter, IntFilter};
 use super::hosts::Host;

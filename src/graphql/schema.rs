@@ -21,8 +21,8 @@ use futures_util::StreamExt;
 use super::batch::Batcher;
 use super::loaders::DbLoader;
 use super::{
-    accounts, agent, agent_environments, auth, billing, commands, data, environments, history,
-    hosts, lifecycle, live, metrics, system,
+    accounts, agent, agent_commands, agent_environments, auth, billing, commands, datasets,
+    environments, gpus, history, hosts, images, lifecycle, live, metrics, models, system,
 };
 use crate::auth::Principal;
 use crate::config::{GraphqlSettings, LimitSettings};
@@ -34,8 +34,8 @@ pub struct QueryRoot(
     auth::AuthQuery,
     system::SystemConfigQuery,
     hosts::HostQuery,
-    hosts::GpuQuery,
-    hosts::GpuAvailabilityQuery,
+    gpus::GpuQuery,
+    gpus::GpuAvailabilityQuery,
     metrics::HostMetricQuery,
     metrics::GpuMetricQuery,
     metrics::EnvironmentMetricQuery,
@@ -47,12 +47,12 @@ pub struct QueryRoot(
     accounts::InvitationQuery,
     environments::EnvironmentQuery,
     environments::PortMappingQuery,
-    data::DatasetQuery,
-    data::DatasetVersionQuery,
-    data::DatasetUsageQuery,
-    data::ModelQuery,
-    data::ModelVersionQuery,
-    data::ImageQuery,
+    datasets::DatasetQuery,
+    datasets::DatasetVersionQuery,
+    datasets::DatasetUsageQuery,
+    models::ModelQuery,
+    models::ModelVersionQuery,
+    images::ImageQuery,
     billing::BillingRecordQuery,
     billing::InvoiceQuery,
     billing::PriceQuery,
@@ -68,20 +68,20 @@ pub struct MutationRoot(
     hosts::HostMutation,
     agent::AgentMutation,
     commands::CommandMutation,
-    commands::AgentCommandMutation,
+    agent_commands::AgentCommandMutation,
     agent_environments::AgentEnvironmentMutation,
-    hosts::GpuMutation,
+    gpus::GpuMutation,
     accounts::CustomerMutation,
     accounts::CustomerAdminMutation,
     accounts::WorkspaceMutation,
     accounts::WorkspaceMemberMutation,
     lifecycle::EnvironmentMutation,
     environments::PortMappingMutation,
-    data::DatasetMutation,
-    data::DatasetVersionMutation,
-    data::ModelMutation,
-    data::ModelVersionMutation,
-    data::ImageMutation,
+    datasets::DatasetMutation,
+    datasets::DatasetVersionMutation,
+    models::ModelMutation,
+    models::ModelVersionMutation,
+    images::ImageMutation,
     billing::BillingMutation,
 );
 
@@ -89,6 +89,7 @@ pub struct MutationRoot(
 pub struct SubscriptionRoot(
     live::LiveSubscription,
     commands::CommandSubscription,
+    agent_commands::AgentCommandSubscription,
     agent_environments::AgentEnvironmentSubscription,
     billing::BillingSubscription,
 );

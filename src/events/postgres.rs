@@ -1,0 +1,172 @@
+//! [`PgBus`]: the bus of replicas sharing a PostgreSQL database. It delivers within this
+//! process like [`super::MemoryBus`] and sends every event to the other replicas with
+//! `NOTIFY`; a listener on a connection of its own delivers theirs here, listens again when
+//! its connection drops, and counts each such gap.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::sync::watch;
+
+use super::local::LocalTopics;
+use super::wire::{pack, Envelope, MAX_PAYLOAD};
+use super::{Event, EventBus, EventStats, Subscription, Topic};
+use crate::config::{EventSettings, Secret};
+use crate::services::db;
+
+/// Delivers events within this process and, through PostgreSQL `LISTEN/NOTIFY`, to every
+/// other replica on the same database.
+pub struct PgBus {
+    topics: Arc<LocalTopics>,
+    db: DatabaseConnection,
+    channel: String,
+    origin: String,
+}
+
+impl PgBus {
+    /// Starts listening (on a connection of its own) before it returns, so that events
+    /// published by other replicas from now on are delivered here. The listener stops when
+    /// `shutdown` turns true.
+    pub async fn start(
+        db: DatabaseConnection,
+        url: &Secret,
+        settings: &EventSettings,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Self, DbErr> {
+        let topics = LocalTopics::new(settings);
+        let origin = uuid::Uuid::new_v4().simple().to_string();
+        let mut listener = db::pg_listen(url, &settings.channel).await?;
+        let (task_topics, task_origin) = (topics.clone(), origin.clone());
+        tokio::spawn(async move {
+            let mut shutdown = shutdown;
+            loop {
+                // `try_recv` says when the connection was lost (`Ok(None)`); the next call
+                // connects again and listens again (an error while the database is away).
+                let received = tokio::select! {
+                    r = listener.try_recv() => r,
+                    _ = shutdown.changed() => break,
+                };
+                match received {
+                    Ok(Some(notification)) => {
+                        receive(&task_topics, &task_origin, notification.payload());
+                    }
+                    Ok(None) => {
+                        task_topics
+                            .stats
+                            .listener_lost
+                            .fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(
+                            "event listener lost its PostgreSQL connection: listening again; \
+                             events other replicas publish until then are missed here"
+                        );
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "event listener cannot listen; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(Self {
+            topics,
+            db,
+            channel: settings.channel.clone(),
+            origin,
+        })
+    }
+}
+
+/// An envelope from PostgreSQL: delivered here unless this replica published it.
+pub(super) fn receive(topics: &LocalTopics, origin: &str, payload: &str) {
+    match serde_json::from_str::<Envelope>(payload) {
+        Ok(envelope) if envelope.o == origin => {}
+        Ok(envelope) => {
+            topics
+                .stats
+                .received_remote
+                .fetch_add(envelope.e.len() as u64, Ordering::Relaxed);
+            topics.deliver(envelope.e);
+        }
+        Err(err) => tracing::warn!(error = %err, "ignoring an event payload that does not parse"),
+    }
+}
+
+impl EventBus for PgBus {
+    fn publish(&self, events: Vec<Event>) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if events.is_empty() {
+                return;
+            }
+            self.topics
+                .stats
+                .published
+                .fetch_add(events.len() as u64, Ordering::Relaxed);
+            let payloads = pack(&self.origin, &events, MAX_PAYLOAD);
+            self.topics.deliver(events);
+            if let Err(err) = db::pg_notify(&self.db, &self.channel, &payloads).await {
+                self.topics
+                    .stats
+                    .notify_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %err, "cannot send events to other replicas");
+            }
+        })
+    }
+
+    fn subscribe(&self, topic: Topic) -> Subscription {
+        self.topics.subscribe(topic)
+    }
+
+    fn stats(&self) -> &EventStats {
+        &self.topics.stats
+    }
+
+    fn subscriptions(&self) -> usize {
+        self.topics.subscriptions()
+    }
+
+    fn close(&self) {
+        self.topics.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{sample, settings};
+    use super::super::{Key, Kind};
+    use super::*;
+    use crate::domain::CommandOrderKind;
+
+    #[test]
+    fn own_envelopes_are_not_delivered_twice() {
+        let topics = LocalTopics::new(&settings(8));
+        let mut sub = topics.subscribe(Topic::new(Kind::GpuMetrics, Key::All));
+        let mine = pack("me", &[sample(1, "a", 1)], MAX_PAYLOAD);
+        receive(&topics, "me", &mine[0]);
+        let theirs = pack("other", &[sample(2, "a", 1)], MAX_PAYLOAD);
+        receive(&topics, "me", &theirs[0]);
+        let event = sub.try_recv().unwrap().unwrap();
+        assert!(matches!(&*event, Event::GpuMetric(m) if m.id == 2));
+        assert!(sub.try_recv().unwrap().is_none());
+        assert_eq!(topics.stats.received_remote(), 1);
+    }
+
+    #[test]
+    fn an_order_of_unknown_kind_is_refused_never_run() {
+        let topics = LocalTopics::new(&settings(8));
+        let mut sub = topics.subscribe(Topic::new(Kind::AgentCommands, Key::Host("h".into())));
+        let order = |kind: &str| {
+            format!(
+                r#"{{"o":"other","e":[{{"k":"agent_command","v":{{"host_id":"h","kind":"{kind}","command_id":"cmd-1"}}}}]}}"#
+            )
+        };
+        receive(&topics, "me", &order("explode"));
+        assert!(sub.try_recv().unwrap().is_none());
+        receive(&topics, "me", &order(CommandOrderKind::Run.as_db()));
+        let event = sub.try_recv().unwrap().unwrap();
+        assert!(matches!(&*event, Event::AgentCommand(o) if o.kind == CommandOrderKind::Run));
+    }
+}
