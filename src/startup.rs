@@ -1,9 +1,11 @@
 //! Builds the application from settings: connects, migrates, binds the port (0 picks a free
-//! one, which `port()` reports) and serves until SIGINT/SIGTERM.
+//! one, which `port()` reports) and serves until SIGINT/SIGTERM. Accepted sockets get
+//! TCP_NODELAY.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use migration::MigratorTrait;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
@@ -147,8 +149,16 @@ impl Application {
             Vec::new()
         };
         let shutdown = self.shutdown;
+        // Answers and live messages are small writes that must leave at once: without
+        // TCP_NODELAY, Nagle's algorithm holds one back until the peer's delayed ACK (tens
+        // of milliseconds).
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %err, "cannot set TCP_NODELAY on an accepted socket");
+            }
+        });
         let served = axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )

@@ -7,8 +7,6 @@ use std::collections::HashSet;
 
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
-use entity::{environment_metrics, gpu_metrics, host_metrics};
-use sea_orm::Set;
 
 use super::convert::{count, opt_bytes, opt_count, opt_text, text};
 use super::crud::{principal, state};
@@ -243,37 +241,28 @@ fn parse_batch(
         .into_iter()
         .map(|s| {
             let b = |field: &str, v: Option<BigInt>| opt_bytes(field, v);
-            Ok(host_metrics::ActiveModel {
-                cpu_usage_percent: Set(m("cpuUsagePercent", s.cpu_usage_percent, Percent)?),
-                cpu_load_1m: Set(m("cpuLoad1m", s.cpu_load_1m, NonNegative)?),
-                cpu_load_5m: Set(m("cpuLoad5m", s.cpu_load_5m, NonNegative)?),
-                cpu_load_15m: Set(m("cpuLoad15m", s.cpu_load_15m, NonNegative)?),
-                memory_used: Set(b("memoryUsed", s.memory_used)?),
-                memory_available: Set(b("memoryAvailable", s.memory_available)?),
-                memory_usage_percent: Set(m(
-                    "memoryUsagePercent",
-                    s.memory_usage_percent,
-                    Percent,
-                )?),
-                disk_used: Set(b("diskUsed", s.disk_used)?),
-                disk_available: Set(b("diskAvailable", s.disk_available)?),
-                disk_usage_percent: Set(m("diskUsagePercent", s.disk_usage_percent, Percent)?),
-                disk_io_read_bytes: Set(b("diskIoReadBytes", s.disk_io_read_bytes)?),
-                disk_io_write_bytes: Set(b("diskIoWriteBytes", s.disk_io_write_bytes)?),
-                network_rx_bytes: Set(b("networkRxBytes", s.network_rx_bytes)?),
-                network_tx_bytes: Set(b("networkTxBytes", s.network_tx_bytes)?),
-                network_rx_packets: Set(b("networkRxPackets", s.network_rx_packets)?),
-                network_tx_packets: Set(b("networkTxPackets", s.network_tx_packets)?),
-                gpu_avg_utilization: Set(m("gpuAvgUtilization", s.gpu_avg_utilization, Percent)?),
-                gpu_avg_memory_used: Set(b("gpuAvgMemoryUsed", s.gpu_avg_memory_used)?),
-                gpu_avg_temperature: Set(m("gpuAvgTemperature", s.gpu_avg_temperature, Celsius)?),
-                gpu_avg_power: Set(m("gpuAvgPower", s.gpu_avg_power, NonNegative)?),
-                collected_at: Set(Some(collected_at(
-                    "hostSamples.collectedAt",
-                    s.collected_at,
-                    now,
-                )?)),
-                ..Default::default()
+            Ok(agents::HostSample {
+                cpu_usage_percent: m("cpuUsagePercent", s.cpu_usage_percent, Percent)?,
+                cpu_load_1m: m("cpuLoad1m", s.cpu_load_1m, NonNegative)?,
+                cpu_load_5m: m("cpuLoad5m", s.cpu_load_5m, NonNegative)?,
+                cpu_load_15m: m("cpuLoad15m", s.cpu_load_15m, NonNegative)?,
+                memory_used: b("memoryUsed", s.memory_used)?,
+                memory_available: b("memoryAvailable", s.memory_available)?,
+                memory_usage_percent: m("memoryUsagePercent", s.memory_usage_percent, Percent)?,
+                disk_used: b("diskUsed", s.disk_used)?,
+                disk_available: b("diskAvailable", s.disk_available)?,
+                disk_usage_percent: m("diskUsagePercent", s.disk_usage_percent, Percent)?,
+                disk_io_read_bytes: b("diskIoReadBytes", s.disk_io_read_bytes)?,
+                disk_io_write_bytes: b("diskIoWriteBytes", s.disk_io_write_bytes)?,
+                network_rx_bytes: b("networkRxBytes", s.network_rx_bytes)?,
+                network_tx_bytes: b("networkTxBytes", s.network_tx_bytes)?,
+                network_rx_packets: b("networkRxPackets", s.network_rx_packets)?,
+                network_tx_packets: b("networkTxPackets", s.network_tx_packets)?,
+                gpu_avg_utilization: m("gpuAvgUtilization", s.gpu_avg_utilization, Percent)?,
+                gpu_avg_memory_used: b("gpuAvgMemoryUsed", s.gpu_avg_memory_used)?,
+                gpu_avg_temperature: m("gpuAvgTemperature", s.gpu_avg_temperature, Celsius)?,
+                gpu_avg_power: m("gpuAvgPower", s.gpu_avg_power, NonNegative)?,
+                collected_at: collected_at("hostSamples.collectedAt", s.collected_at, now)?,
             })
         })
         .collect::<AppResult<Vec<_>>>()?;
@@ -281,56 +270,37 @@ fn parse_batch(
         .gpu_samples
         .into_iter()
         .map(|s| {
-            let uuid = text("gpuSamples.gpuUuid", s.gpu_uuid, 128)?;
             let c = |field: &str, v: Option<i32>| {
                 v.map(|v| Count::parse(field, v).map(Count::get))
                     .transpose()
             };
-            let row = gpu_metrics::ActiveModel {
-                utilization_percent: Set(m("utilizationPercent", s.utilization_percent, Percent)?),
-                memory_used: Set(opt_bytes("memoryUsed", s.memory_used)?),
-                memory_usage_percent: Set(m(
-                    "memoryUsagePercent",
-                    s.memory_usage_percent,
-                    Percent,
-                )?),
-                temperature: Set(m("temperature", s.temperature, Celsius)?),
-                power_draw: Set(m("powerDraw", s.power_draw, NonNegative)?),
-                fan_speed_percent: Set(m("fanSpeedPercent", s.fan_speed_percent, Percent)?),
-                sm_clock: Set(c("smClock", s.sm_clock)?),
-                memory_clock: Set(c("memoryClock", s.memory_clock)?),
-                process_count: Set(c("processCount", s.process_count)?),
-                collected_at: Set(Some(collected_at(
-                    "gpuSamples.collectedAt",
-                    s.collected_at,
-                    now,
-                )?)),
-                ..Default::default()
-            };
-            Ok((uuid, row))
+            Ok(agents::GpuSample {
+                gpu_uuid: text("gpuSamples.gpuUuid", s.gpu_uuid, 128)?,
+                utilization_percent: m("utilizationPercent", s.utilization_percent, Percent)?,
+                memory_used: opt_bytes("memoryUsed", s.memory_used)?,
+                memory_usage_percent: m("memoryUsagePercent", s.memory_usage_percent, Percent)?,
+                temperature: m("temperature", s.temperature, Celsius)?,
+                power_draw: m("powerDraw", s.power_draw, NonNegative)?,
+                fan_speed_percent: m("fanSpeedPercent", s.fan_speed_percent, Percent)?,
+                sm_clock: c("smClock", s.sm_clock)?,
+                memory_clock: c("memoryClock", s.memory_clock)?,
+                process_count: c("processCount", s.process_count)?,
+                collected_at: collected_at("gpuSamples.collectedAt", s.collected_at, now)?,
+            })
         })
         .collect::<AppResult<Vec<_>>>()?;
     let environment_samples = input
         .environment_samples
         .into_iter()
         .map(|s| {
-            Ok(environment_metrics::ActiveModel {
-                env_id: Set(text(
-                    "environmentSamples.environmentId",
-                    s.environment_id.0,
-                    64,
-                )?),
-                cpu_usage_percent: Set(s.cpu_usage_percent),
-                memory_usage_percent: Set(s.memory_usage_percent),
-                gpu_usage_percent: Set(s.gpu_usage_percent),
-                network_rx_bytes: Set(opt_bytes("networkRxBytes", s.network_rx_bytes)?),
-                network_tx_bytes: Set(opt_bytes("networkTxBytes", s.network_tx_bytes)?),
-                collected_at: Set(Some(collected_at(
-                    "environmentSamples.collectedAt",
-                    s.collected_at,
-                    now,
-                )?)),
-                ..Default::default()
+            Ok(agents::EnvironmentSample {
+                environment_id: text("environmentSamples.environmentId", s.environment_id.0, 64)?,
+                cpu_usage_percent: s.cpu_usage_percent,
+                memory_usage_percent: s.memory_usage_percent,
+                gpu_usage_percent: s.gpu_usage_percent,
+                network_rx_bytes: opt_bytes("networkRxBytes", s.network_rx_bytes)?,
+                network_tx_bytes: opt_bytes("networkTxBytes", s.network_tx_bytes)?,
+                collected_at: collected_at("environmentSamples.collectedAt", s.collected_at, now)?,
             })
         })
         .collect::<AppResult<Vec<_>>>()?;

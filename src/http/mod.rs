@@ -118,6 +118,11 @@ async fn graphql(
     }
 }
 
+/// A WebSocket's read buffer: a few client messages (`subscribe`, `ping`, `complete`).
+const WS_READ_BUFFER: usize = 4 * 1024;
+/// Outgoing frames below this are gathered until the flush that follows every send.
+const WS_WRITE_BUFFER: usize = 8 * 1024;
+
 async fn graphql_ws(
     State(state): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -134,10 +139,15 @@ async fn graphql_ws(
         .websocket
         .max_message_bytes
         .saturating_mul(2);
+    // Buffers sized for GraphQL messages, not the transport's 128 KiB defaults: a socket
+    // carries small client messages (a larger one grows the buffer while it is read), and
+    // each answer is flushed as it is sent.
     let upgrade = upgrade
         .protocols([ws::TRANSPORT_WS, ws::LEGACY_WS])
         .max_message_size(max)
-        .max_frame_size(max);
+        .max_frame_size(max)
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(WS_WRITE_BUFFER);
     let protocol =
         ws::Protocol::from_header(upgrade.selected_protocol().and_then(|v| v.to_str().ok()));
     let exec = state.exec.clone();

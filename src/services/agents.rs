@@ -267,12 +267,64 @@ pub struct MetricBatch {
     pub batch_id: String,
     /// Samples the agent dropped (its buffer was full) before this batch.
     pub dropped_samples: i32,
-    /// Rows ready to insert except `host_id` (and `id`).
-    pub host_samples: Vec<host_metrics::ActiveModel>,
-    /// Rows ready to insert except `host_id` and `gpu_id`, with the GPU's uuid.
-    pub gpu_samples: Vec<(String, gpu_metrics::ActiveModel)>,
-    /// Rows ready to insert, `env_id` set: environments of the reporting host.
-    pub environment_samples: Vec<environment_metrics::ActiveModel>,
+    pub host_samples: Vec<HostSample>,
+    pub gpu_samples: Vec<GpuSample>,
+    /// Samples of environments of the reporting host.
+    pub environment_samples: Vec<EnvironmentSample>,
+}
+
+/// One host sample, its values checked: bytes are bytes, I/O fields counters since boot.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostSample {
+    pub collected_at: NaiveDateTime,
+    pub cpu_usage_percent: Option<f64>,
+    pub cpu_load_1m: Option<f64>,
+    pub cpu_load_5m: Option<f64>,
+    pub cpu_load_15m: Option<f64>,
+    pub memory_used: Option<i64>,
+    pub memory_available: Option<i64>,
+    pub memory_usage_percent: Option<f64>,
+    pub disk_used: Option<i64>,
+    pub disk_available: Option<i64>,
+    pub disk_usage_percent: Option<f64>,
+    pub disk_io_read_bytes: Option<i64>,
+    pub disk_io_write_bytes: Option<i64>,
+    pub network_rx_bytes: Option<i64>,
+    pub network_tx_bytes: Option<i64>,
+    pub network_rx_packets: Option<i64>,
+    pub network_tx_packets: Option<i64>,
+    pub gpu_avg_utilization: Option<f64>,
+    pub gpu_avg_memory_used: Option<i64>,
+    pub gpu_avg_temperature: Option<f64>,
+    pub gpu_avg_power: Option<f64>,
+}
+
+/// One sample of one GPU, named by its uuid, its values checked.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GpuSample {
+    pub gpu_uuid: String,
+    pub collected_at: NaiveDateTime,
+    pub utilization_percent: Option<f64>,
+    pub memory_used: Option<i64>,
+    pub memory_usage_percent: Option<f64>,
+    pub temperature: Option<f64>,
+    pub power_draw: Option<f64>,
+    pub fan_speed_percent: Option<f64>,
+    pub sm_clock: Option<i32>,
+    pub memory_clock: Option<i32>,
+    pub process_count: Option<i32>,
+}
+
+/// One sample of an environment's container.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnvironmentSample {
+    pub environment_id: String,
+    pub collected_at: NaiveDateTime,
+    pub cpu_usage_percent: Option<f64>,
+    pub memory_usage_percent: Option<f64>,
+    pub gpu_usage_percent: Option<f64>,
+    pub network_rx_bytes: Option<i64>,
+    pub network_tx_bytes: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,12 +334,123 @@ pub struct IngestResult {
     pub duplicate: bool,
 }
 
-/// Binds per multi-row INSERT: below SQLite's limit of 32766 (PostgreSQL allows 65535).
-const MAX_BINDS: usize = 30_000;
+/// The fields of each metric series as ingest writes them: a table's columns besides `id`
+/// and the reporting host's `host_id` (bound once per batch). The bind arithmetic of the
+/// multi-row inserts follows from these lists (`db::insert_rows`).
+mod fields {
+    use super::{EnvironmentSample, GpuSample, HostSample};
+    use crate::services::db::{Cell, Column, ColumnType};
+    use ColumnType::{BigInt, Float, Int, Text, Timestamp};
+
+    const fn col<R>(name: &'static str, ty: ColumnType, get: fn(&R) -> Cell<'_>) -> Column<R> {
+        Column { name, ty, get }
+    }
+
+    /// `host_metrics`, with `host_id` shared.
+    pub const HOST: &[Column<HostSample>] = &[
+        col("collected_at", Timestamp, |s| {
+            Cell::Timestamp(s.collected_at)
+        }),
+        col("cpu_usage_percent", Float, |s| {
+            Cell::Float(s.cpu_usage_percent)
+        }),
+        col("cpu_load_1m", Float, |s| Cell::Float(s.cpu_load_1m)),
+        col("cpu_load_5m", Float, |s| Cell::Float(s.cpu_load_5m)),
+        col("cpu_load_15m", Float, |s| Cell::Float(s.cpu_load_15m)),
+        col("memory_used", BigInt, |s| Cell::BigInt(s.memory_used)),
+        col("memory_available", BigInt, |s| {
+            Cell::BigInt(s.memory_available)
+        }),
+        col("memory_usage_percent", Float, |s| {
+            Cell::Float(s.memory_usage_percent)
+        }),
+        col("disk_used", BigInt, |s| Cell::BigInt(s.disk_used)),
+        col("disk_available", BigInt, |s| Cell::BigInt(s.disk_available)),
+        col("disk_usage_percent", Float, |s| {
+            Cell::Float(s.disk_usage_percent)
+        }),
+        col("disk_io_read_bytes", BigInt, |s| {
+            Cell::BigInt(s.disk_io_read_bytes)
+        }),
+        col("disk_io_write_bytes", BigInt, |s| {
+            Cell::BigInt(s.disk_io_write_bytes)
+        }),
+        col("network_rx_bytes", BigInt, |s| {
+            Cell::BigInt(s.network_rx_bytes)
+        }),
+        col("network_tx_bytes", BigInt, |s| {
+            Cell::BigInt(s.network_tx_bytes)
+        }),
+        col("network_rx_packets", BigInt, |s| {
+            Cell::BigInt(s.network_rx_packets)
+        }),
+        col("network_tx_packets", BigInt, |s| {
+            Cell::BigInt(s.network_tx_packets)
+        }),
+        col("gpu_avg_utilization", Float, |s| {
+            Cell::Float(s.gpu_avg_utilization)
+        }),
+        col("gpu_avg_memory_used", BigInt, |s| {
+            Cell::BigInt(s.gpu_avg_memory_used)
+        }),
+        col("gpu_avg_temperature", Float, |s| {
+            Cell::Float(s.gpu_avg_temperature)
+        }),
+        col("gpu_avg_power", Float, |s| Cell::Float(s.gpu_avg_power)),
+    ];
+
+    /// `gpu_metrics`, with `host_id` shared; each row is the sample with its GPU's id.
+    pub const GPU: &[Column<(i64, GpuSample)>] = &[
+        col("gpu_id", BigInt, |(id, _)| Cell::BigInt(Some(*id))),
+        col("collected_at", Timestamp, |(_, s)| {
+            Cell::Timestamp(s.collected_at)
+        }),
+        col("utilization_percent", Float, |(_, s)| {
+            Cell::Float(s.utilization_percent)
+        }),
+        col("memory_used", BigInt, |(_, s)| Cell::BigInt(s.memory_used)),
+        col("memory_usage_percent", Float, |(_, s)| {
+            Cell::Float(s.memory_usage_percent)
+        }),
+        col("temperature", Float, |(_, s)| Cell::Float(s.temperature)),
+        col("power_draw", Float, |(_, s)| Cell::Float(s.power_draw)),
+        col("fan_speed_percent", Float, |(_, s)| {
+            Cell::Float(s.fan_speed_percent)
+        }),
+        col("sm_clock", Int, |(_, s)| Cell::Int(s.sm_clock)),
+        col("memory_clock", Int, |(_, s)| Cell::Int(s.memory_clock)),
+        col("process_count", Int, |(_, s)| Cell::Int(s.process_count)),
+    ];
+
+    /// `environment_metrics`.
+    pub const ENVIRONMENT: &[Column<EnvironmentSample>] = &[
+        col("env_id", Text, |s| Cell::Text(&s.environment_id)),
+        col("collected_at", Timestamp, |s| {
+            Cell::Timestamp(s.collected_at)
+        }),
+        col("cpu_usage_percent", Float, |s| {
+            Cell::Float(s.cpu_usage_percent)
+        }),
+        col("memory_usage_percent", Float, |s| {
+            Cell::Float(s.memory_usage_percent)
+        }),
+        col("gpu_usage_percent", Float, |s| {
+            Cell::Float(s.gpu_usage_percent)
+        }),
+        col("network_rx_bytes", BigInt, |s| {
+            Cell::BigInt(s.network_rx_bytes)
+        }),
+        col("network_tx_bytes", BigInt, |s| {
+            Cell::BigInt(s.network_tx_bytes)
+        }),
+    ];
+}
 
 /// Stores a batch once per `(host, batch_id)`: the batch row and all its samples in one
-/// transaction, with multi-row inserts. A GPU uuid that is not one of this host's GPUs is
-/// BAD_USER_INPUT and nothing is stored. Then publishes one event per stored sample.
+/// transaction, each table's rows in one statement on PostgreSQL (a few multi-row inserts
+/// on SQLite). A GPU uuid that is not one of this host's GPUs, or an environment that is
+/// not on this host, is BAD_USER_INPUT and nothing is stored. Then publishes one event per
+/// stored sample.
 pub async fn ingest_metrics(
     db: &DatabaseConnection,
     bus: &dyn EventBus,
@@ -311,7 +474,11 @@ async fn store_batch(
     host_id: &str,
     batch: MetricBatch,
 ) -> AppResult<(IngestResult, Vec<Event>)> {
-    let uuids: HashSet<&str> = batch.gpu_samples.iter().map(|(u, _)| u.as_str()).collect();
+    let uuids: HashSet<&str> = batch
+        .gpu_samples
+        .iter()
+        .map(|s| s.gpu_uuid.as_str())
+        .collect();
     let gpu_ids: HashMap<String, i64> = if uuids.is_empty() {
         HashMap::new()
     } else {
@@ -330,21 +497,21 @@ async fn store_batch(
         )));
     }
 
-    let env_ids: HashSet<String> = batch
+    let env_ids: HashSet<&str> = batch
         .environment_samples
         .iter()
-        .filter_map(|r| r.env_id.try_as_ref().cloned())
+        .map(|s| s.environment_id.as_str())
         .collect();
     if !env_ids.is_empty() {
         let known: HashSet<String> = environments::Entity::find()
             .filter(environments::Column::HostId.eq(host_id))
-            .filter(environments::Column::Id.is_in(env_ids.iter().cloned()))
+            .filter(environments::Column::Id.is_in(env_ids.iter().copied()))
             .all(txn)
             .await?
             .into_iter()
             .map(|e| e.id)
             .collect();
-        if let Some(unknown) = env_ids.iter().find(|e| !known.contains(*e)) {
+        if let Some(unknown) = env_ids.iter().find(|e| !known.contains(**e)) {
             return Err(AppError::bad_input(format!(
                 "environmentSamples.environmentId: '{unknown}' is not an environment of this host"
             )));
@@ -388,44 +555,27 @@ async fn store_batch(
     }
 
     let mut events = Vec::with_capacity(total);
-    let host_rows: Vec<host_metrics::ActiveModel> = batch
-        .host_samples
-        .into_iter()
-        .map(|mut row| {
-            row.host_id = Set(host_id.to_owned());
-            row
-        })
-        .collect();
-    let per_insert = MAX_BINDS / 22;
-    for chunk in host_rows.chunks(per_insert) {
-        let rows = host_metrics::Entity::insert_many(chunk.to_vec())
-            .exec_with_returning_many(txn)
+    let shared = [("host_id", db::Cell::Text(host_id))];
+    let rows =
+        db::insert_rows::<host_metrics::Entity, _>(txn, &shared, fields::HOST, &batch.host_samples)
             .await?;
-        events.extend(rows.into_iter().map(Event::HostMetric));
-    }
-    let gpu_rows: Vec<gpu_metrics::ActiveModel> = batch
+    events.extend(rows.into_iter().map(Event::HostMetric));
+    let gpu_rows: Vec<(i64, GpuSample)> = batch
         .gpu_samples
         .into_iter()
-        .map(|(uuid, mut row)| {
-            row.host_id = Set(host_id.to_owned());
-            row.gpu_id = Set(gpu_ids.get(&uuid).copied().unwrap_or_default());
-            row
-        })
+        .map(|s| (gpu_ids.get(&s.gpu_uuid).copied().unwrap_or_default(), s))
         .collect();
-    let per_insert = MAX_BINDS / 12;
-    for chunk in gpu_rows.chunks(per_insert) {
-        let rows = gpu_metrics::Entity::insert_many(chunk.to_vec())
-            .exec_with_returning_many(txn)
-            .await?;
-        events.extend(rows.into_iter().map(Event::GpuMetric));
-    }
-    // environment_metrics has 7 columns to bind.
-    for chunk in batch.environment_samples.chunks(MAX_BINDS / 7) {
-        let rows = environment_metrics::Entity::insert_many(chunk.to_vec())
-            .exec_with_returning_many(txn)
-            .await?;
-        events.extend(rows.into_iter().map(Event::EnvironmentMetric));
-    }
+    let rows =
+        db::insert_rows::<gpu_metrics::Entity, _>(txn, &shared, fields::GPU, &gpu_rows).await?;
+    events.extend(rows.into_iter().map(Event::GpuMetric));
+    let rows = db::insert_rows::<environment_metrics::Entity, _>(
+        txn,
+        &[],
+        fields::ENVIRONMENT,
+        &batch.environment_samples,
+    )
+    .await?;
+    events.extend(rows.into_iter().map(Event::EnvironmentMetric));
     Ok((
         IngestResult {
             accepted: total,

@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::NaiveDateTime;
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
-    SqlErr, Statement,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    RuntimeErr, SqlErr, Statement,
 };
 
 use crate::config::Secret;
@@ -213,25 +214,210 @@ pub fn time_bucket(backend: DbBackend, column: &str, bucket: Bucket) -> SimpleEx
     }
 }
 
-/// Sends NOTIFY `channel` once per payload (PostgreSQL only), up to 100 per statement.
+/// The SQL type of a column that [`insert_rows`] writes, for PostgreSQL's array casts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Float,
+    BigInt,
+    Int,
+    Text,
+    Timestamp,
+}
+
+impl ColumnType {
+    fn pg_array(self) -> &'static str {
+        match self {
+            ColumnType::Float => "float8[]",
+            ColumnType::BigInt => "int8[]",
+            ColumnType::Int => "int4[]",
+            ColumnType::Text => "text[]",
+            ColumnType::Timestamp => "timestamp[]",
+        }
+    }
+}
+
+/// One value of a row to insert.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
+    Float(Option<f64>),
+    BigInt(Option<i64>),
+    Int(Option<i32>),
+    Text(&'a str),
+    Timestamp(NaiveDateTime),
+}
+
+impl Cell<'_> {
+    fn into_value(self) -> sea_orm::Value {
+        match self {
+            Cell::Float(v) => v.into(),
+            Cell::BigInt(v) => v.into(),
+            Cell::Int(v) => v.into(),
+            Cell::Text(v) => v.into(),
+            Cell::Timestamp(v) => v.into(),
+        }
+    }
+
+    /// Appends the value as an element of a PostgreSQL array literal.
+    fn write_array_element(self, out: &mut String) {
+        use std::fmt::Write;
+        // Writing to a String cannot fail.
+        let _ = match self {
+            Cell::Float(None) | Cell::BigInt(None) | Cell::Int(None) => {
+                out.push_str("NULL");
+                Ok(())
+            }
+            Cell::Float(Some(v)) if v.is_nan() => {
+                out.push_str("NaN");
+                Ok(())
+            }
+            Cell::Float(Some(v)) if v.is_infinite() => {
+                out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
+                Ok(())
+            }
+            // Display prints the shortest decimal that reads back as the same f64.
+            Cell::Float(Some(v)) => write!(out, "{v}"),
+            Cell::BigInt(Some(v)) => write!(out, "{v}"),
+            Cell::Int(Some(v)) => write!(out, "{v}"),
+            Cell::Text(v) => {
+                out.push('"');
+                for c in v.chars() {
+                    if c == '"' || c == '\\' {
+                        out.push('\\');
+                    }
+                    out.push(c);
+                }
+                out.push('"');
+                Ok(())
+            }
+            Cell::Timestamp(v) => write!(out, "\"{}\"", v.format("%Y-%m-%d %H:%M:%S%.6f")),
+        };
+    }
+}
+
+/// A column that [`insert_rows`] writes: its name, type and how to read it from a row.
+#[derive(Debug)]
+pub struct Column<R> {
+    pub name: &'static str,
+    pub ty: ColumnType,
+    pub get: fn(&R) -> Cell<'_>,
+}
+
+/// Binds per multi-row INSERT on SQLite: below its limit of 32766 host parameters.
+const SQLITE_MAX_BINDS: usize = 30_000;
+
+/// Inserts `rows` into `E`'s table and returns them as stored (with their ids). Every row
+/// gets the `shared` columns' values (say, the reporting host) and its own `columns`.
+///
+/// PostgreSQL: one statement whatever the number of rows, `INSERT ... SELECT ... FROM
+/// UNNEST($2::float8[], ...)`, each column's values bound as one array literal (sea-query's
+/// array values cannot hold NULL elements) and the shared values once. SQLite: multi-row
+/// `INSERT ... VALUES`, as many rows per statement as its bind limit allows for this many
+/// columns.
+pub async fn insert_rows<E, R>(
+    db: &impl ConnectionTrait,
+    shared: &[(&'static str, Cell<'_>)],
+    columns: &[Column<R>],
+    rows: &[R],
+) -> Result<Vec<E::Model>, DbErr>
+where
+    E: EntityTrait,
+{
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let table = E::default().table_name().to_owned();
+    let names = shared
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(columns.iter().map(|c| c.name))
+        .map(|name| format!("\"{name}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let backend = db.get_database_backend();
+    match backend {
+        DbBackend::Postgres => {
+            let mut values: Vec<sea_orm::Value> = Vec::with_capacity(shared.len() + columns.len());
+            let mut select = Vec::with_capacity(shared.len() + 1);
+            for (_, cell) in shared {
+                values.push(cell.into_value());
+                select.push(format!("${}", values.len()));
+            }
+            let mut arrays = Vec::with_capacity(columns.len());
+            for column in columns {
+                let mut literal = String::with_capacity(rows.len() * 8 + 2);
+                literal.push('{');
+                for (i, row) in rows.iter().enumerate() {
+                    if i > 0 {
+                        literal.push(',');
+                    }
+                    (column.get)(row).write_array_element(&mut literal);
+                }
+                literal.push('}');
+                values.push(literal.into());
+                arrays.push(format!("${}::{}", values.len(), column.ty.pg_array()));
+            }
+            select.push("u.*".to_owned());
+            let sql = format!(
+                "INSERT INTO \"{table}\" ({names}) SELECT {} FROM UNNEST({}) AS u RETURNING *",
+                select.join(", "),
+                arrays.join(", ")
+            );
+            E::find()
+                .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+                .all(db)
+                .await
+        }
+        _ => {
+            let per_row = shared.len() + columns.len();
+            let row_sql = format!("({})", vec!["?"; per_row].join(", "));
+            let mut stored = Vec::with_capacity(rows.len());
+            for chunk in rows.chunks((SQLITE_MAX_BINDS / per_row).max(1)) {
+                let mut values = Vec::with_capacity(chunk.len() * per_row);
+                for row in chunk {
+                    values.extend(shared.iter().map(|(_, cell)| cell.into_value()));
+                    values.extend(columns.iter().map(|c| (c.get)(row).into_value()));
+                }
+                let sql = format!(
+                    "INSERT INTO \"{table}\" ({names}) VALUES {} RETURNING *",
+                    vec![row_sql.as_str(); chunk.len()].join(", ")
+                );
+                stored.extend(
+                    E::find()
+                        .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
+                        .all(db)
+                        .await?,
+                );
+            }
+            Ok(stored)
+        }
+    }
+}
+
+/// Sends NOTIFY `channel` once per payload (PostgreSQL only), in order, all in one
+/// statement: the payloads travel as one array literal.
 pub async fn pg_notify(
     db: &impl ConnectionTrait,
     channel: &str,
     payloads: &[String],
 ) -> Result<(), DbErr> {
-    for chunk in payloads.chunks(100) {
-        let calls: Vec<String> = (0..chunk.len())
-            .map(|i| format!("pg_notify($1, ${})", i + 2))
-            .collect();
-        let mut values: Vec<sea_orm::Value> = vec![channel.into()];
-        values.extend(chunk.iter().map(|p| p.as_str().into()));
-        db.execute(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            format!("SELECT {}", calls.join(", ")),
-            values,
-        ))
-        .await?;
+    if payloads.is_empty() {
+        return Ok(());
     }
+    let mut literal = String::with_capacity(payloads.iter().map(|p| p.len() + 8).sum());
+    literal.push('{');
+    for (i, payload) in payloads.iter().enumerate() {
+        if i > 0 {
+            literal.push(',');
+        }
+        Cell::Text(payload).write_array_element(&mut literal);
+    }
+    literal.push('}');
+    db.execute(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_notify($1, p) FROM UNNEST($2::text[]) WITH ORDINALITY AS n(p, i) ORDER BY i",
+        [channel.into(), literal.into()],
+    ))
+    .await?;
     Ok(())
 }
 

@@ -397,7 +397,105 @@ async fn agents_act_only_on_their_own_host(backend: Backend) {
     );
 }
 
+/// A full batch (5000 GPU samples, the default limit) is one INSERT per table on
+/// PostgreSQL: the request costs the statements a one-sample batch costs. Every row is
+/// stored as sent, one event per row is published, and a replay stores nothing.
+async fn a_full_batch_is_one_insert_per_table(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (host, token) = create_host_with_token(&app, "node").await;
+    let t = Some(token.as_str());
+    let uuids: Vec<String> = (0..8).map(|g| format!("GPU-F{g}")).collect();
+    let gpus: Vec<(i32, &str)> = uuids
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (i as i32, u.as_str()))
+        .collect();
+    agent_report(&app, &token, &gpus).await;
+    let full = |id: &str, n: usize| {
+        let start = chrono::Utc::now() - chrono::Duration::hours(1);
+        let samples: Vec<Value> = (0..n)
+            .map(|i| {
+                let at = start + chrono::Duration::milliseconds(i as i64);
+                json!({
+                    "gpuUuid": uuids[i % 8], "collectedAt": at.to_rfc3339(),
+                    "utilizationPercent": (i % 100) as f64 + 0.5, "memoryUsed": "42949672960",
+                    "temperature": 64.0, "smClock": 1980, "processCount": i % 4
+                })
+            })
+            .collect();
+        json!({ "batchId": id, "droppedSamples": 0, "hostSamples": [], "gpuSamples": samples })
+    };
+    // The first batch also turns the host online; measure the ones after it.
+    app.gql_ok_as(t, METRICS, json!({ "batch": full("warm-up", 1) }))
+        .await;
+
+    let before = app.statements();
+    let r = app
+        .gql_ok_as(t, METRICS, json!({ "batch": full("one", 1) }))
+        .await;
+    assert_eq!(r["reportMetrics"]["accepted"], 1);
+    let for_one = app.statements() - before;
+
+    let published = app.state.events.stats().published();
+    let before = app.statements();
+    let r = app
+        .gql_ok_as(t, METRICS, json!({ "batch": full("full", 5000) }))
+        .await;
+    assert_eq!(
+        r["reportMetrics"],
+        json!({ "accepted": 5000, "duplicate": false })
+    );
+    let for_full = app.statements() - before;
+    if backend == Backend::Postgres {
+        assert_eq!(
+            for_full, for_one,
+            "5000 samples cost the statements of one (one INSERT per table)"
+        );
+    }
+    assert_eq!(app.state.events.stats().published() - published, 5000);
+
+    let on_host = format!("host_id = '{host}'");
+    assert_eq!(app.count_rows("gpu_metrics", &on_host).await, 5002);
+    assert_eq!(
+        app.count_rows(
+            "gpu_metrics",
+            &format!(
+                "{on_host} AND utilization_percent = 42.5 AND memory_used = 42949672960 \
+                 AND temperature = 64.0 AND sm_clock = 1980 AND fan_speed_percent IS NULL \
+                 AND memory_clock IS NULL AND process_count = 2"
+            )
+        )
+        .await,
+        50,
+        "every 100th sample from the 42nd, as sent"
+    );
+    assert_eq!(
+        app.count_rows(
+            "gpu_metrics g JOIN gpus u ON u.id = g.gpu_id",
+            &format!("g.{on_host} AND u.uuid = 'GPU-F3'")
+        )
+        .await,
+        625,
+        "each sample belongs to the GPU it names"
+    );
+
+    // A replay of the same batch id stores nothing and publishes nothing.
+    let published = app.state.events.stats().published();
+    let r = app
+        .gql_ok_as(t, METRICS, json!({ "batch": full("full", 5000) }))
+        .await;
+    assert_eq!(
+        r["reportMetrics"],
+        json!({ "accepted": 0, "duplicate": true })
+    );
+    assert_eq!(app.count_rows("gpu_metrics", &on_host).await, 5002);
+    assert_eq!(app.state.events.stats().published(), published);
+}
+
 on_both_backends!(
+    a_full_batch_is_one_insert_per_table,
     agent_report_upserts_host_and_gpus,
     report_metrics_stores_a_batch_once,
     agents_act_only_on_their_own_host
