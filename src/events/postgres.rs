@@ -12,7 +12,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use tokio::sync::watch;
 
 use super::local::LocalTopics;
-use super::wire::{pack, Envelope, MAX_PAYLOAD};
+use super::wire::{pack, published_by, Envelope, MAX_PAYLOAD};
 use super::{Event, EventBus, EventStats, Subscription, Topic};
 use crate::config::{EventSettings, Secret};
 use crate::services::db;
@@ -81,6 +81,11 @@ impl PgBus {
 
 /// An envelope from PostgreSQL: delivered here unless this replica published it.
 pub(super) fn receive(topics: &LocalTopics, origin: &str, payload: &str) {
+    // Every replica hears its own NOTIFYs too: skip those without parsing them (a large
+    // metric batch is megabytes of JSON).
+    if published_by(payload, origin) {
+        return;
+    }
     match serde_json::from_str::<Envelope>(payload) {
         Ok(envelope) if envelope.o == origin => {}
         Ok(envelope) => {

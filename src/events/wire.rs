@@ -19,6 +19,16 @@ pub(super) struct Envelope {
     pub(super) e: Vec<Event>,
 }
 
+/// Whether `payload` is an envelope `origin` published, from its first bytes: [`pack`]
+/// writes the origin first, and origins are plain hex. A payload that does not start that
+/// way is parsed in full.
+pub(super) fn published_by(payload: &str, origin: &str) -> bool {
+    payload
+        .strip_prefix("{\"o\":\"")
+        .and_then(|rest| rest.strip_prefix(origin))
+        .is_some_and(|rest| rest.starts_with('"'))
+}
+
 /// Packs events into NOTIFY payloads below `max` bytes each. An event too large for one
 /// payload on its own (none of ours is) is left out and logged.
 pub(super) fn pack(origin: &str, events: &[Event], max: usize) -> Vec<String> {
@@ -135,6 +145,8 @@ mod tests {
             assert!(p.len() <= MAX_PAYLOAD, "{} bytes", p.len());
             let envelope: Envelope = serde_json::from_str(p).unwrap();
             assert_eq!(envelope.o, "me");
+            assert!(published_by(p, "me"));
+            assert!(!published_by(p, "m"), "a prefix of the origin is another origin");
             back.extend(envelope.e);
         }
         assert_eq!(back, events);
