@@ -146,7 +146,10 @@ mod tests {
             let envelope: Envelope = serde_json::from_str(p).unwrap();
             assert_eq!(envelope.o, "me");
             assert!(published_by(p, "me"));
-            assert!(!published_by(p, "m"), "a prefix of the origin is another origin");
+            assert!(
+                !published_by(p, "m"),
+                "a prefix of the origin is another origin"
+            );
             back.extend(envelope.e);
         }
         assert_eq!(back, events);
