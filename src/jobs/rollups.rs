@@ -1,14 +1,14 @@
-//! Metric rollups and retention (seed 000 §4.3); see `services::metric_history`.
+//! Metric rollups and retention (seed 000 §4.3); see `services::rollups`.
 
 use chrono::{DateTime, Utc};
 
 use crate::error::AppResult;
-use crate::services::metric_history::{self, RollupReport};
+use crate::services::rollups::{self, RollupReport};
 use crate::state::AppState;
 
 /// One pass as of `now`: completed hours and days are rolled up, expired rows deleted.
 pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> AppResult<RollupReport> {
-    let report = metric_history::roll_up(&state.db, &state.settings.metrics, now).await?;
+    let report = rollups::roll_up(&state.db, &state.settings.metrics, now).await?;
     if report != RollupReport::default() {
         tracing::info!(?report, "metric retention");
     }

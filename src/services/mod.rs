@@ -16,5 +16,6 @@ pub mod password;
 pub mod placement;
 pub mod platform;
 pub mod prices;
+pub mod rollups;
 pub mod spend;
 pub mod workspaces;
