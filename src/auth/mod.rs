@@ -37,16 +37,6 @@ pub async fn authenticate(
         .or_else(|| header.strip_prefix("bearer "))
         .map(str::trim)
         .ok_or(AppError::Unauthenticated)?;
-    authenticate_token(db, keys, revoked, token).await
-}
-
-/// Resolves a bare token (from a header or a WebSocket `connection_init` payload).
-pub async fn authenticate_token(
-    db: &DatabaseConnection,
-    keys: &jwt::JwtKeys,
-    revoked: &RevokedSessions,
-    token: &str,
-) -> AppResult<Principal> {
     verify_token(db, keys, revoked, token)
         .await
         .map(|v| v.principal)
@@ -60,6 +50,17 @@ pub struct Verified {
     pub principal: Principal,
     pub expires_at: Option<i64>,
     pub version: Option<i32>,
+}
+
+impl Verified {
+    /// No token: an anonymous caller.
+    pub fn anonymous() -> Self {
+        Self {
+            principal: Principal::Anonymous,
+            expires_at: None,
+            version: None,
+        }
+    }
 }
 
 /// Whether the credentials a socket was opened with still stand, checked once per

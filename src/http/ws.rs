@@ -324,11 +324,7 @@ impl Connection {
             Err(Some(FORBIDDEN))
         };
         let verified = match &token {
-            None => auth::Verified {
-                principal: Principal::Anonymous,
-                expires_at: None,
-                version: None,
-            },
+            None => auth::Verified::anonymous(),
             Some(token) => match auth::verify_token(&app.db, &app.jwt, &app.revoked, token).await {
                 Ok(v) => v,
                 Err(err) => return reject(self, err),
