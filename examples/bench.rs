@@ -561,6 +561,8 @@ fn server_binary(options: &Options) -> std::path::PathBuf {
 }
 
 /// The open subscriptions the server reports on `/metrics`.
+/// Subscriptions open as the clients count them: the bus's, plus the subscribers that
+/// joined a shared stream beyond its first (`/metrics`).
 async fn open_subscriptions(client: &Client) -> u64 {
     let text = client
         .http
@@ -571,10 +573,14 @@ async fn open_subscriptions(client: &Client) -> u64 {
         .text()
         .await
         .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("remotegpu_subscriptions "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
+    let gauge = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (gauge("remotegpu_subscriptions") + gauge("remotegpu_shared_subscribers"))
+        .saturating_sub(gauge("remotegpu_shared_streams"))
 }
 
 /// What the subscribers received: deliveries and their push-to-delivery latencies (µs).

@@ -20,7 +20,9 @@
 //! transaction; after the commit, one event per sample) -> `events/` (`Event::topics()`:
 //! every GPU, one host, one GPU; bounded buffers; `NOTIFY` to the other replicas) ->
 //! `graphql/live.rs` (`gpuMetrics(hostId)` listens to the narrowest topic and checks each event
-//! against what its subscriber may read) -> `http/ws.rs` writes it to the socket.
+//! against what its subscriber may read), resolved and serialized once for every subscriber
+//! of the same operation, variables and principal (`graphql/fanout.rs`) -> `http/ws.rs`
+//! writes it to each socket.
 //!
 //! An environment travels: `graphql/lifecycle.rs` (`createEnvironment`, parsed input) ->
 //! `services/environments.rs` (quota, `services/placement.rs` ranks hosts, GPUs, capacity and

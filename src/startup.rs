@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use crate::auth::jwt::{self, JwtKeys};
 use crate::auth::RevokedSessions;
 use crate::config::Settings;
+use crate::graphql::fanout::Fanout;
 use crate::graphql::schema::build_schema;
 use crate::services::accounts;
 use crate::services::db::{self, DbMetrics};
@@ -108,6 +109,7 @@ impl Application {
             settings: Arc::new(settings),
             jwt,
             events,
+            fanout: Fanout::new(),
             login_throttle: Default::default(),
             revoked,
         };

@@ -8,6 +8,7 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::RevokedSessions;
 use crate::config::Settings;
 use crate::events::EventBus;
+use crate::graphql::fanout::Fanout;
 use crate::services::db::DbMetrics;
 use crate::services::password::LoginThrottle;
 
@@ -19,6 +20,9 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// Live events: services publish after they commit, subscriptions listen.
     pub events: Arc<dyn EventBus>,
+    /// Subscription streams shared by subscribers of the same operation
+    /// (`graphql::fanout`).
+    pub fanout: Arc<Fanout>,
     /// Failed sign-ins per login name (see `services::password::LoginThrottle`).
     pub login_throttle: Arc<LoginThrottle>,
     /// Access tokens revoked before their expiry (see `auth::revocations`).

@@ -3,7 +3,7 @@
 use crate::domain::AccountRole;
 use crate::error::{AppError, AppResult};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Principal {
     Anonymous,
     /// A customer; `admin` for platform operators (customers with role `admin`).
@@ -14,7 +14,7 @@ pub enum Principal {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct User {
     pub id: i64,
     pub admin: bool,

@@ -5,6 +5,7 @@
 pub mod enums;
 pub mod batch;
 pub mod crud;
+pub mod fanout;
 pub mod filter;
 pub mod loaders;
 pub mod pagination;

@@ -13,6 +13,8 @@
 //! - the request data of an operation: its principal and a relation loader that reads only
 //!   what that principal may, with relation levels batched (`graphql::batch::drive`);
 //! - the batch rules: at most `limits.max_batch` operations, sign-in never inside a batch;
+//! - on a socket, subscribers of the same live operation share one stream
+//!   (`graphql::fanout`); every response becomes a [`Frame`] for the connection's queue;
 //! - refusals before anything runs, rendered the same way on both transports
 //!   ([`refusal`]).
 
@@ -20,13 +22,16 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::{BatchRequest, BatchResponse, Data, Request, Response, ServerError};
-use futures_util::stream::BoxStream;
+use async_graphql::{BatchRequest, BatchResponse, Data, Request, ServerError};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 
 use super::rate_limit::RateLimiter;
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult};
 use crate::graphql::batch;
+use crate::graphql::fanout::{self, Delivery, Frame, Membership};
 use crate::graphql::schema::{request_data, AppSchema, InBatch};
 use crate::state::AppState;
 
@@ -101,20 +106,62 @@ impl Executor {
     }
 
     /// Starts one WebSocket operation (query, mutation or subscription) with the
-    /// connection's request data, after the rate limit. Drive the stream under
-    /// `graphql::batch::drive`.
-    pub fn execute_stream(
+    /// connection's request data, after the rate limit: its responses, then `Complete`, go
+    /// to `out` as frames marked `serial` and `id`. A live operation others run already as
+    /// the same principal joins their stream.
+    pub fn start(
         &self,
         principal: &Principal,
         peer: IpAddr,
         request: Request,
         session: Arc<Data>,
-    ) -> AppResult<BoxStream<'static, Response>> {
+        (serial, id): (u64, Arc<str>),
+        out: mpsc::Sender<Frame>,
+    ) -> AppResult<Operation> {
         self.admit(principal, peer, 1)
             .map_err(|_| AppError::RateLimited)?;
-        Ok(self
-            .schema
-            .execute_stream_with_session_data(request, session))
+        let schema = self.schema.clone();
+        if let Some(key) = fanout::share_key(principal, &request) {
+            let start = move || schema.execute_stream_with_session_data(request, session);
+            return Ok(Operation::Shared(
+                self.app.fanout.join(key, serial, id, out, start),
+            ));
+        }
+        let mut stream = schema.execute_stream_with_session_data(request, session);
+        Ok(Operation::Alone(tokio::spawn(batch::drive(async move {
+            while let Some(response) = stream.next().await {
+                let frame = Frame {
+                    serial,
+                    id: id.clone(),
+                    delivery: Arc::new(Delivery::of(&response)),
+                };
+                if out.send(frame).await.is_err() {
+                    return;
+                }
+            }
+            let end = Frame {
+                serial,
+                id,
+                delivery: Arc::new(Delivery::Complete),
+            };
+            let _ = out.send(end).await;
+        }))))
+    }
+}
+
+/// A running WebSocket operation; dropping it stops it.
+pub enum Operation {
+    /// Resolved for this subscriber alone.
+    Alone(JoinHandle<()>),
+    /// A place in a shared stream.
+    Shared(Membership),
+}
+
+impl Drop for Operation {
+    fn drop(&mut self) {
+        if let Operation::Alone(task) = self {
+            task.abort();
+        }
     }
 }
 

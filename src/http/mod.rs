@@ -234,5 +234,6 @@ async fn metrics(State(state): State<HttpState>, headers: HeaderMap) -> Response
         m.seconds()
     );
     body.push_str(&crate::events::prometheus(state.app.events.as_ref()));
+    body.push_str(&crate::graphql::fanout::prometheus(&state.app.fanout));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }

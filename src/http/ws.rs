@@ -24,27 +24,30 @@
 //! connection may run at most `max_subscriptions` operations at once (more are refused the
 //! same way); messages larger than `max_message_bytes` close the socket (1009); a client
 //! address holds at most `max_connections_per_address` sockets ([`AddressSlots`]). Every
-//! operation forwards into one bounded queue per connection, so a slow client holds back
-//! only its own operations.
+//! operation forwards into one bounded queue per connection (`queue_len`), so a slow client
+//! holds back only its own operations; live operations shared with other subscribers
+//! (`graphql::fanout`) skip the events that find the queue full rather than wait. Each
+//! response arrives serialized once; the connection writes its id and message type around
+//! it, and writes what is queued in one flush.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_graphql::{Data, Request, Response};
+use async_graphql::{Data, Request};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
-use super::exec::{refusal, Executor};
+use super::exec::{refusal, Executor, Operation};
 use crate::auth::{self, Principal};
 use crate::config::WebSocketSettings;
 use crate::error::AppError;
 use crate::events::{Key, Kind, Subscription, Topic};
+use crate::graphql::fanout::{Delivery, Frame};
 use crate::graphql::schema::request_data;
 
 pub const TRANSPORT_WS: &str = "graphql-transport-ws";
@@ -91,6 +94,9 @@ const TOO_MANY_INITS: Close = Close(4429, "Too many initialisation requests");
 const TOO_BIG: Close = Close(1009, "Message too big");
 const EXPIRED: Close = Close(4403, "Token expired");
 const REVOKED: Close = Close(4403, "Credentials revoked");
+
+/// Queued messages written before one flush, at most.
+const FLUSH_EVERY: usize = 64;
 
 /// Sockets open at once per client address, at most `max` each.
 pub struct AddressSlots {
@@ -158,8 +164,10 @@ struct Connection {
     expires_at: Option<tokio::time::Instant>,
     /// Revocations of the principal (none for anonymous sockets).
     revocations: Option<Subscription>,
-    operations: HashMap<String, JoinHandle<()>>,
-    out: mpsc::Sender<Value>,
+    /// Running operations by the client's id, with their serial numbers.
+    operations: HashMap<String, (u64, Operation)>,
+    next_serial: u64,
+    out: mpsc::Sender<Frame>,
     /// The legacy protocol's `connection_error`, sent before closing on bad credentials.
     rejected: Option<Value>,
 }
@@ -185,7 +193,7 @@ async fn expired(at: Option<tokio::time::Instant>) {
 
 pub async fn serve(socket: WebSocket, protocol: Protocol, exec: Arc<Executor>, peer: IpAddr) {
     let settings = exec.app.settings.websocket.clone();
-    let (out, mut outgoing) = mpsc::channel::<Value>(settings.queue_len);
+    let (out, mut outgoing) = mpsc::channel::<Frame>(settings.queue_len);
     let mut conn = Connection {
         protocol,
         exec,
@@ -196,6 +204,7 @@ pub async fn serve(socket: WebSocket, protocol: Protocol, exec: Arc<Executor>, p
         expires_at: None,
         revocations: None,
         operations: HashMap::new(),
+        next_serial: 0,
         out,
         rejected: None,
     };
@@ -222,8 +231,24 @@ pub async fn serve(socket: WebSocket, protocol: Protocol, exec: Arc<Executor>, p
                     break None;
                 }
             }
-            Some(message) = outgoing.recv() => {
-                if sink.send(Message::Text(message.to_string().into())).await.is_err() {
+            Some(frame) = outgoing.recv() => {
+                // What else is queued goes in the same flush.
+                let mut next = Some(frame);
+                let mut written = 0;
+                let mut failed = false;
+                while let Some(frame) = next.take() {
+                    if let Some(text) = conn.render(&frame) {
+                        if sink.feed(Message::Text(text.into())).await.is_err() {
+                            failed = true;
+                            break;
+                        }
+                        written += 1;
+                    }
+                    if written < FLUSH_EVERY {
+                        next = outgoing.try_recv().ok();
+                    }
+                }
+                if failed || sink.flush().await.is_err() {
                     break None;
                 }
             }
@@ -255,9 +280,7 @@ pub async fn serve(socket: WebSocket, protocol: Protocol, exec: Arc<Executor>, p
             }
         }
     };
-    for (_, task) in conn.operations.drain() {
-        task.abort();
-    }
+    conn.operations.clear();
     if let (Some(message), Protocol::Legacy) = (conn.rejected.take(), conn.protocol) {
         let _ = sink.send(Message::Text(message.to_string().into())).await;
     }
@@ -291,11 +314,8 @@ impl Connection {
             }
             (Protocol::TransportWs, "complete") | (Protocol::Legacy, "stop") => {
                 let id = message.id.ok_or(Some(BAD_MESSAGE))?;
-                if let Some(task) = self.operations.remove(&id) {
-                    task.abort();
-                    if self.protocol == Protocol::Legacy {
-                        return Ok(vec![json!({ "type": "complete", "id": id })]);
-                    }
+                if self.operations.remove(&id).is_some() && self.protocol == Protocol::Legacy {
+                    return Ok(vec![json!({ "type": "complete", "id": id })]);
                 }
                 Ok(vec![])
             }
@@ -358,7 +378,6 @@ impl Connection {
         let Some(session) = self.session.clone() else {
             return Err(Some(UNAUTHORIZED));
         };
-        self.operations.retain(|_, task| !task.is_finished());
         if self.operations.contains_key(&id) {
             return Err(Some(Close(4409, "Subscriber for this id already exists")));
         }
@@ -373,43 +392,54 @@ impl Connection {
         if self.operations.len() >= self.settings.max_subscriptions {
             return refuse(AppError::RateLimited);
         }
-        let mut stream =
-            match self
-                .exec
-                .execute_stream(&self.principal, self.peer, request, session)
-            {
-                Ok(stream) => stream,
-                Err(err) => return refuse(err),
-            };
-        let out = self.out.clone();
-        let protocol = self.protocol;
-        let task_id = id.clone();
-        let task = tokio::spawn(crate::graphql::batch::drive(async move {
-            while let Some(response) = stream.next().await {
-                let message = response_message(protocol, &task_id, response);
-                // graphql-transport-ws: `error` ends the operation; no `complete` follows it.
-                let ended = message["type"] == "error";
-                if out.send(message).await.is_err() || ended {
-                    return;
-                }
-            }
-            let _ = out.send(json!({ "type": "complete", "id": task_id })).await;
-        }));
-        self.operations.insert(id, task);
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let operation = match self.exec.start(
+            &self.principal,
+            self.peer,
+            request,
+            session,
+            (serial, id.as_str().into()),
+            self.out.clone(),
+        ) {
+            Ok(operation) => operation,
+            Err(err) => return refuse(err),
+        };
+        self.operations.insert(id, (serial, operation));
         Ok(vec![])
     }
-}
 
-fn response_message(protocol: Protocol, id: &str, response: Response) -> Value {
-    // A request that failed before execution (syntax, validation) is an `error` message in
-    // graphql-transport-ws; results, with or without field errors, are `next`.
-    if protocol == Protocol::TransportWs
-        && response.data == async_graphql::Value::Null
-        && response.is_err()
-    {
-        let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
-        return json!({ "type": "error", "id": id, "payload": errors });
+    /// The message of `frame` in this connection's protocol; `None` when its operation
+    /// ended or was stopped. A frame that ends the operation removes it.
+    fn render(&mut self, frame: &Frame) -> Option<String> {
+        let live = self
+            .operations
+            .get(&*frame.id)
+            .is_some_and(|(serial, _)| *serial == frame.serial);
+        if !live {
+            return None;
+        }
+        let id = serde_json::to_string(&*frame.id).ok()?;
+        // A request that failed before execution (syntax, validation) is an `error` message
+        // in graphql-transport-ws, and ends the operation; results, with or without field
+        // errors, are `next`.
+        let (text, ends) = match (&*frame.delivery, self.protocol) {
+            (Delivery::Failed { errors, .. }, Protocol::TransportWs) => (
+                format!(r#"{{"type":"error","id":{id},"payload":{errors}}}"#),
+                true,
+            ),
+            (Delivery::Next(json) | Delivery::Failed { response: json, .. }, protocol) => (
+                format!(
+                    r#"{{"type":"{}","id":{id},"payload":{json}}}"#,
+                    protocol.data_type()
+                ),
+                false,
+            ),
+            (Delivery::Complete, _) => (format!(r#"{{"type":"complete","id":{id}}}"#), true),
+        };
+        if ends {
+            self.operations.remove(&*frame.id);
+        }
+        Some(text)
     }
-    let payload = serde_json::to_value(&response).unwrap_or(Value::Null);
-    json!({ "type": protocol.data_type(), "id": id, "payload": payload })
 }

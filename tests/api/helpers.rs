@@ -235,12 +235,13 @@ impl TestApp {
         start(settings, None).await
     }
 
-    /// Waits until `n` event subscriptions are open in this server (`/metrics`), so that an
-    /// event published next reaches them.
+    /// Waits until `n` event subscriptions are open in this server, so that an event
+    /// published next reaches them: the bus's, and the subscribers that joined a shared
+    /// stream beyond its first.
     pub async fn wait_for_subscriptions(&self, n: usize) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
-            let open = self.state.events.subscriptions();
+            let open = self.state.events.subscriptions() + self.state.fanout.followers();
             if open == n {
                 return;
             }

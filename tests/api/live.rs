@@ -442,7 +442,118 @@ async fn a_replica_whose_listener_drops_listens_again(backend: Backend) {
     assert_eq!(got["gpuMetrics"]["utilizationPercent"], 42.0);
 }
 
+/// The gauge `name` on `/metrics`.
+async fn gauge(app: &crate::helpers::TestApp, name: &str) -> i64 {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.address))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+/// Subscribers of the same operation, variables and principal share one stream: one bus
+/// subscription, one resolution per event, the same payload for each; leaving one leaves
+/// the others subscribed, and the last to leave ends the stream.
+async fn subscribers_of_one_operation_share_its_stream(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (host, token) = create_host_with_token(&app, "shared-node").await;
+    agent_report(&app, &token, &[(0, "GPU-S0"), (1, "GPU-S1")]).await;
+    let vars = json!({ "h": host });
+    let mut a = WsClient::connect(&app, &app.admin_token).await;
+    let mut b = WsClient::connect(&app, &app.admin_token).await;
+    a.subscribe("a1", GPU_METRICS, vars.clone()).await;
+    a.subscribe("a2", GPU_METRICS, vars.clone()).await;
+    b.subscribe("b", GPU_METRICS, vars.clone()).await;
+    app.wait_for_subscriptions(3).await;
+    assert_eq!(app.state.events.subscriptions(), 1, "one stream on the bus");
+    assert_eq!(gauge(&app, "remotegpu_shared_streams").await, 1);
+    assert_eq!(gauge(&app, "remotegpu_shared_subscribers").await, 3);
+
+    let r = app
+        .gql_ok_as(
+            Some(&token),
+            METRICS,
+            json!({ "batch": batch("shared-1", &[10.0], &[("GPU-S0", 11.0), ("GPU-S1", 12.0)]) }),
+        )
+        .await;
+    assert_eq!(r["reportMetrics"]["accepted"], 3);
+    let mut payloads = std::collections::HashMap::<String, Vec<serde_json::Value>>::new();
+    for _ in 0..4 {
+        let m = a.next().await;
+        assert_eq!(m["type"], "next", "{m}");
+        payloads
+            .entry(m["id"].as_str().unwrap().into())
+            .or_default()
+            .push(m["payload"].clone());
+    }
+    for _ in 0..2 {
+        let m = b.next().await;
+        assert_eq!((&m["type"], &m["id"]), (&json!("next"), &json!("b")), "{m}");
+        payloads
+            .entry("b".into())
+            .or_default()
+            .push(m["payload"].clone());
+    }
+    for list in payloads.values_mut() {
+        list.sort_by_key(|p| {
+            p["data"]["gpuMetrics"]["gpu"]["uuid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        });
+    }
+    assert_eq!(payloads.len(), 3);
+    assert_eq!(payloads["a1"], payloads["b"]);
+    assert_eq!(payloads["a2"], payloads["b"]);
+    assert_eq!(
+        payloads["b"][1]["data"]["gpuMetrics"]["utilizationPercent"],
+        12.0
+    );
+    assert_eq!(
+        payloads["b"][1]["data"]["gpuMetrics"]["gpu"]["uuid"],
+        "GPU-S1"
+    );
+    a.expect_silence(QUIET).await;
+
+    // One leaves: the others still get events; it gets none.
+    b.send(json!({ "id": "b", "type": "complete" })).await;
+    app.wait_for_subscriptions(2).await;
+    app.gql_ok_as(
+        Some(&token),
+        METRICS,
+        json!({ "batch": batch("shared-2", &[], &[("GPU-S0", 21.0)]) }),
+    )
+    .await;
+    for id in ["a1", "a2"] {
+        let m = a.next().await;
+        assert_eq!(m["type"], "next", "{m}");
+        assert!(m["id"] == "a1" || m["id"] == "a2", "{m}");
+        assert_eq!(
+            m["payload"]["data"]["gpuMetrics"]["utilizationPercent"], 21.0,
+            "{id}: {m}"
+        );
+    }
+    b.expect_silence(QUIET).await;
+
+    // The last to leave ends the stream and its bus subscription.
+    drop(a);
+    app.wait_for_subscriptions(0).await;
+    assert_eq!(gauge(&app, "remotegpu_shared_streams").await, 0);
+    assert_eq!(gauge(&app, "remotegpu_shared_subscribers").await, 0);
+}
+
 on_both_backends!(
+    subscribers_of_one_operation_share_its_stream,
     a_replica_whose_listener_drops_listens_again,
     subscribers_receive_reported_samples,
     environment_status_reaches_only_its_tenants,

@@ -133,7 +133,7 @@ impl WsClient {
         }
     }
 
-    async fn send(&mut self, message: Value) {
+    pub async fn send(&mut self, message: Value) {
         self.socket
             .send(Message::text(message.to_string()))
             .await
