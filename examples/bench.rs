@@ -560,7 +560,6 @@ fn server_binary(options: &Options) -> std::path::PathBuf {
     release.join("remotegpu")
 }
 
-/// The open subscriptions the server reports on `/metrics`.
 /// Subscriptions open as the clients count them: the bus's, plus the subscribers that
 /// joined a shared stream beyond its first (`/metrics`).
 async fn open_subscriptions(client: &Client) -> u64 {
