@@ -36,6 +36,12 @@
 //! for agents, status changes, output) and builds each agent's at-least-once order feed,
 //! which `graphql/agent_commands.rs` only maps (`graphql/commands.rs` is the operators' side).
 //!
+//! A sign-in travels: `graphql/auth.rs` -> `services/sessions.rs` (the password checked, an
+//! access token and a family of refresh tokens, each refresh rotating within its family) ->
+//! `auth/` turns each later request's token back into a principal. The accounts themselves
+//! are `services/accounts.rs` (sign-up, operator-created accounts, profile, deletion), and
+//! workspaces with their memberships `services/workspaces.rs`.
+//!
 //! Statuses, roles and kinds are `domain`'s enums (`HostState`, `CommandState`,
 //! `MemberRole`, ...), spelled for the database only there; `graphql/enums.rs` mirrors them
 //! for the API and `auth/policy.rs` holds every access rule and its named exceptions

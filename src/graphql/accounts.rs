@@ -22,7 +22,7 @@ use crate::auth::policy::user_for;
 use crate::domain::{Email, Password, Username};
 use crate::error::GqlResult;
 use crate::error::{AppError, AppResult};
-use crate::services::accounts::auth::{self as account_service, NewAccount};
+use crate::services::accounts::{self as account_service, NewAccount};
 use crate::services::workspaces as workspaces_service;
 
 /// A customer account. The password hash is never exposed.

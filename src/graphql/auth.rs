@@ -11,8 +11,9 @@ use super::schema::InBatch;
 use crate::auth::policy;
 use crate::domain::AccountRole;
 use crate::error::{AppError, AppResult, GqlResult};
-use crate::services::accounts::auth::{self as accounts, NewAccount, ProfileChange, Session};
+use crate::services::accounts::{self, NewAccount, ProfileChange};
 use crate::services::crud;
+use crate::services::sessions::{self, Session};
 
 /// An optional nullable input as a change: absent keeps, `null` clears.
 fn nullable<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
@@ -126,7 +127,7 @@ impl AuthMutation {
         let customer = accounts::register(&app.db, account, AccountRole::Customer)
             .await
             .gql()?;
-        let session = accounts::login(
+        let session = sessions::login(
             &app.db,
             &app.jwt,
             (&app.settings.auth).into(),
@@ -149,7 +150,7 @@ impl AuthMutation {
     ) -> async_graphql::Result<AuthPayload> {
         not_in_batch(ctx).gql()?;
         let app = state(ctx);
-        let session = accounts::login(
+        let session = sessions::login(
             &app.db,
             &app.jwt,
             (&app.settings.auth).into(),
@@ -170,7 +171,7 @@ impl AuthMutation {
     ) -> async_graphql::Result<AuthPayload> {
         not_in_batch(ctx).gql()?;
         let app = state(ctx);
-        let session = accounts::refresh(
+        let session = sessions::refresh(
             &app.db,
             &app.jwt,
             (&app.settings.auth).into(),
@@ -188,7 +189,7 @@ impl AuthMutation {
         refresh_token: String,
     ) -> async_graphql::Result<bool> {
         let user = principal(ctx).user().gql()?;
-        accounts::logout(&state(ctx).db, user.id, &refresh_token)
+        sessions::logout(&state(ctx).db, user.id, &refresh_token)
             .await
             .gql()?;
         Ok(true)
@@ -203,7 +204,7 @@ impl AuthMutation {
     ) -> async_graphql::Result<bool> {
         let user = principal(ctx).user().gql()?;
         let app = state(ctx);
-        accounts::change_password(
+        sessions::change_password(
             &app.db,
             app.events.as_ref(),
             user.id,

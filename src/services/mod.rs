@@ -17,5 +17,6 @@ pub mod placement;
 pub mod platform;
 pub mod prices;
 pub mod rollups;
+pub mod sessions;
 pub mod spend;
 pub mod workspaces;
