@@ -6,8 +6,7 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use entity::gpus;
-use sea_orm::sea_query::Condition;
-use sea_orm::{DbBackend, Set};
+use sea_orm::Set;
 
 use super::convert::{big_opt, bytes, count, id, opt_bytes, opt_count, opt_text, text, ts, ts_opt};
 use super::crud::{
@@ -15,7 +14,7 @@ use super::crud::{
     principal, state, ApiObject, CreateInput, UpdateInput,
 };
 use super::enums::*;
-use super::filter::{order_input, EnumFilter, FilterInput, IdFilter, StringFilter};
+use super::filter::{filter_input, order_input, EnumFilter, IdFilter, StringFilter};
 use super::hosts::Host;
 use super::metrics::GpuMetric;
 use super::relations::*;
@@ -98,26 +97,13 @@ impl ApiObject for Gpu {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct GpuFilter {
-    pub id: Option<IdFilter>,
-    pub host_id: Option<IdFilter>,
-    pub status: Option<EnumFilter<GpuStatus>>,
-    pub allocated_to: Option<StringFilter>,
-    pub name: Option<StringFilter>,
-}
-
-impl FilterInput for GpuFilter {
-    type Entity = gpus::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(gpus::Column::Id)))
-            .add_option(self.host_id.map(|f| f.on::<String>(gpus::Column::HostId)))
-            .add_option(self.status.map(|f| f.on(gpus::Column::Status)))
-            .add_option(self.allocated_to.map(|f| f.on(gpus::Column::AllocatedTo)))
-            .add_option(self.name.map(|f| f.on(gpus::Column::Name))))
-    }
-}
+filter_input!(GpuFilter for gpus {
+    id: IdFilter => Id as i64,
+    host_id: IdFilter => HostId as String,
+    status: EnumFilter<GpuStatus> => Status,
+    allocated_to: StringFilter => AllocatedTo,
+    name: StringFilter => Name,
+});
 
 order_input!(GpuOrder, GpuOrderField, gpus::Entity, gpus::Column {
     Id => Id,

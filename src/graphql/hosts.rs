@@ -7,7 +7,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use entity::hosts;
 use sea_orm::sea_query::Condition;
-use sea_orm::{DbBackend, Set};
+use sea_orm::{DbBackend, EntityName, IdenStatic, Set};
 
 use super::convert::{big_opt, bytes, count, id, opt_bytes, port, text, ts_opt};
 use super::crud::{
@@ -16,7 +16,7 @@ use super::crud::{
 };
 use super::enums::*;
 use super::environments::Environment;
-use super::filter::{order_input, EnumFilter, FilterInput, IdFilter, StringFilter};
+use super::filter::{filter_input, order_input, EnumFilter, IdFilter, StringFilter};
 use super::gpus::Gpu;
 use super::metrics::HostMetric;
 use super::relations::*;
@@ -179,32 +179,29 @@ fn parse_tags(tags: Vec<String>) -> AppResult<serde_json::Value> {
     Ok(serde_json::Value::Array(parsed))
 }
 
-#[derive(InputObject, Default)]
-pub struct HostFilter {
-    pub id: Option<IdFilter>,
-    pub name: Option<StringFilter>,
-    pub os_type: Option<EnumFilter<OsType>>,
-    pub status: Option<EnumFilter<HostStatus>>,
-    pub deployment_mode: Option<EnumFilter<DeploymentMode>>,
+filter_input!(HostFilter for hosts {
+    id: IdFilter => Id as String,
+    name: StringFilter => Name,
+    os_type: EnumFilter<OsType> => OsType,
+    status: EnumFilter<HostStatus> => Status,
+    deployment_mode: EnumFilter<DeploymentMode> => DeploymentMode,
     /// Hosts whose labels contain every key/value pair of this object.
-    pub labels: Option<Json<serde_json::Value>>,
-}
+    labels: Json<serde_json::Value> => Labels with labels_contain,
+});
 
-impl FilterInput for HostFilter {
-    type Entity = hosts::Entity;
-    fn condition(self, backend: DbBackend) -> AppResult<Condition> {
-        let labels = self.labels.map(|l| parse_labels(l.0)).transpose()?;
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<String>(hosts::Column::Id)))
-            .add_option(self.name.map(|f| f.on(hosts::Column::Name)))
-            .add_option(self.os_type.map(|f| f.on(hosts::Column::OsType)))
-            .add_option(self.status.map(|f| f.on(hosts::Column::Status)))
-            .add_option(
-                self.deployment_mode
-                    .map(|f| f.on(hosts::Column::DeploymentMode)),
-            )
-            .add_option(labels.map(|l| json_contains(backend, "hosts", "labels", &l))))
-    }
+/// The `labels` filter: hosts whose labels hold every pair of the (parsed) object.
+fn labels_contain(
+    labels: Json<serde_json::Value>,
+    col: hosts::Column,
+    backend: DbBackend,
+) -> AppResult<Condition> {
+    let labels = parse_labels(labels.0)?;
+    Ok(Condition::all().add(json_contains(
+        backend,
+        hosts::Entity.table_name(),
+        col.as_str(),
+        &labels,
+    )))
 }
 
 order_input!(HostOrder, HostOrderField, hosts::Entity, hosts::Column {
