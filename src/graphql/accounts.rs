@@ -230,14 +230,13 @@ impl UpdateInput for UpdateCustomerInput {
     }
 }
 
-crud_query!(
-    CustomerQuery,
-    Customer,
-    customer,
-    customers,
-    CustomerFilter,
-    CustomerOrder
-);
+crud_query!(CustomerQuery {
+    object: Customer,
+    one: customer,
+    many: customers,
+    filter: CustomerFilter,
+    order: CustomerOrder,
+});
 crud_mutation!(
     CustomerMutation,
     Customer,
@@ -397,14 +396,13 @@ impl UpdateInput for UpdateWorkspaceInput {
     }
 }
 
-crud_query!(
-    WorkspaceQuery,
-    Workspace,
-    workspace,
-    workspaces,
-    WorkspaceFilter,
-    WorkspaceOrder
-);
+crud_query!(WorkspaceQuery {
+    object: Workspace,
+    one: workspace,
+    many: workspaces,
+    filter: WorkspaceFilter,
+    order: WorkspaceOrder,
+});
 crud_mutation!(
     WorkspaceMutation,
     Workspace,
@@ -487,14 +485,13 @@ pub struct UpdateWorkspaceMemberInput {
     pub status: Option<MemberStatus>,
 }
 
-crud_query!(
-    WorkspaceMemberQuery,
-    WorkspaceMember,
-    workspace_member,
-    workspace_members,
-    WorkspaceMemberFilter,
-    WorkspaceMemberOrder
-);
+crud_query!(WorkspaceMemberQuery {
+    object: WorkspaceMember,
+    one: workspace_member,
+    many: workspace_members,
+    filter: WorkspaceMemberFilter,
+    order: WorkspaceMemberOrder,
+});
 
 /// An invitation into a workspace, as its managers see it: the login as the inviter typed
 /// it, never the account it reached or whether it was declined.
@@ -538,14 +535,13 @@ order_input!(WorkspaceInvitationOrder, WorkspaceInvitationOrderField, wi::Entity
     ExpiresAt => ExpiresAt,
 });
 
-crud_query!(
-    WorkspaceInvitationQuery,
-    WorkspaceInvitation,
-    workspace_invitation,
-    workspace_invitations,
-    WorkspaceInvitationFilter,
-    WorkspaceInvitationOrder
-);
+crud_query!(WorkspaceInvitationQuery {
+    object: WorkspaceInvitation,
+    one: workspace_invitation,
+    many: workspace_invitations,
+    filter: WorkspaceInvitationFilter,
+    order: WorkspaceInvitationOrder,
+});
 
 /// An open invitation addressed to the signed-in customer.
 #[derive(SimpleObject)]

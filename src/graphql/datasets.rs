@@ -180,14 +180,13 @@ impl UpdateInput for UpdateDatasetInput {
     }
 }
 
-crud_query!(
-    DatasetQuery,
-    Dataset,
-    dataset,
-    datasets,
-    DatasetFilter,
-    DatasetOrder
-);
+crud_query!(DatasetQuery {
+    object: Dataset,
+    one: dataset,
+    many: datasets,
+    filter: DatasetFilter,
+    order: DatasetOrder,
+});
 crud_mutation!(
     DatasetMutation,
     Dataset,
@@ -329,14 +328,13 @@ impl UpdateInput for UpdateDatasetVersionInput {
     }
 }
 
-crud_query!(
-    DatasetVersionQuery,
-    DatasetVersion,
-    dataset_version,
-    dataset_versions,
-    DatasetVersionFilter,
-    DatasetVersionOrder
-);
+crud_query!(DatasetVersionQuery {
+    object: DatasetVersion,
+    one: dataset_version,
+    many: dataset_versions,
+    filter: DatasetVersionFilter,
+    order: DatasetVersionOrder,
+});
 crud_mutation!(
     DatasetVersionMutation,
     DatasetVersion,
@@ -415,11 +413,10 @@ order_input!(DatasetUsageOrder, DatasetUsageOrderField, du::Entity, du::Column {
     MountedAt => MountedAt,
 });
 
-crud_query!(
-    DatasetUsageQuery,
-    DatasetUsage,
-    dataset_usage,
-    dataset_usages,
-    DatasetUsageFilter,
-    DatasetUsageOrder
-);
+crud_query!(DatasetUsageQuery {
+    object: DatasetUsage,
+    one: dataset_usage,
+    many: dataset_usages,
+    filter: DatasetUsageFilter,
+    order: DatasetUsageOrder,
+});

@@ -168,14 +168,13 @@ order_input!(EnvironmentOrder, EnvironmentOrderField, env::Entity, env::Column {
     CreatedAt => CreatedAt,
 });
 
-crud_query!(
-    EnvironmentQuery,
-    Environment,
-    environment,
-    environments,
-    EnvironmentFilter,
-    EnvironmentOrder
-);
+crud_query!(EnvironmentQuery {
+    object: Environment,
+    one: environment,
+    many: environments,
+    filter: EnvironmentFilter,
+    order: EnvironmentOrder,
+});
 
 /// A host port forwarded to a service inside an environment.
 #[derive(SimpleObject)]
@@ -295,14 +294,13 @@ impl UpdateInput for UpdatePortMappingInput {
     }
 }
 
-crud_query!(
-    PortMappingQuery,
-    PortMapping,
-    port_mapping,
-    port_mappings,
-    PortMappingFilter,
-    PortMappingOrder
-);
+crud_query!(PortMappingQuery {
+    object: PortMapping,
+    one: port_mapping,
+    many: port_mappings,
+    filter: PortMappingFilter,
+    order: PortMappingOrder,
+});
 crud_mutation!(
     PortMappingMutation,
     PortMapping,

@@ -212,7 +212,13 @@ impl UpdateInput for UpdateGpuInput {
     }
 }
 
-crud_query!(GpuQuery, Gpu, gpu, gpus, GpuFilter, GpuOrder);
+crud_query!(GpuQuery {
+    object: Gpu,
+    one: gpu,
+    many: gpus,
+    filter: GpuFilter,
+    order: GpuOrder,
+});
 crud_mutation!(
     GpuMutation,
     Gpu,

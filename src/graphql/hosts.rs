@@ -404,7 +404,13 @@ impl UpdateInput for UpdateHostInput {
     }
 }
 
-crud_query!(HostQuery, Host, host, hosts, HostFilter, HostOrder);
+crud_query!(HostQuery {
+    object: Host,
+    one: host,
+    many: hosts,
+    filter: HostFilter,
+    order: HostOrder,
+});
 crud_mutation!(
     HostMutation,
     Host,

@@ -118,7 +118,13 @@ impl UpdateInput for UpdateImageInput {
     }
 }
 
-crud_query!(ImageQuery, Image, image, images, ImageFilter, ImageOrder);
+crud_query!(ImageQuery {
+    object: Image,
+    one: image,
+    many: images,
+    filter: ImageFilter,
+    order: ImageOrder,
+});
 crud_mutation!(
     ImageMutation,
     Image,

@@ -101,14 +101,13 @@ order_input!(HostMetricOrder, HostMetricOrderField, hm::Entity, hm::Column {
     CollectedAt => CollectedAt,
 });
 
-crud_query!(
-    HostMetricQuery,
-    HostMetric,
-    host_metric,
-    host_metrics,
-    HostMetricFilter,
-    HostMetricOrder
-);
+crud_query!(HostMetricQuery {
+    object: HostMetric,
+    one: host_metric,
+    many: host_metrics,
+    filter: HostMetricFilter,
+    order: HostMetricOrder,
+});
 
 /// One sample of one GPU.
 #[derive(SimpleObject)]
@@ -184,14 +183,13 @@ order_input!(GpuMetricOrder, GpuMetricOrderField, gm::Entity, gm::Column {
     CollectedAt => CollectedAt,
 });
 
-crud_query!(
-    GpuMetricQuery,
-    GpuMetric,
-    gpu_metric,
-    gpu_metrics,
-    GpuMetricFilter,
-    GpuMetricOrder
-);
+crud_query!(GpuMetricQuery {
+    object: GpuMetric,
+    one: gpu_metric,
+    many: gpu_metrics,
+    filter: GpuMetricFilter,
+    order: GpuMetricOrder,
+});
 
 /// One sample of an environment's resource use.
 #[derive(SimpleObject)]
@@ -245,11 +243,10 @@ order_input!(EnvironmentMetricOrder, EnvironmentMetricOrderField, em::Entity, em
     CollectedAt => CollectedAt,
 });
 
-crud_query!(
-    EnvironmentMetricQuery,
-    EnvironmentMetric,
-    environment_metric,
-    environment_metrics,
-    EnvironmentMetricFilter,
-    EnvironmentMetricOrder
-);
+crud_query!(EnvironmentMetricQuery {
+    object: EnvironmentMetric,
+    one: environment_metric,
+    many: environment_metrics,
+    filter: EnvironmentMetricFilter,
+    order: EnvironmentMetricOrder,
+});

@@ -167,7 +167,13 @@ impl UpdateInput for UpdateModelInput {
     }
 }
 
-crud_query!(ModelQuery, Model, model, models, ModelFilter, ModelOrder);
+crud_query!(ModelQuery {
+    object: Model,
+    one: model,
+    many: models,
+    filter: ModelFilter,
+    order: ModelOrder,
+});
 crud_mutation!(
     ModelMutation,
     Model,
@@ -308,14 +314,13 @@ impl UpdateInput for UpdateModelVersionInput {
     }
 }
 
-crud_query!(
-    ModelVersionQuery,
-    ModelVersion,
-    model_version,
-    model_versions,
-    ModelVersionFilter,
-    ModelVersionOrder
-);
+crud_query!(ModelVersionQuery {
+    object: ModelVersion,
+    one: model_version,
+    many: model_versions,
+    filter: ModelVersionFilter,
+    order: ModelVersionOrder,
+});
 crud_mutation!(
     ModelVersionMutation,
     ModelVersion,

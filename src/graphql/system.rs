@@ -142,14 +142,13 @@ impl UpdateInput for UpdateSystemConfigInput {
     }
 }
 
-crud_query!(
-    SystemConfigQuery,
-    SystemConfig,
-    system_config,
-    system_configs,
-    SystemConfigFilter,
-    SystemConfigOrder
-);
+crud_query!(SystemConfigQuery {
+    object: SystemConfig,
+    one: system_config,
+    many: system_configs,
+    filter: SystemConfigFilter,
+    order: SystemConfigOrder,
+});
 crud_mutation!(
     SystemConfigMutation,
     SystemConfig,
