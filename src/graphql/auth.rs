@@ -4,8 +4,7 @@ use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, 
 use chrono::{DateTime, TimeZone, Utc};
 use entity::customers;
 
-use super::accounts::Customer;
-use super::convert::text;
+use super::accounts::{customer_columns, Customer};
 use super::crud::{parse_nullable, principal, state, ApiObject};
 use super::schema::InBatch;
 use crate::auth::policy;
@@ -111,12 +110,12 @@ impl AuthMutation {
         let app = state(ctx);
         let full_name = input
             .full_name
-            .map(|v| text("fullName", v, 256))
+            .map(customer_columns::full_name)
             .transpose()
             .gql()?;
         let company = input
             .company
-            .map(|v| text("company", v, 256))
+            .map(customer_columns::company)
             .transpose()
             .gql()?;
         let account = NewAccount {
@@ -224,11 +223,11 @@ impl AuthMutation {
     ) -> async_graphql::Result<Customer> {
         let user = principal(ctx).user().gql()?;
         let change = ProfileChange {
-            phone: nullable(parse_nullable(input.phone, |v| text("phone", v, 32)).gql()?),
+            phone: nullable(parse_nullable(input.phone, customer_columns::phone).gql()?),
             full_name: nullable(
-                parse_nullable(input.full_name, |v| text("fullName", v, 256)).gql()?,
+                parse_nullable(input.full_name, customer_columns::full_name).gql()?,
             ),
-            company: nullable(parse_nullable(input.company, |v| text("company", v, 256)).gql()?),
+            company: nullable(parse_nullable(input.company, customer_columns::company).gql()?),
         };
         let app = state(ctx);
         let model = accounts::update_profile(&app.db, app.events.as_ref(), user, change)

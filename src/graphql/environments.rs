@@ -241,6 +241,18 @@ order_input!(PortMappingOrder, PortMappingOrderField, pm::Entity, pm::Column {
     AllocatedAt => AllocatedAt,
 });
 
+/// Each port mapping column's rule, written once for create and update.
+mod port_mapping_columns {
+    use super::*;
+
+    pub fn external_port(v: i32) -> AppResult<i32> {
+        port("externalPort", v)
+    }
+    pub fn internal_port(v: i32) -> AppResult<i32> {
+        port("internalPort", v)
+    }
+}
+
 #[derive(InputObject)]
 pub struct CreatePortMappingInput {
     pub env_id: ID,
@@ -255,8 +267,8 @@ impl CreateInput for CreatePortMappingInput {
         Ok(pm::ActiveModel {
             env_id: Set(self.env_id.to_string()),
             service_type: Set(self.service_type.as_db().into()),
-            external_port: Set(port("externalPort", self.external_port)?),
-            internal_port: Set(port("internalPort", self.internal_port)?),
+            external_port: Set(port_mapping_columns::external_port(self.external_port)?),
+            internal_port: Set(port_mapping_columns::internal_port(self.internal_port)?),
             ..Default::default()
         })
     }
@@ -280,13 +292,13 @@ impl UpdateInput for UpdatePortMappingInput {
         patch(
             &mut row.external_port,
             self.external_port
-                .map(|p| port("externalPort", p))
+                .map(port_mapping_columns::external_port)
                 .transpose()?,
         );
         patch(
             &mut row.internal_port,
             self.internal_port
-                .map(|p| port("internalPort", p))
+                .map(port_mapping_columns::internal_port)
                 .transpose()?,
         );
         patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
