@@ -17,7 +17,8 @@
 //!
 //! A live event travels: the agent's `reportMetrics` (`graphql/agent.rs`, the host from the
 //! agent token) -> `services/agents.rs::ingest_metrics` (the batch and its samples in one
-//! transaction; after the commit, one event per sample) -> `events/` (`Event::topics()`:
+//! transaction, each series' columns from its field table in `services/metric_series.rs`;
+//! after the commit, one event per sample) -> `events/` (`Event::topics()`:
 //! every GPU, one host, one GPU; bounded buffers; `NOTIFY` to the other replicas) ->
 //! `graphql/live.rs` (`gpuMetrics(hostId)` listens to the narrowest topic and checks each event
 //! against what its subscriber may read) -> `http/ws.rs` writes it to the socket.

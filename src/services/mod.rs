@@ -12,6 +12,7 @@ pub mod host_status;
 pub mod invoices;
 pub mod metering;
 pub mod metric_history;
+pub mod metric_series;
 pub mod password;
 pub mod placement;
 pub mod platform;
