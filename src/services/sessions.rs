@@ -5,7 +5,7 @@
 
 use chrono::{Duration, NaiveDateTime, Utc};
 use entity::{customers, refresh_tokens};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     Set, TransactionTrait,
@@ -191,17 +191,23 @@ pub async fn refresh(
     Ok(session)
 }
 
-async fn revoke_family(db: &impl ConnectionTrait, family: &str) -> AppResult<()> {
+/// Revokes the refresh tokens `which` selects that are not revoked yet.
+async fn revoke_tokens(db: &impl ConnectionTrait, which: SimpleExpr) -> AppResult<()> {
     refresh_tokens::Entity::update_many()
         .col_expr(
             refresh_tokens::Column::RevokedAt,
             Expr::value(Utc::now().naive_utc()),
         )
-        .filter(refresh_tokens::Column::Family.eq(family))
+        .filter(which)
         .filter(refresh_tokens::Column::RevokedAt.is_null())
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// Revokes a whole sign-in: every token rotated from one login.
+async fn revoke_family(db: &impl ConnectionTrait, family: &str) -> AppResult<()> {
+    revoke_tokens(db, refresh_tokens::Column::Family.eq(family)).await
 }
 
 /// Revokes the session the refresh token belongs to. Unknown tokens are ignored (logging
@@ -253,15 +259,7 @@ pub async fn change_password(
         .filter(customers::Column::Id.eq(customer_id))
         .exec(&txn)
         .await?;
-    refresh_tokens::Entity::update_many()
-        .col_expr(
-            refresh_tokens::Column::RevokedAt,
-            Expr::value(Utc::now().naive_utc()),
-        )
-        .filter(refresh_tokens::Column::CustomerId.eq(customer_id))
-        .filter(refresh_tokens::Column::RevokedAt.is_null())
-        .exec(&txn)
-        .await?;
+    revoke_tokens(&txn, refresh_tokens::Column::CustomerId.eq(customer_id)).await?;
     txn.commit().await?;
     bus.publish(vec![Revocation::customer(customer_id)]).await;
     Ok(())
