@@ -422,25 +422,31 @@ impl Drop for AgentProcess {
     }
 }
 
-async fn wait_for(mock: &Shared, agent: &AgentProcess, what: &str, cond: impl Fn(&Mock) -> bool) {
+/// Polls `cond` every 25 ms; after 20 s fails, naming `what` and adding `context()`.
+async fn eventually(what: &str, cond: impl Fn() -> bool, context: impl Fn() -> String) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if cond(&mock.lock().unwrap()) {
-            return;
-        }
+    while !cond() {
         assert!(
             Instant::now() < deadline,
-            "timed out waiting for {what}; mock saw {:#?}",
-            mock.lock()
-                .unwrap()
-                .seen
-                .iter()
-                .map(|s| (s.op, s.status))
-                .collect::<Vec<_>>()
+            "timed out waiting for {what}\n{}",
+            context()
         );
-        let _ = agent;
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+async fn wait_for(mock: &Shared, agent: &AgentProcess, what: &str, cond: impl Fn(&Mock) -> bool) {
+    let _ = agent;
+    eventually(
+        what,
+        || cond(&mock.lock().unwrap()),
+        || {
+            let m = mock.lock().unwrap();
+            let seen: Vec<_> = m.seen.iter().map(|s| (s.op, s.status)).collect();
+            format!("mock saw {seen:#?}")
+        },
+    )
+    .await;
 }
 
 /// `collectedAt` of every host sample stored by the mock, in storage order.
@@ -675,14 +681,12 @@ fn cancel_command(id: &str) -> Value {
 }
 
 async fn wait_log(agent: &AgentProcess, what: &str, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while agent.log().matches(what).count() < count {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {count} log lines with {what:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(
+        &format!("{count} log lines with {what:?}"),
+        || agent.log().matches(what).count() >= count,
+        String::new,
+    )
+    .await;
 }
 
 /// Waits until the agent has recorded command `id` as reported (`D <id>` in its started log
@@ -690,28 +694,17 @@ async fn wait_log(agent: &AgentProcess, what: &str, count: usize) {
 async fn wait_reported(agent: &AgentProcess, dir: &Path, id: &str) {
     let log = dir.join("data").join("commands-started.log");
     let line = format!("D {id}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !std::fs::read_to_string(&log).is_ok_and(|t| t.lines().any(|l| l == line)) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {id} to be recorded as reported\n{}",
-            agent.log()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(
+        &format!("{id} to be recorded as reported"),
+        || std::fs::read_to_string(&log).is_ok_and(|t| t.lines().any(|l| l == line)),
+        || agent.log(),
+    )
+    .await;
 }
 
 /// Waits until the agent's log so far satisfies `cond`.
 async fn wait_until(agent: &AgentProcess, what: &str, cond: impl Fn(&str) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond(&agent.log()) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}\n{}",
-            agent.log()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(what, || cond(&agent.log()), || agent.log()).await;
 }
 
 /// The most sampling rounds the agent's log says it held unsent (`buffered=N`).
