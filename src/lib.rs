@@ -17,7 +17,8 @@
 //!
 //! A live event travels: the agent's `reportMetrics` (`graphql/agent.rs`, the host from the
 //! agent token) -> `services/agents.rs::ingest_metrics` (the batch and its samples in one
-//! transaction; after the commit, one event per sample) -> `events/` (`Event::topics()`:
+//! transaction, each series' columns from its field table in `services/metric_series.rs`;
+//! after the commit, one event per sample) -> `events/` (`Event::topics()`:
 //! every GPU, one host, one GPU; bounded buffers; `NOTIFY` to the other replicas) ->
 //! `graphql/live.rs` (`gpuMetrics(hostId)` listens to the narrowest topic and checks each event
 //! against what its subscriber may read), resolved and serialized once for every subscriber
@@ -37,6 +38,12 @@
 //! `services/commands.rs` end to end: it stores them, publishes every command event (orders
 //! for agents, status changes, output) and builds each agent's at-least-once order feed,
 //! which `graphql/agent_commands.rs` only maps (`graphql/commands.rs` is the operators' side).
+//!
+//! A sign-in travels: `graphql/auth.rs` -> `services/sessions.rs` (the password checked, an
+//! access token and a family of refresh tokens, each refresh rotating within its family) ->
+//! `auth/` turns each later request's token back into a principal. The accounts themselves
+//! are `services/accounts.rs` (sign-up, operator-created accounts, profile, deletion), and
+//! workspaces with their memberships `services/workspaces.rs`.
 //!
 //! Statuses, roles and kinds are `domain`'s enums (`HostState`, `CommandState`,
 //! `MemberRole`, ...), spelled for the database only there; `graphql/enums.rs` mirrors them

@@ -111,10 +111,9 @@ async fn create_admin(
     let metrics = std::sync::Arc::default();
     let db = services::db::connect(&settings.database_url(), 1, None, metrics).await?;
     migrate(&db).await?;
-    let account = services::accounts::auth::NewAccount::parse(username, email, &password)?;
+    let account = services::accounts::NewAccount::parse(username, email, &password)?;
     let admin =
-        services::accounts::auth::register(&db, account, remotegpu::domain::AccountRole::Admin)
-            .await?;
+        services::accounts::register(&db, account, remotegpu::domain::AccountRole::Admin).await?;
     println!("admin {} created (id {})", admin.username, admin.id);
     Ok(())
 }

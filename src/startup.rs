@@ -73,13 +73,8 @@ impl Application {
         )
         .await?;
         if let Some(admin) = &settings.auth.bootstrap_admin {
-            accounts::auth::ensure_admin(
-                &db,
-                &admin.username,
-                &admin.email,
-                admin.password.expose(),
-            )
-            .await?;
+            accounts::ensure_admin(&db, &admin.username, &admin.email, admin.password.expose())
+                .await?;
         }
         let addr = std::net::SocketAddr::new(settings.server.host, settings.server.port);
         let listener = TcpListener::bind(addr)

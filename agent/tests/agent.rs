@@ -390,7 +390,7 @@ impl AgentProcess {
     }
 
     /// SIGTERM, then waits for a clean exit.
-    fn terminate(&mut self) {
+    async fn terminate(&mut self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -407,7 +407,7 @@ impl AgentProcess {
                 "agent did not stop\n{}",
                 self.log()
             );
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }
@@ -422,25 +422,31 @@ impl Drop for AgentProcess {
     }
 }
 
-async fn wait_for(mock: &Shared, agent: &AgentProcess, what: &str, cond: impl Fn(&Mock) -> bool) {
+/// Polls `cond` every 25 ms; after 20 s fails, naming `what` and adding `context()`.
+async fn eventually(what: &str, cond: impl Fn() -> bool, context: impl Fn() -> String) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if cond(&mock.lock().unwrap()) {
-            return;
-        }
+    while !cond() {
         assert!(
             Instant::now() < deadline,
-            "timed out waiting for {what}; mock saw {:#?}",
-            mock.lock()
-                .unwrap()
-                .seen
-                .iter()
-                .map(|s| (s.op, s.status))
-                .collect::<Vec<_>>()
+            "timed out waiting for {what}\n{}",
+            context()
         );
-        let _ = agent;
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+async fn wait_for(mock: &Shared, agent: &AgentProcess, what: &str, cond: impl Fn(&Mock) -> bool) {
+    let _ = agent;
+    eventually(
+        what,
+        || cond(&mock.lock().unwrap()),
+        || {
+            let m = mock.lock().unwrap();
+            let seen: Vec<_> = m.seen.iter().map(|s| (s.op, s.status)).collect();
+            format!("mock saw {seen:#?}")
+        },
+    )
+    .await;
 }
 
 /// `collectedAt` of every host sample stored by the mock, in storage order.
@@ -568,7 +574,7 @@ async fn reports_pushes_retries_with_the_same_batch_id_and_drops_poison() {
 
     // 4. No sample stored twice, none lost: every round the agent collected was stored once,
     //    rejected (the poison batch) or saved on SIGTERM, and none was dropped.
-    agent.terminate();
+    agent.terminate().await;
     let m = mock.lock().unwrap();
     let times: Vec<_> = stored_times(&m).iter().map(|t| parse_time(t)).collect();
     assert!(times.len() >= last_before_stop);
@@ -627,7 +633,7 @@ async fn keeps_samples_across_an_outage_and_an_agent_restart() {
         most_buffered(log) >= 2
     })
     .await;
-    agent.terminate();
+    agent.terminate().await;
     let saved_path = dir.path().join("data/buffer.json");
     let saved: Value =
         serde_json::from_str(&std::fs::read_to_string(&saved_path).unwrap()).unwrap();
@@ -675,27 +681,30 @@ fn cancel_command(id: &str) -> Value {
 }
 
 async fn wait_log(agent: &AgentProcess, what: &str, count: usize) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while agent.log().matches(what).count() < count {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {count} log lines with {what:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(
+        &format!("{count} log lines with {what:?}"),
+        || agent.log().matches(what).count() >= count,
+        String::new,
+    )
+    .await;
+}
+
+/// Waits until the agent has recorded command `id` as reported (`D <id>` in its started log
+/// under `dir/data`): the command's reporting task has ended.
+async fn wait_reported(agent: &AgentProcess, dir: &Path, id: &str) {
+    let log = dir.join("data").join("commands-started.log");
+    let line = format!("D {id}");
+    eventually(
+        &format!("{id} to be recorded as reported"),
+        || std::fs::read_to_string(&log).is_ok_and(|t| t.lines().any(|l| l == line)),
+        || agent.log(),
+    )
+    .await;
 }
 
 /// Waits until the agent's log so far satisfies `cond`.
 async fn wait_until(agent: &AgentProcess, what: &str, cond: impl Fn(&str) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond(&agent.log()) {
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}\n{}",
-            agent.log()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(what, || cond(&agent.log()), || agent.log()).await;
 }
 
 /// The most sampling rounds the agent's log says it held unsent (`buffered=N`).
@@ -842,7 +851,9 @@ async fn runs_each_command_once_with_live_output_cancel_and_timeout() {
         assert_eq!(c3["exitCode"], Value::Null);
         assert!(c3["durationMs"].as_i64().unwrap() >= 1000);
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Its reporting task has ended once the agent records it as reported: no later call about
+    // it can follow.
+    wait_reported(&agent, dir.path(), "forgotten").await;
     {
         let m = mock.lock().unwrap();
         assert_eq!(m.count("commandStarted", "forgotten"), 1);
@@ -851,7 +862,7 @@ async fn runs_each_command_once_with_live_output_cancel_and_timeout() {
     }
 
     // 5. The agent restarts: everything is delivered again, nothing runs again.
-    agent.terminate();
+    agent.terminate().await;
     let started_before = mock
         .lock()
         .unwrap()
@@ -866,11 +877,22 @@ async fn runs_each_command_once_with_live_output_cancel_and_timeout() {
     })
     .await;
     wait_log(&agent, "command delivered again", 4).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A command delivered after them runs and reports: the ones before it were decided first.
+    mock.lock()
+        .unwrap()
+        .commands
+        .push(run_command("after", "true", 30, None, Value::Null));
+    wait_for(&mock, &agent, "the later command finished", |m| {
+        m.finished("after").is_some()
+    })
+    .await;
     assert_eq!(lines(&mark), 1);
     let m = mock.lock().unwrap();
     assert_eq!(
-        m.seen.iter().filter(|s| s.op == "commandStarted").count(),
+        m.seen
+            .iter()
+            .filter(|s| s.op == "commandStarted" && s.command_id() != Some("after"))
+            .count(),
         started_before
     );
     assert!(!dir.path().join("data/commands-outbox.json").exists());
@@ -921,7 +943,7 @@ async fn a_stopping_agent_kills_its_commands_and_reports_them_after_a_restart() 
     };
 
     // SIGTERM: the command is killed; its result cannot be delivered, so it is saved.
-    agent.terminate();
+    agent.terminate().await;
     assert!(
         gone(grandchild),
         "the command's background process survived"
@@ -944,7 +966,7 @@ async fn a_stopping_agent_kills_its_commands_and_reports_them_after_a_restart() 
     wait_log(&agent, "command delivered again", 1).await;
     assert_eq!(mock.lock().unwrap().count("commandOutput", "long"), 1);
     // Delivered: the next clean stop leaves no saved result behind.
-    agent.terminate();
+    agent.terminate().await;
     assert!(!dir.path().join("data/commands-outbox.json").exists());
 }
 
@@ -1034,6 +1056,9 @@ async fn commands_beyond_the_limit_wait_their_turn_and_a_queued_one_can_be_cance
             env.clone(),
         ));
         m.commands.push(cancel_command("q3"));
+        // Queued behind q3: it runs only after q3 would have.
+        m.commands
+            .push(run_command("q4", "true", 30, None, Value::Null));
     }
     let agent = AgentProcess::start_with(
         &format!("http://{addr}"),
@@ -1041,11 +1066,10 @@ async fn commands_beyond_the_limit_wait_their_turn_and_a_queued_one_can_be_cance
         &["--max-concurrent-commands", "1"],
         TOKEN,
     );
-    wait_for(&mock, &agent, "q1 and q2 finished", |m| {
-        m.finished("q1").is_some() && m.finished("q2").is_some()
+    wait_for(&mock, &agent, "q1, q2 and q4 finished", |m| {
+        m.finished("q1").is_some() && m.finished("q2").is_some() && m.finished("q4").is_some()
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(std::fs::read_to_string(&order).unwrap(), "q1\nq2\n");
     assert!(mock.lock().unwrap().reports("q3").is_empty());
     assert!(agent.log().contains("all command slots busy; queued"));

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use entity::{customers, workspace_invitations as wi, workspace_members as wm, workspaces};
 use sea_orm::Set;
 
-use super::convert::{description, fk, id, opt_description, opt_text, text, ts, ts_opt};
+use super::convert::{description, fk, id, opt_description, text, ts, ts_opt};
 use super::crud::{
     crud_mutation, crud_query, load_many, load_opt, load_parent, parse_nullable, patch,
     patch_nullable, principal, state, ApiObject, CreateInput, UpdateInput,
@@ -22,7 +22,7 @@ use crate::auth::policy::user_for;
 use crate::domain::{Email, Password, Username};
 use crate::error::GqlResult;
 use crate::error::{AppError, AppResult};
-use crate::services::accounts::auth::{self as account_service, NewAccount};
+use crate::services::accounts::{self as account_service, NewAccount};
 use crate::services::workspaces as workspaces_service;
 
 /// A customer account. The password hash is never exposed.
@@ -131,6 +131,28 @@ order_input!(CustomerOrder, CustomerOrderField, customers::Entity, customers::Co
     CreatedAt => CreatedAt,
 });
 
+/// Each customer column's rule, written once for `register`, `createCustomer`,
+/// `updateCustomer` and `updateMe`.
+pub(crate) mod customer_columns {
+    use super::*;
+
+    pub fn username(v: String) -> AppResult<Username> {
+        Username::parse("username", &v)
+    }
+    pub fn email(v: String) -> AppResult<Email> {
+        Email::parse("email", &v)
+    }
+    pub fn phone(v: String) -> AppResult<String> {
+        text("phone", v, 32)
+    }
+    pub fn full_name(v: String) -> AppResult<String> {
+        text("fullName", v, 256)
+    }
+    pub fn company(v: String) -> AppResult<String> {
+        text("company", v, 256)
+    }
+}
+
 #[derive(InputObject)]
 pub struct CreateCustomerInput {
     pub username: String,
@@ -147,12 +169,15 @@ pub struct CreateCustomerInput {
 impl CreateCustomerInput {
     fn parse(self) -> AppResult<NewAccount> {
         Ok(NewAccount {
-            username: Username::parse("username", &self.username)?,
-            email: Email::parse("email", &self.email)?,
+            username: customer_columns::username(self.username)?,
+            email: customer_columns::email(self.email)?,
             password: Password::parse("password", &self.password)?,
-            phone: opt_text("phone", self.phone, 32)?,
-            full_name: opt_text("fullName", self.full_name, 256)?,
-            company: opt_text("company", self.company, 256)?,
+            phone: self.phone.map(customer_columns::phone).transpose()?,
+            full_name: self
+                .full_name
+                .map(customer_columns::full_name)
+                .transpose()?,
+            company: self.company.map(customer_columns::company).transpose()?,
             account_type: Some(self.account_type.into()),
         })
     }
@@ -198,26 +223,26 @@ impl UpdateInput for UpdateCustomerInput {
         patch(
             &mut row.username,
             self.username
-                .map(|u| Username::parse("username", &u).map(Username::into_string))
+                .map(|u| customer_columns::username(u).map(Username::into_string))
                 .transpose()?,
         );
         patch(
             &mut row.email,
             self.email
-                .map(|e| Email::parse("email", &e).map(Email::into_string))
+                .map(|e| customer_columns::email(e).map(Email::into_string))
                 .transpose()?,
         );
         patch_nullable(
             &mut row.phone,
-            parse_nullable(self.phone, |v| text("phone", v, 32))?,
+            parse_nullable(self.phone, customer_columns::phone)?,
         );
         patch_nullable(
             &mut row.full_name,
-            parse_nullable(self.full_name, |v| text("fullName", v, 256))?,
+            parse_nullable(self.full_name, customer_columns::full_name)?,
         );
         patch_nullable(
             &mut row.company,
-            parse_nullable(self.company, |v| text("company", v, 256))?,
+            parse_nullable(self.company, customer_columns::company)?,
         );
         patch(
             &mut row.account_type,
@@ -230,14 +255,13 @@ impl UpdateInput for UpdateCustomerInput {
     }
 }
 
-crud_query!(
-    CustomerQuery,
-    Customer,
-    customer,
-    customers,
-    CustomerFilter,
-    CustomerOrder
-);
+crud_query!(CustomerQuery {
+    object: Customer,
+    one: customer,
+    many: customers,
+    filter: CustomerFilter,
+    order: CustomerOrder,
+});
 crud_mutation!(
     CustomerMutation,
     Customer,
@@ -343,6 +367,15 @@ order_input!(WorkspaceOrder, WorkspaceOrderField, workspaces::Entity, workspaces
     CreatedAt => CreatedAt,
 });
 
+/// Each workspace column's rule, written once for create and update.
+mod workspace_columns {
+    use super::*;
+
+    pub fn name(v: String) -> AppResult<String> {
+        text("name", v, 128)
+    }
+}
+
 #[derive(InputObject)]
 pub struct CreateWorkspaceInput {
     /// Becomes the workspace's first member, with role `OWNER`. Defaults to the caller;
@@ -360,7 +393,7 @@ impl CreateInput for CreateWorkspaceInput {
         Ok(workspaces::ActiveModel {
             uuid: Set(format!("ws-{}", uuid::Uuid::new_v4().simple())),
             owner_id: owner(self.owner_id.as_ref())?,
-            name: Set(text("name", self.name, 128)?),
+            name: Set(workspace_columns::name(self.name)?),
             description: Set(opt_description(self.description)?),
             r#type: Set(Some(self.workspace_type.as_db().into())),
             ..Default::default()
@@ -382,7 +415,7 @@ impl UpdateInput for UpdateWorkspaceInput {
     fn apply(self, row: &mut workspaces::ActiveModel) -> AppResult<()> {
         patch(
             &mut row.name,
-            self.name.map(|v| text("name", v, 128)).transpose()?,
+            self.name.map(workspace_columns::name).transpose()?,
         );
         patch_nullable(
             &mut row.description,
@@ -397,14 +430,13 @@ impl UpdateInput for UpdateWorkspaceInput {
     }
 }
 
-crud_query!(
-    WorkspaceQuery,
-    Workspace,
-    workspace,
-    workspaces,
-    WorkspaceFilter,
-    WorkspaceOrder
-);
+crud_query!(WorkspaceQuery {
+    object: Workspace,
+    one: workspace,
+    many: workspaces,
+    filter: WorkspaceFilter,
+    order: WorkspaceOrder,
+});
 crud_mutation!(
     WorkspaceMutation,
     Workspace,
@@ -487,14 +519,13 @@ pub struct UpdateWorkspaceMemberInput {
     pub status: Option<MemberStatus>,
 }
 
-crud_query!(
-    WorkspaceMemberQuery,
-    WorkspaceMember,
-    workspace_member,
-    workspace_members,
-    WorkspaceMemberFilter,
-    WorkspaceMemberOrder
-);
+crud_query!(WorkspaceMemberQuery {
+    object: WorkspaceMember,
+    one: workspace_member,
+    many: workspace_members,
+    filter: WorkspaceMemberFilter,
+    order: WorkspaceMemberOrder,
+});
 
 /// An invitation into a workspace, as its managers see it: the login as the inviter typed
 /// it, never the account it reached or whether it was declined.
@@ -538,14 +569,13 @@ order_input!(WorkspaceInvitationOrder, WorkspaceInvitationOrderField, wi::Entity
     ExpiresAt => ExpiresAt,
 });
 
-crud_query!(
-    WorkspaceInvitationQuery,
-    WorkspaceInvitation,
-    workspace_invitation,
-    workspace_invitations,
-    WorkspaceInvitationFilter,
-    WorkspaceInvitationOrder
-);
+crud_query!(WorkspaceInvitationQuery {
+    object: WorkspaceInvitation,
+    one: workspace_invitation,
+    many: workspace_invitations,
+    filter: WorkspaceInvitationFilter,
+    order: WorkspaceInvitationOrder,
+});
 
 /// An open invitation addressed to the signed-in customer.
 #[derive(SimpleObject)]

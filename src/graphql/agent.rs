@@ -8,12 +8,14 @@ use std::collections::HashSet;
 use async_graphql::{Context, InputObject, Object, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
-use super::convert::{count, opt_bytes, opt_count, opt_text, text};
+use super::convert::{count, opt_bytes, opt_text, text};
 use super::crud::{principal, state};
 use super::enums::{DbEnum, EnvironmentStatus, OsType};
+use super::gpus::gpu_columns;
+use super::hosts::host_columns;
 use super::live::EnvironmentStatusEvent;
 use super::scalars::BigInt;
-use crate::domain::{ByteSize, Count, IpAddress};
+use crate::domain::Count;
 use crate::error::{AppError, AppResult, GqlResult};
 use crate::services::environments;
 use crate::services::{agents, host_status};
@@ -76,14 +78,20 @@ fn parse_report(input: AgentReportInput) -> AppResult<agents::HostReport> {
         let gpu = agents::GpuReport {
             index: count(&format!("gpus[{i}].index"), g.index)?,
             uuid: text(&format!("gpus[{i}].uuid"), g.uuid, 128)?,
-            name: opt_text("name", g.name, 128)?,
-            brand: opt_text("brand", g.brand, 64)?,
-            architecture: opt_text("architecture", g.architecture, 64)?,
-            memory_total: opt_bytes("memoryTotal", g.memory_total)?,
-            cuda_cores: opt_count("cudaCores", g.cuda_cores)?,
-            compute_capability: opt_text("computeCapability", g.compute_capability, 32)?,
-            power_limit: opt_count("powerLimit", g.power_limit)?,
-            temperature_limit: opt_count("temperatureLimit", g.temperature_limit)?,
+            name: g.name.map(gpu_columns::name).transpose()?,
+            brand: g.brand.map(gpu_columns::brand).transpose()?,
+            architecture: g.architecture.map(gpu_columns::architecture).transpose()?,
+            memory_total: g.memory_total.map(gpu_columns::memory_total).transpose()?,
+            cuda_cores: g.cuda_cores.map(gpu_columns::cuda_cores).transpose()?,
+            compute_capability: g
+                .compute_capability
+                .map(gpu_columns::compute_capability)
+                .transpose()?,
+            power_limit: g.power_limit.map(gpu_columns::power_limit).transpose()?,
+            temperature_limit: g
+                .temperature_limit
+                .map(gpu_columns::temperature_limit)
+                .transpose()?,
         };
         if !uuids.insert(gpu.uuid.clone()) {
             return Err(AppError::bad_input(format!(
@@ -100,14 +108,14 @@ fn parse_report(input: AgentReportInput) -> AppResult<agents::HostReport> {
         gpus.push(gpu);
     }
     Ok(agents::HostReport {
-        hostname: opt_text("hostname", input.hostname, 256)?,
-        ip_address: IpAddress::parse("ipAddress", &input.ip_address)?.into_string(),
+        hostname: input.hostname.map(host_columns::hostname).transpose()?,
+        ip_address: host_columns::ip_address(input.ip_address)?,
         os_type: input.os_type.as_db(),
-        os_version: opt_text("osVersion", input.os_version, 64)?,
-        arch: opt_text("arch", input.arch, 20)?,
-        total_cpu: count("totalCpu", input.total_cpu)?,
-        total_memory: ByteSize::parse("totalMemory", input.total_memory.0)?.get(),
-        total_disk: opt_bytes("totalDisk", input.total_disk)?,
+        os_version: input.os_version.map(host_columns::os_version).transpose()?,
+        arch: input.arch.map(host_columns::arch).transpose()?,
+        total_cpu: host_columns::total_cpu(input.total_cpu)?,
+        total_memory: host_columns::total_memory(input.total_memory)?,
+        total_disk: input.total_disk.map(host_columns::total_disk).transpose()?,
         agent_version: opt_text("agentVersion", input.agent_version, 64)?,
         gpus,
     })

@@ -4,15 +4,15 @@ use async_graphql::{Context, InputObject, MaybeUndefined, Object, SimpleObject, 
 use chrono::{DateTime, TimeZone, Utc};
 use entity::customers;
 
-use super::accounts::Customer;
-use super::convert::text;
+use super::accounts::{customer_columns, Customer};
 use super::crud::{parse_nullable, principal, state, ApiObject};
 use super::schema::InBatch;
 use crate::auth::policy;
 use crate::domain::AccountRole;
 use crate::error::{AppError, AppResult, GqlResult};
-use crate::services::accounts::auth::{self as accounts, NewAccount, ProfileChange, Session};
+use crate::services::accounts::{self, NewAccount, ProfileChange};
 use crate::services::crud;
+use crate::services::sessions::{self, Session};
 
 /// An optional nullable input as a change: absent keeps, `null` clears.
 fn nullable<T>(v: MaybeUndefined<T>) -> Option<Option<T>> {
@@ -110,12 +110,12 @@ impl AuthMutation {
         let app = state(ctx);
         let full_name = input
             .full_name
-            .map(|v| text("fullName", v, 256))
+            .map(customer_columns::full_name)
             .transpose()
             .gql()?;
         let company = input
             .company
-            .map(|v| text("company", v, 256))
+            .map(customer_columns::company)
             .transpose()
             .gql()?;
         let account = NewAccount {
@@ -126,7 +126,7 @@ impl AuthMutation {
         let customer = accounts::register(&app.db, account, AccountRole::Customer)
             .await
             .gql()?;
-        let session = accounts::login(
+        let session = sessions::login(
             &app.db,
             &app.jwt,
             (&app.settings.auth).into(),
@@ -149,7 +149,7 @@ impl AuthMutation {
     ) -> async_graphql::Result<AuthPayload> {
         not_in_batch(ctx).gql()?;
         let app = state(ctx);
-        let session = accounts::login(
+        let session = sessions::login(
             &app.db,
             &app.jwt,
             (&app.settings.auth).into(),
@@ -170,7 +170,7 @@ impl AuthMutation {
     ) -> async_graphql::Result<AuthPayload> {
         not_in_batch(ctx).gql()?;
         let app = state(ctx);
-        let session = accounts::refresh(
+        let session = sessions::refresh(
             &app.db,
             &app.jwt,
             (&app.settings.auth).into(),
@@ -188,7 +188,7 @@ impl AuthMutation {
         refresh_token: String,
     ) -> async_graphql::Result<bool> {
         let user = principal(ctx).user().gql()?;
-        accounts::logout(&state(ctx).db, user.id, &refresh_token)
+        sessions::logout(&state(ctx).db, user.id, &refresh_token)
             .await
             .gql()?;
         Ok(true)
@@ -203,7 +203,7 @@ impl AuthMutation {
     ) -> async_graphql::Result<bool> {
         let user = principal(ctx).user().gql()?;
         let app = state(ctx);
-        accounts::change_password(
+        sessions::change_password(
             &app.db,
             app.events.as_ref(),
             user.id,
@@ -223,11 +223,11 @@ impl AuthMutation {
     ) -> async_graphql::Result<Customer> {
         let user = principal(ctx).user().gql()?;
         let change = ProfileChange {
-            phone: nullable(parse_nullable(input.phone, |v| text("phone", v, 32)).gql()?),
+            phone: nullable(parse_nullable(input.phone, customer_columns::phone).gql()?),
             full_name: nullable(
-                parse_nullable(input.full_name, |v| text("fullName", v, 256)).gql()?,
+                parse_nullable(input.full_name, customer_columns::full_name).gql()?,
             ),
-            company: nullable(parse_nullable(input.company, |v| text("company", v, 256)).gql()?),
+            company: nullable(parse_nullable(input.company, customer_columns::company).gql()?),
         };
         let app = state(ctx);
         let model = accounts::update_profile(&app.db, app.events.as_ref(), user, change)

@@ -120,14 +120,13 @@ order_input!(BillingRecordOrder, BillingRecordOrderField, br::Entity, br::Column
     Amount => Amount,
 });
 
-crud_query!(
-    BillingRecordQuery,
-    BillingRecord,
-    billing_record,
-    billing_records,
-    BillingRecordFilter,
-    BillingRecordOrder
-);
+crud_query!(BillingRecordQuery {
+    object: BillingRecord,
+    one: billing_record,
+    many: billing_records,
+    filter: BillingRecordFilter,
+    order: BillingRecordOrder,
+});
 
 /// A customer's bill for a period, grouping billing records.
 #[derive(SimpleObject)]
@@ -218,14 +217,13 @@ order_input!(InvoiceOrder, InvoiceOrderField, invoices::Entity, invoices::Column
     CreatedAt => CreatedAt,
 });
 
-crud_query!(
-    InvoiceQuery,
-    Invoice,
-    invoice,
-    invoices,
-    InvoiceFilter,
-    InvoiceOrder
-);
+crud_query!(InvoiceQuery {
+    object: Invoice,
+    one: invoice,
+    many: invoices,
+    filter: InvoiceFilter,
+    order: InvoiceOrder,
+});
 
 /// The price per hour of one resource from `effectiveFrom` on.
 #[derive(SimpleObject)]
@@ -267,7 +265,13 @@ order_input!(PriceOrder, PriceOrderField, prices::Entity, prices::Column {
     EffectiveFrom => EffectiveFrom,
 });
 
-crud_query!(PriceQuery, Price, price, prices, PriceFilter, PriceOrder);
+crud_query!(PriceQuery {
+    object: Price,
+    one: price,
+    many: prices,
+    filter: PriceFilter,
+    order: PriceOrder,
+});
 
 /// A new price (operators).
 #[derive(InputObject)]

@@ -110,14 +110,13 @@ order_input!(CommandOrder, CommandOrderField, commands::Entity, commands::Column
     CompletedAt => CompletedAt,
 });
 
-crud_query!(
-    CommandQuery,
-    Command,
-    command,
-    commands,
-    CommandFilter,
-    CommandOrder
-);
+crud_query!(CommandQuery {
+    object: Command,
+    one: command,
+    many: commands,
+    filter: CommandFilter,
+    order: CommandOrder,
+});
 
 /// What a command printed and how it ended.
 #[derive(SimpleObject)]
@@ -173,14 +172,13 @@ order_input!(CommandResultOrder, CommandResultOrderField, cr::Entity, cr::Column
     CreatedAt => CreatedAt,
 });
 
-crud_query!(
-    CommandResultQuery,
-    CommandResult,
-    command_result,
-    command_results,
-    CommandResultFilter,
-    CommandResultOrder
-);
+crud_query!(CommandResultQuery {
+    object: CommandResult,
+    one: command_result,
+    many: command_results,
+    filter: CommandResultFilter,
+    order: CommandResultOrder,
+});
 
 /// Hosts one `runCommand` may name in `hostIds`.
 pub const MAX_TARGET_IDS: usize = 1000;

@@ -80,10 +80,6 @@ pub fn count(field: &str, raw: i32) -> AppResult<i32> {
     Ok(Count::parse(field, raw)?.get())
 }
 
-pub fn opt_count(field: &str, v: Option<i32>) -> AppResult<Option<i32>> {
-    v.map(|v| count(field, v)).transpose()
-}
-
 pub fn bytes(field: &str, v: BigInt) -> AppResult<i64> {
     Ok(ByteSize::parse(field, v.0)?.get())
 }

@@ -257,9 +257,23 @@ where
     O::from_model(model)
 }
 
-/// Generates a table's query object: `one(id)` and the `many(...)` connection.
+/// Generates a table's query object: the field `one(id)` and the connection field
+/// `many(filter, orderBy, first, after, last, before)` over `object` rows, filtered by a
+/// `filter` input and ordered by `order` inputs. Every argument is named:
+///
+/// ```text
+/// crud_query!(HostQuery {
+///     object: Host, one: host, many: hosts, filter: HostFilter, order: HostOrder,
+/// });
+/// ```
 macro_rules! crud_query {
-    ($query:ident, $object:ty, $one:ident, $many:ident, $filter:ty, $order:ty) => {
+    ($query:ident {
+        object: $object:ty,
+        one: $one:ident,
+        many: $many:ident,
+        filter: $filter:ty,
+        order: $order:ty $(,)?
+    }) => {
         #[derive(Default)]
         pub struct $query;
 

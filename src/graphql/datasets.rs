@@ -7,10 +7,7 @@ use entity::{dataset_usage as du, dataset_versions as dv, datasets as ds};
 use sea_orm::Set;
 
 use super::accounts::{owner, Customer, Workspace};
-use super::convert::{
-    big_opt, bytes, description, fk, id, opt_count, opt_description, opt_text, storage_path, text,
-    ts_opt,
-};
+use super::convert::{big_opt, bytes, description, fk, id, opt_description, text, ts_opt};
 use super::crud::{
     crud_mutation, crud_query, load_many, load_opt, load_parent, parse_nullable, patch,
     patch_nullable, ApiObject, CreateInput, UpdateInput,
@@ -107,6 +104,21 @@ order_input!(DatasetOrder, DatasetOrderField, ds::Entity, ds::Column {
     CreatedAt => CreatedAt,
 });
 
+/// Each dataset column's rule, written once for create and update.
+mod dataset_columns {
+    use super::*;
+
+    pub fn name(v: String) -> AppResult<String> {
+        text("name", v, 256)
+    }
+    pub fn storage_path(v: String) -> AppResult<String> {
+        crate::graphql::convert::storage_path("storagePath", v)
+    }
+    pub fn total_size(v: BigInt) -> AppResult<i64> {
+        bytes("totalSize", v)
+    }
+}
+
 #[derive(InputObject)]
 pub struct CreateDatasetInput {
     /// Defaults to the caller; only operators may name someone else.
@@ -133,10 +145,10 @@ impl CreateInput for CreateDatasetInput {
                 .as_ref()
                 .map(|w| fk("workspaceId", w))
                 .transpose()?),
-            name: Set(text("name", self.name, 256)?),
+            name: Set(dataset_columns::name(self.name)?),
             description: Set(opt_description(self.description)?),
-            storage_path: Set(storage_path("storagePath", self.storage_path)?),
-            total_size: Set(Some(bytes("totalSize", self.total_size)?)),
+            storage_path: Set(dataset_columns::storage_path(self.storage_path)?),
+            total_size: Set(Some(dataset_columns::total_size(self.total_size)?)),
             status: Set(Some(self.status.as_db().into())),
             ..Default::default()
         })
@@ -157,7 +169,7 @@ impl UpdateInput for UpdateDatasetInput {
     fn apply(self, row: &mut ds::ActiveModel) -> AppResult<()> {
         patch(
             &mut row.name,
-            self.name.map(|v| text("name", v, 256)).transpose()?,
+            self.name.map(dataset_columns::name).transpose()?,
         );
         patch_nullable(
             &mut row.description,
@@ -166,13 +178,13 @@ impl UpdateInput for UpdateDatasetInput {
         patch(
             &mut row.storage_path,
             self.storage_path
-                .map(|v| storage_path("storagePath", v))
+                .map(dataset_columns::storage_path)
                 .transpose()?,
         );
         patch(
             &mut row.total_size,
             self.total_size
-                .map(|v| bytes("totalSize", v).map(Some))
+                .map(|v| dataset_columns::total_size(v).map(Some))
                 .transpose()?,
         );
         patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
@@ -180,14 +192,13 @@ impl UpdateInput for UpdateDatasetInput {
     }
 }
 
-crud_query!(
-    DatasetQuery,
-    Dataset,
-    dataset,
-    datasets,
-    DatasetFilter,
-    DatasetOrder
-);
+crud_query!(DatasetQuery {
+    object: Dataset,
+    one: dataset,
+    many: datasets,
+    filter: DatasetFilter,
+    order: DatasetOrder,
+});
 crud_mutation!(
     DatasetMutation,
     Dataset,
@@ -257,6 +268,24 @@ order_input!(DatasetVersionOrder, DatasetVersionOrderField, dv::Entity, dv::Colu
     CreatedAt => CreatedAt,
 });
 
+/// Each dataset version column's rule, written once for create and update.
+mod dataset_version_columns {
+    use super::*;
+
+    pub fn storage_path(v: String) -> AppResult<String> {
+        crate::graphql::convert::storage_path("storagePath", v)
+    }
+    pub fn size(v: BigInt) -> AppResult<i64> {
+        bytes("size", v)
+    }
+    pub fn file_count(v: i32) -> AppResult<i32> {
+        crate::graphql::convert::count("fileCount", v)
+    }
+    pub fn checksum(v: String) -> AppResult<String> {
+        text("checksum", v, 128)
+    }
+}
+
 #[derive(InputObject)]
 pub struct CreateDatasetVersionInput {
     pub dataset_id: ID,
@@ -278,10 +307,18 @@ impl CreateInput for CreateDatasetVersionInput {
             dataset_id: Set(fk("datasetId", &self.dataset_id)?),
             version: Set(text("version", self.version, 64)?),
             description: Set(opt_description(self.description)?),
-            storage_path: Set(storage_path("storagePath", self.storage_path)?),
-            size: Set(Some(bytes("size", self.size)?)),
-            file_count: Set(Some(opt_count("fileCount", self.file_count)?.unwrap_or(0))),
-            checksum: Set(opt_text("checksum", self.checksum, 128)?),
+            storage_path: Set(dataset_version_columns::storage_path(self.storage_path)?),
+            size: Set(Some(dataset_version_columns::size(self.size)?)),
+            file_count: Set(Some(
+                self.file_count
+                    .map(dataset_version_columns::file_count)
+                    .transpose()?
+                    .unwrap_or(0),
+            )),
+            checksum: Set(self
+                .checksum
+                .map(dataset_version_columns::checksum)
+                .transpose()?),
             status: Set(Some(self.status.as_db().into())),
             ..Default::default()
         })
@@ -309,34 +346,37 @@ impl UpdateInput for UpdateDatasetVersionInput {
         patch(
             &mut row.storage_path,
             self.storage_path
-                .map(|v| storage_path("storagePath", v))
+                .map(dataset_version_columns::storage_path)
                 .transpose()?,
         );
         patch(
             &mut row.size,
-            self.size.map(|v| bytes("size", v).map(Some)).transpose()?,
+            self.size
+                .map(|v| dataset_version_columns::size(v).map(Some))
+                .transpose()?,
         );
         patch(
             &mut row.file_count,
-            opt_count("fileCount", self.file_count)?.map(Some),
+            self.file_count
+                .map(|v| dataset_version_columns::file_count(v).map(Some))
+                .transpose()?,
         );
         patch_nullable(
             &mut row.checksum,
-            parse_nullable(self.checksum, |v| text("checksum", v, 128))?,
+            parse_nullable(self.checksum, dataset_version_columns::checksum)?,
         );
         patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
         Ok(())
     }
 }
 
-crud_query!(
-    DatasetVersionQuery,
-    DatasetVersion,
-    dataset_version,
-    dataset_versions,
-    DatasetVersionFilter,
-    DatasetVersionOrder
-);
+crud_query!(DatasetVersionQuery {
+    object: DatasetVersion,
+    one: dataset_version,
+    many: dataset_versions,
+    filter: DatasetVersionFilter,
+    order: DatasetVersionOrder,
+});
 crud_mutation!(
     DatasetVersionMutation,
     DatasetVersion,
@@ -415,11 +455,10 @@ order_input!(DatasetUsageOrder, DatasetUsageOrderField, du::Entity, du::Column {
     MountedAt => MountedAt,
 });
 
-crud_query!(
-    DatasetUsageQuery,
-    DatasetUsage,
-    dataset_usage,
-    dataset_usages,
-    DatasetUsageFilter,
-    DatasetUsageOrder
-);
+crud_query!(DatasetUsageQuery {
+    object: DatasetUsage,
+    one: dataset_usage,
+    many: dataset_usages,
+    filter: DatasetUsageFilter,
+    order: DatasetUsageOrder,
+});

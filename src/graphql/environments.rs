@@ -5,8 +5,7 @@
 use async_graphql::{ComplexObject, Context, InputObject, Json, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::{environments as env, port_mappings as pm};
-use sea_orm::sea_query::Condition;
-use sea_orm::{DbBackend, Set};
+use sea_orm::Set;
 
 use super::accounts::{Customer, Workspace};
 use super::convert::{id, port, ts_opt};
@@ -16,7 +15,7 @@ use super::crud::{
 };
 use super::datasets::DatasetUsage;
 use super::enums::*;
-use super::filter::{order_input, EnumFilter, FilterInput, IdFilter, IntFilter};
+use super::filter::{filter_input, order_input, EnumFilter, IdFilter, IntFilter};
 use super::hosts::Host;
 use super::metrics::EnvironmentMetric;
 use super::relations::*;
@@ -154,32 +153,13 @@ impl ApiObject for Environment {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct EnvironmentFilter {
-    pub id: Option<IdFilter>,
-    pub customer_id: Option<IdFilter>,
-    pub workspace_id: Option<IdFilter>,
-    pub host_id: Option<IdFilter>,
-    pub status: Option<EnumFilter<EnvironmentStatus>>,
-}
-
-impl FilterInput for EnvironmentFilter {
-    type Entity = env::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<String>(env::Column::Id)))
-            .add_option(
-                self.customer_id
-                    .map(|f| f.on::<i64>(env::Column::CustomerId)),
-            )
-            .add_option(
-                self.workspace_id
-                    .map(|f| f.on::<i64>(env::Column::WorkspaceId)),
-            )
-            .add_option(self.host_id.map(|f| f.on::<String>(env::Column::HostId)))
-            .add_option(self.status.map(|f| f.on(env::Column::Status))))
-    }
-}
+filter_input!(EnvironmentFilter for env {
+    id: IdFilter => Id as String,
+    customer_id: IdFilter => CustomerId as i64,
+    workspace_id: IdFilter => WorkspaceId as i64,
+    host_id: IdFilter => HostId as String,
+    status: EnumFilter<EnvironmentStatus> => Status,
+});
 
 order_input!(EnvironmentOrder, EnvironmentOrderField, env::Entity, env::Column {
     Id => Id,
@@ -188,14 +168,13 @@ order_input!(EnvironmentOrder, EnvironmentOrderField, env::Entity, env::Column {
     CreatedAt => CreatedAt,
 });
 
-crud_query!(
-    EnvironmentQuery,
-    Environment,
-    environment,
-    environments,
-    EnvironmentFilter,
-    EnvironmentOrder
-);
+crud_query!(EnvironmentQuery {
+    object: Environment,
+    one: environment,
+    many: environments,
+    filter: EnvironmentFilter,
+    order: EnvironmentOrder,
+});
 
 /// A host port forwarded to a service inside an environment.
 #[derive(SimpleObject)]
@@ -249,30 +228,30 @@ impl ApiObject for PortMapping {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct PortMappingFilter {
-    pub id: Option<IdFilter>,
-    pub env_id: Option<IdFilter>,
-    pub external_port: Option<IntFilter>,
-    pub service_type: Option<EnumFilter<ServiceType>>,
-}
-
-impl FilterInput for PortMappingFilter {
-    type Entity = pm::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(pm::Column::Id)))
-            .add_option(self.env_id.map(|f| f.on::<String>(pm::Column::EnvId)))
-            .add_option(self.external_port.map(|f| f.on(pm::Column::ExternalPort)))
-            .add_option(self.service_type.map(|f| f.on(pm::Column::ServiceType))))
-    }
-}
+filter_input!(PortMappingFilter for pm {
+    id: IdFilter => Id as i64,
+    env_id: IdFilter => EnvId as String,
+    external_port: IntFilter => ExternalPort,
+    service_type: EnumFilter<ServiceType> => ServiceType,
+});
 
 order_input!(PortMappingOrder, PortMappingOrderField, pm::Entity, pm::Column {
     Id => Id,
     ExternalPort => ExternalPort,
     AllocatedAt => AllocatedAt,
 });
+
+/// Each port mapping column's rule, written once for create and update.
+mod port_mapping_columns {
+    use super::*;
+
+    pub fn external_port(v: i32) -> AppResult<i32> {
+        port("externalPort", v)
+    }
+    pub fn internal_port(v: i32) -> AppResult<i32> {
+        port("internalPort", v)
+    }
+}
 
 #[derive(InputObject)]
 pub struct CreatePortMappingInput {
@@ -288,8 +267,8 @@ impl CreateInput for CreatePortMappingInput {
         Ok(pm::ActiveModel {
             env_id: Set(self.env_id.to_string()),
             service_type: Set(self.service_type.as_db().into()),
-            external_port: Set(port("externalPort", self.external_port)?),
-            internal_port: Set(port("internalPort", self.internal_port)?),
+            external_port: Set(port_mapping_columns::external_port(self.external_port)?),
+            internal_port: Set(port_mapping_columns::internal_port(self.internal_port)?),
             ..Default::default()
         })
     }
@@ -313,13 +292,13 @@ impl UpdateInput for UpdatePortMappingInput {
         patch(
             &mut row.external_port,
             self.external_port
-                .map(|p| port("externalPort", p))
+                .map(port_mapping_columns::external_port)
                 .transpose()?,
         );
         patch(
             &mut row.internal_port,
             self.internal_port
-                .map(|p| port("internalPort", p))
+                .map(port_mapping_columns::internal_port)
                 .transpose()?,
         );
         patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
@@ -327,14 +306,13 @@ impl UpdateInput for UpdatePortMappingInput {
     }
 }
 
-crud_query!(
-    PortMappingQuery,
-    PortMapping,
-    port_mapping,
-    port_mappings,
-    PortMappingFilter,
-    PortMappingOrder
-);
+crud_query!(PortMappingQuery {
+    object: PortMapping,
+    one: port_mapping,
+    many: port_mappings,
+    filter: PortMappingFilter,
+    order: PortMappingOrder,
+});
 crud_mutation!(
     PortMappingMutation,
     PortMapping,

@@ -1,7 +1,7 @@
 //! Filter and ordering inputs shared by every list field.
 //!
-//! Each table's `XFilter` input is a struct of optional column filters defined here; its
-//! `FilterInput` impl names the column each one applies to. Conditions are AND-ed.
+//! Each table's `XFilter` input is a struct of optional column filters defined here, declared
+//! with `filter_input!`, which names the column each one applies to. Conditions are AND-ed.
 
 use async_graphql::{Enum, InputObject, InputType, ID};
 use chrono::{DateTime, Utc};
@@ -243,9 +243,11 @@ pub(crate) use order_input;
 
 /// Declares a table's filter input and its `FilterInput` impl from one list of
 /// `field: ColumnFilterType => Column` entries (`as i64` / `as String` for id columns, naming
-/// the key type ids are parsed into). Conditions are AND-ed.
+/// the key type ids are parsed into; `with f` for a field that is no column filter type:
+/// `f(value, column, backend) -> AppResult<Condition>`, which may reject the value).
+/// Conditions are AND-ed.
 macro_rules! filter_input {
-    ($name:ident for $entity:ident { $($(#[$meta:meta])* $field:ident : $ty:ty => $col:ident $(as $key:ty)?),+ $(,)? }) => {
+    ($name:ident for $entity:ident { $($(#[$meta:meta])* $field:ident : $ty:ty => $col:ident $(with $func:path)? $(as $key:ty)?),+ $(,)? }) => {
         #[derive(async_graphql::InputObject, Default)]
         pub struct $name {
             $($(#[$meta])* pub $field: Option<$ty>,)+
@@ -253,19 +255,26 @@ macro_rules! filter_input {
 
         impl $crate::graphql::filter::FilterInput for $name {
             type Entity = $entity::Entity;
+            #[allow(unused_variables)]
             fn condition(
                 self,
-                _: sea_orm::DbBackend,
+                backend: sea_orm::DbBackend,
             ) -> $crate::error::AppResult<sea_orm::sea_query::Condition> {
-                Ok(sea_orm::sea_query::Condition::all()
-                    $(.add_option(self.$field.map(|f| $crate::graphql::filter::filter_input!(@on f, $entity::Column::$col $(, $key)?))))+)
+                let mut cond = sea_orm::sea_query::Condition::all();
+                $(if let Some(f) = self.$field {
+                    cond = cond.add($crate::graphql::filter::filter_input!(@on f, backend, $entity::Column::$col $(, with $func)? $(, $key)?));
+                })+
+                Ok(cond)
             }
         }
     };
-    (@on $f:ident, $col:expr, $key:ty) => {
+    (@on $f:ident, $backend:ident, $col:expr, with $func:path) => {
+        $func($f, $col, $backend)?
+    };
+    (@on $f:ident, $backend:ident, $col:expr, $key:ty) => {
         $f.on::<$key>($col)
     };
-    (@on $f:ident, $col:expr) => {
+    (@on $f:ident, $backend:ident, $col:expr) => {
         $f.on($col)
     };
 }

@@ -6,16 +6,15 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use entity::gpus;
-use sea_orm::sea_query::Condition;
-use sea_orm::{DbBackend, Set};
+use sea_orm::Set;
 
-use super::convert::{big_opt, bytes, count, id, opt_bytes, opt_count, opt_text, text, ts, ts_opt};
+use super::convert::{big_opt, bytes, count, id, text, ts, ts_opt};
 use super::crud::{
     crud_mutation, crud_query, load_latest, load_parent, parse_nullable, patch, patch_nullable,
     principal, state, ApiObject, CreateInput, UpdateInput,
 };
 use super::enums::*;
-use super::filter::{order_input, EnumFilter, FilterInput, IdFilter, StringFilter};
+use super::filter::{filter_input, order_input, EnumFilter, IdFilter, StringFilter};
 use super::hosts::Host;
 use super::metrics::GpuMetric;
 use super::relations::*;
@@ -98,26 +97,13 @@ impl ApiObject for Gpu {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct GpuFilter {
-    pub id: Option<IdFilter>,
-    pub host_id: Option<IdFilter>,
-    pub status: Option<EnumFilter<GpuStatus>>,
-    pub allocated_to: Option<StringFilter>,
-    pub name: Option<StringFilter>,
-}
-
-impl FilterInput for GpuFilter {
-    type Entity = gpus::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(gpus::Column::Id)))
-            .add_option(self.host_id.map(|f| f.on::<String>(gpus::Column::HostId)))
-            .add_option(self.status.map(|f| f.on(gpus::Column::Status)))
-            .add_option(self.allocated_to.map(|f| f.on(gpus::Column::AllocatedTo)))
-            .add_option(self.name.map(|f| f.on(gpus::Column::Name))))
-    }
-}
+filter_input!(GpuFilter for gpus {
+    id: IdFilter => Id as i64,
+    host_id: IdFilter => HostId as String,
+    status: EnumFilter<GpuStatus> => Status,
+    allocated_to: StringFilter => AllocatedTo,
+    name: StringFilter => Name,
+});
 
 order_input!(GpuOrder, GpuOrderField, gpus::Entity, gpus::Column {
     Id => Id,
@@ -127,6 +113,43 @@ order_input!(GpuOrder, GpuOrderField, gpus::Entity, gpus::Column {
     MemoryTotal => MemoryTotal,
     CreatedAt => CreatedAt,
 });
+
+/// Each GPU column's rule, written once for `createGpu`, `updateGpu` and the agent's
+/// `agentReport`.
+pub(crate) mod gpu_columns {
+    use super::*;
+
+    pub fn gpu_index(v: i32) -> AppResult<i32> {
+        count("gpuIndex", v)
+    }
+    pub fn uuid(v: String) -> AppResult<String> {
+        text("uuid", v, 128)
+    }
+    pub fn name(v: String) -> AppResult<String> {
+        text("name", v, 128)
+    }
+    pub fn brand(v: String) -> AppResult<String> {
+        text("brand", v, 64)
+    }
+    pub fn architecture(v: String) -> AppResult<String> {
+        text("architecture", v, 64)
+    }
+    pub fn memory_total(v: BigInt) -> AppResult<i64> {
+        bytes("memoryTotal", v)
+    }
+    pub fn cuda_cores(v: i32) -> AppResult<i32> {
+        count("cudaCores", v)
+    }
+    pub fn compute_capability(v: String) -> AppResult<String> {
+        text("computeCapability", v, 32)
+    }
+    pub fn power_limit(v: i32) -> AppResult<i32> {
+        count("powerLimit", v)
+    }
+    pub fn temperature_limit(v: i32) -> AppResult<i32> {
+        count("temperatureLimit", v)
+    }
+}
 
 #[derive(InputObject)]
 pub struct CreateGpuInput {
@@ -150,17 +173,29 @@ impl CreateInput for CreateGpuInput {
     fn into_row(self) -> AppResult<gpus::ActiveModel> {
         Ok(gpus::ActiveModel {
             host_id: Set(self.host_id.to_string()),
-            gpu_index: Set(count("gpuIndex", self.gpu_index)?),
-            uuid: Set(opt_text("uuid", self.uuid, 128)?),
-            name: Set(opt_text("name", self.name, 128)?),
-            brand: Set(opt_text("brand", self.brand, 64)?),
-            architecture: Set(opt_text("architecture", self.architecture, 64)?),
-            memory_total: Set(opt_bytes("memoryTotal", self.memory_total)?),
-            cuda_cores: Set(opt_count("cudaCores", self.cuda_cores)?),
-            compute_capability: Set(opt_text("computeCapability", self.compute_capability, 32)?),
+            gpu_index: Set(gpu_columns::gpu_index(self.gpu_index)?),
+            uuid: Set(self.uuid.map(gpu_columns::uuid).transpose()?),
+            name: Set(self.name.map(gpu_columns::name).transpose()?),
+            brand: Set(self.brand.map(gpu_columns::brand).transpose()?),
+            architecture: Set(self
+                .architecture
+                .map(gpu_columns::architecture)
+                .transpose()?),
+            memory_total: Set(self
+                .memory_total
+                .map(gpu_columns::memory_total)
+                .transpose()?),
+            cuda_cores: Set(self.cuda_cores.map(gpu_columns::cuda_cores).transpose()?),
+            compute_capability: Set(self
+                .compute_capability
+                .map(gpu_columns::compute_capability)
+                .transpose()?),
             status: Set(Some(self.status.as_db().into())),
-            power_limit: Set(opt_count("powerLimit", self.power_limit)?),
-            temperature_limit: Set(opt_count("temperatureLimit", self.temperature_limit)?),
+            power_limit: Set(self.power_limit.map(gpu_columns::power_limit).transpose()?),
+            temperature_limit: Set(self
+                .temperature_limit
+                .map(gpu_columns::temperature_limit)
+                .transpose()?),
             ..Default::default()
         })
     }
@@ -183,31 +218,26 @@ pub struct UpdateGpuInput {
 impl UpdateInput for UpdateGpuInput {
     type Object = Gpu;
     fn apply(self, row: &mut gpus::ActiveModel) -> AppResult<()> {
-        patch_nullable(
-            &mut row.name,
-            parse_nullable(self.name, |v| text("name", v, 128))?,
-        );
+        patch_nullable(&mut row.name, parse_nullable(self.name, gpu_columns::name)?);
         patch_nullable(
             &mut row.brand,
-            parse_nullable(self.brand, |v| text("brand", v, 64))?,
+            parse_nullable(self.brand, gpu_columns::brand)?,
         );
         patch_nullable(
             &mut row.architecture,
-            parse_nullable(self.architecture, |v| text("architecture", v, 64))?,
+            parse_nullable(self.architecture, gpu_columns::architecture)?,
         );
         patch_nullable(
             &mut row.memory_total,
-            parse_nullable(self.memory_total, |v| bytes("memoryTotal", v))?,
+            parse_nullable(self.memory_total, gpu_columns::memory_total)?,
         );
         patch_nullable(
             &mut row.cuda_cores,
-            parse_nullable(self.cuda_cores, |v| count("cudaCores", v))?,
+            parse_nullable(self.cuda_cores, gpu_columns::cuda_cores)?,
         );
         patch_nullable(
             &mut row.compute_capability,
-            parse_nullable(self.compute_capability, |v| {
-                text("computeCapability", v, 32)
-            })?,
+            parse_nullable(self.compute_capability, gpu_columns::compute_capability)?,
         );
         patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
         patch(
@@ -216,17 +246,23 @@ impl UpdateInput for UpdateGpuInput {
         );
         patch_nullable(
             &mut row.power_limit,
-            parse_nullable(self.power_limit, |v| count("powerLimit", v))?,
+            parse_nullable(self.power_limit, gpu_columns::power_limit)?,
         );
         patch_nullable(
             &mut row.temperature_limit,
-            parse_nullable(self.temperature_limit, |v| count("temperatureLimit", v))?,
+            parse_nullable(self.temperature_limit, gpu_columns::temperature_limit)?,
         );
         Ok(())
     }
 }
 
-crud_query!(GpuQuery, Gpu, gpu, gpus, GpuFilter, GpuOrder);
+crud_query!(GpuQuery {
+    object: Gpu,
+    one: gpu,
+    many: gpus,
+    filter: GpuFilter,
+    order: GpuOrder,
+});
 crud_mutation!(
     GpuMutation,
     Gpu,

@@ -7,16 +7,16 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use entity::hosts;
 use sea_orm::sea_query::Condition;
-use sea_orm::{DbBackend, Set};
+use sea_orm::{DbBackend, EntityName, IdenStatic, Set};
 
-use super::convert::{big_opt, bytes, count, id, opt_bytes, port, text, ts_opt};
+use super::convert::{big_opt, bytes, count, id, port, text, ts_opt};
 use super::crud::{
     crud_mutation, crud_query, load_latest, load_many, parse_nullable, patch, patch_nullable,
     principal, state, ApiObject, CreateInput, UpdateInput,
 };
 use super::enums::*;
 use super::environments::Environment;
-use super::filter::{order_input, EnumFilter, FilterInput, IdFilter, StringFilter};
+use super::filter::{filter_input, order_input, EnumFilter, IdFilter, StringFilter};
 use super::gpus::Gpu;
 use super::metrics::HostMetric;
 use super::relations::*;
@@ -179,32 +179,29 @@ fn parse_tags(tags: Vec<String>) -> AppResult<serde_json::Value> {
     Ok(serde_json::Value::Array(parsed))
 }
 
-#[derive(InputObject, Default)]
-pub struct HostFilter {
-    pub id: Option<IdFilter>,
-    pub name: Option<StringFilter>,
-    pub os_type: Option<EnumFilter<OsType>>,
-    pub status: Option<EnumFilter<HostStatus>>,
-    pub deployment_mode: Option<EnumFilter<DeploymentMode>>,
+filter_input!(HostFilter for hosts {
+    id: IdFilter => Id as String,
+    name: StringFilter => Name,
+    os_type: EnumFilter<OsType> => OsType,
+    status: EnumFilter<HostStatus> => Status,
+    deployment_mode: EnumFilter<DeploymentMode> => DeploymentMode,
     /// Hosts whose labels contain every key/value pair of this object.
-    pub labels: Option<Json<serde_json::Value>>,
-}
+    labels: Json<serde_json::Value> => Labels with labels_contain,
+});
 
-impl FilterInput for HostFilter {
-    type Entity = hosts::Entity;
-    fn condition(self, backend: DbBackend) -> AppResult<Condition> {
-        let labels = self.labels.map(|l| parse_labels(l.0)).transpose()?;
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<String>(hosts::Column::Id)))
-            .add_option(self.name.map(|f| f.on(hosts::Column::Name)))
-            .add_option(self.os_type.map(|f| f.on(hosts::Column::OsType)))
-            .add_option(self.status.map(|f| f.on(hosts::Column::Status)))
-            .add_option(
-                self.deployment_mode
-                    .map(|f| f.on(hosts::Column::DeploymentMode)),
-            )
-            .add_option(labels.map(|l| json_contains(backend, "hosts", "labels", &l))))
-    }
+/// The `labels` filter: hosts whose labels hold every pair of the (parsed) object.
+fn labels_contain(
+    labels: Json<serde_json::Value>,
+    col: hosts::Column,
+    backend: DbBackend,
+) -> AppResult<Condition> {
+    let labels = parse_labels(labels.0)?;
+    Ok(Condition::all().add(json_contains(
+        backend,
+        hosts::Entity.table_name(),
+        col.as_str(),
+        &labels,
+    )))
 }
 
 order_input!(HostOrder, HostOrderField, hosts::Entity, hosts::Column {
@@ -215,6 +212,61 @@ order_input!(HostOrder, HostOrderField, hosts::Entity, hosts::Column {
     LastHeartbeat => LastHeartbeat,
     CreatedAt => CreatedAt,
 });
+
+/// Each host column's rule, written once for `createHost`, `updateHost` and the agent's
+/// `agentReport`.
+pub(crate) mod host_columns {
+    use super::*;
+
+    pub fn name(v: String) -> AppResult<String> {
+        text("name", v, 128)
+    }
+    pub fn hostname(v: String) -> AppResult<String> {
+        text("hostname", v, 256)
+    }
+    pub fn ip_address(v: String) -> AppResult<String> {
+        Ok(IpAddress::parse("ipAddress", &v)?.into_string())
+    }
+    pub fn public_ip(v: String) -> AppResult<String> {
+        Ok(IpAddress::parse("publicIp", &v)?.into_string())
+    }
+    pub fn os_version(v: String) -> AppResult<String> {
+        text("osVersion", v, 64)
+    }
+    pub fn arch(v: String) -> AppResult<String> {
+        text("arch", v, 20)
+    }
+    pub fn k8s_node_name(v: String) -> AppResult<String> {
+        text("k8sNodeName", v, 128)
+    }
+    pub fn total_cpu(v: i32) -> AppResult<i32> {
+        count("totalCpu", v)
+    }
+    pub fn total_memory(v: BigInt) -> AppResult<i64> {
+        bytes("totalMemory", v)
+    }
+    pub fn total_disk(v: BigInt) -> AppResult<i64> {
+        bytes("totalDisk", v)
+    }
+    pub fn total_gpu(v: i32) -> AppResult<i32> {
+        count("totalGpu", v)
+    }
+    pub fn ssh_port(v: i32) -> AppResult<i32> {
+        port("sshPort", v)
+    }
+    pub fn winrm_port(v: i32) -> AppResult<i32> {
+        port("winrmPort", v)
+    }
+    pub fn agent_port(v: i32) -> AppResult<i32> {
+        port("agentPort", v)
+    }
+    pub fn labels(v: Json<serde_json::Value>) -> AppResult<serde_json::Value> {
+        parse_labels(v.0).map(serde_json::Value::Object)
+    }
+    pub fn tags(v: Vec<String>) -> AppResult<serde_json::Value> {
+        parse_tags(v)
+    }
+}
 
 #[derive(InputObject)]
 pub struct CreateHostInput {
@@ -250,40 +302,28 @@ impl CreateInput for CreateHostInput {
     fn into_row(self) -> AppResult<hosts::ActiveModel> {
         Ok(hosts::ActiveModel {
             id: Set(format!("host-{}", uuid::Uuid::new_v4().simple())),
-            name: Set(text("name", self.name, 128)?),
-            hostname: Set(self
-                .hostname
-                .map(|h| text("hostname", h, 256))
-                .transpose()?),
-            ip_address: Set(IpAddress::parse("ipAddress", &self.ip_address)?.into_string()),
-            public_ip: Set(self
-                .public_ip
-                .map(|ip| IpAddress::parse("publicIp", &ip).map(IpAddress::into_string))
-                .transpose()?),
+            name: Set(host_columns::name(self.name)?),
+            hostname: Set(self.hostname.map(host_columns::hostname).transpose()?),
+            ip_address: Set(host_columns::ip_address(self.ip_address)?),
+            public_ip: Set(self.public_ip.map(host_columns::public_ip).transpose()?),
             os_type: Set(self.os_type.as_db().into()),
-            os_version: Set(self
-                .os_version
-                .map(|v| text("osVersion", v, 64))
-                .transpose()?),
-            arch: Set(Some(text("arch", self.arch, 20)?)),
+            os_version: Set(self.os_version.map(host_columns::os_version).transpose()?),
+            arch: Set(Some(host_columns::arch(self.arch)?)),
             deployment_mode: Set(self.deployment_mode.as_db().into()),
             k8s_node_name: Set(self
                 .k8s_node_name
-                .map(|v| text("k8sNodeName", v, 128))
+                .map(host_columns::k8s_node_name)
                 .transpose()?),
             status: Set(Some(self.status.as_db().into())),
-            total_cpu: Set(count("totalCpu", self.total_cpu)?),
-            total_memory: Set(bytes("totalMemory", self.total_memory)?),
-            total_disk: Set(opt_bytes("totalDisk", self.total_disk)?),
-            total_gpu: Set(Some(count("totalGpu", self.total_gpu)?)),
-            ssh_port: Set(Some(port("sshPort", self.ssh_port)?)),
-            winrm_port: Set(self.winrm_port.map(|p| port("winrmPort", p)).transpose()?),
-            agent_port: Set(Some(port("agentPort", self.agent_port)?)),
-            labels: Set(self
-                .labels
-                .map(|l| parse_labels(l.0).map(serde_json::Value::Object))
-                .transpose()?),
-            tags: Set(Some(parse_tags(self.tags.unwrap_or_default())?)),
+            total_cpu: Set(host_columns::total_cpu(self.total_cpu)?),
+            total_memory: Set(host_columns::total_memory(self.total_memory)?),
+            total_disk: Set(self.total_disk.map(host_columns::total_disk).transpose()?),
+            total_gpu: Set(Some(host_columns::total_gpu(self.total_gpu)?)),
+            ssh_port: Set(Some(host_columns::ssh_port(self.ssh_port)?)),
+            winrm_port: Set(self.winrm_port.map(host_columns::winrm_port).transpose()?),
+            agent_port: Set(Some(host_columns::agent_port(self.agent_port)?)),
+            labels: Set(self.labels.map(host_columns::labels).transpose()?),
+            tags: Set(Some(host_columns::tags(self.tags.unwrap_or_default())?)),
             ..Default::default()
         })
     }
@@ -319,33 +359,29 @@ impl UpdateInput for UpdateHostInput {
     fn apply(self, row: &mut hosts::ActiveModel) -> AppResult<()> {
         patch(
             &mut row.name,
-            self.name.map(|v| text("name", v, 128)).transpose()?,
+            self.name.map(host_columns::name).transpose()?,
         );
         patch_nullable(
             &mut row.hostname,
-            parse_nullable(self.hostname, |v| text("hostname", v, 256))?,
+            parse_nullable(self.hostname, host_columns::hostname)?,
         );
         patch(
             &mut row.ip_address,
-            self.ip_address
-                .map(|ip| IpAddress::parse("ipAddress", &ip).map(IpAddress::into_string))
-                .transpose()?,
+            self.ip_address.map(host_columns::ip_address).transpose()?,
         );
         patch_nullable(
             &mut row.public_ip,
-            parse_nullable(self.public_ip, |ip| {
-                IpAddress::parse("publicIp", &ip).map(IpAddress::into_string)
-            })?,
+            parse_nullable(self.public_ip, host_columns::public_ip)?,
         );
         patch(&mut row.os_type, self.os_type.map(|v| v.as_db().into()));
         patch_nullable(
             &mut row.os_version,
-            parse_nullable(self.os_version, |v| text("osVersion", v, 64))?,
+            parse_nullable(self.os_version, host_columns::os_version)?,
         );
         patch(
             &mut row.arch,
             self.arch
-                .map(|v| text("arch", v, 20).map(Some))
+                .map(|v| host_columns::arch(v).map(Some))
                 .transpose()?,
         );
         patch(
@@ -354,60 +390,66 @@ impl UpdateInput for UpdateHostInput {
         );
         patch_nullable(
             &mut row.k8s_node_name,
-            parse_nullable(self.k8s_node_name, |v| text("k8sNodeName", v, 128))?,
+            parse_nullable(self.k8s_node_name, host_columns::k8s_node_name)?,
         );
         patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
         patch(
             &mut row.total_cpu,
-            self.total_cpu.map(|v| count("totalCpu", v)).transpose()?,
+            self.total_cpu.map(host_columns::total_cpu).transpose()?,
         );
         patch(
             &mut row.total_memory,
             self.total_memory
-                .map(|v| bytes("totalMemory", v))
+                .map(host_columns::total_memory)
                 .transpose()?,
         );
         patch_nullable(
             &mut row.total_disk,
-            parse_nullable(self.total_disk, |v| bytes("totalDisk", v))?,
+            parse_nullable(self.total_disk, host_columns::total_disk)?,
         );
         patch(
             &mut row.total_gpu,
             self.total_gpu
-                .map(|v| count("totalGpu", v).map(Some))
+                .map(|v| host_columns::total_gpu(v).map(Some))
                 .transpose()?,
         );
         patch(
             &mut row.ssh_port,
             self.ssh_port
-                .map(|p| port("sshPort", p).map(Some))
+                .map(|p| host_columns::ssh_port(p).map(Some))
                 .transpose()?,
         );
         patch_nullable(
             &mut row.winrm_port,
-            parse_nullable(self.winrm_port, |p| port("winrmPort", p))?,
+            parse_nullable(self.winrm_port, host_columns::winrm_port)?,
         );
         patch(
             &mut row.agent_port,
             self.agent_port
-                .map(|p| port("agentPort", p).map(Some))
+                .map(|p| host_columns::agent_port(p).map(Some))
                 .transpose()?,
         );
         patch_nullable(
             &mut row.labels,
-            parse_nullable(self.labels, |l| {
-                parse_labels(l.0).map(serde_json::Value::Object)
-            })?,
+            parse_nullable(self.labels, host_columns::labels)?,
         );
         patch(
             &mut row.tags,
-            self.tags.map(|t| parse_tags(t).map(Some)).transpose()?,
+            self.tags
+                .map(|t| host_columns::tags(t).map(Some))
+                .transpose()?,
         );
         Ok(())
     }
 }
 
-crud_query!(HostQuery, Host, host, hosts, HostFilter, HostOrder);
+crud_query!(HostQuery {
+    object: Host,
+    one: host,
+    many: hosts,
+    filter: HostFilter,
+    order: HostOrder,
+});
 crud_mutation!(
     HostMutation,
     Host,

@@ -6,9 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::images;
 use sea_orm::Set;
 
-use super::convert::{
-    big_opt, bytes, description, id, opt_bytes, opt_description, opt_text, text, ts_opt,
-};
+use super::convert::{big_opt, bytes, description, id, opt_description, text, ts_opt};
 use super::crud::{
     crud_mutation, crud_query, parse_nullable, patch, patch_nullable, ApiObject, CreateInput,
     UpdateInput,
@@ -61,6 +59,21 @@ order_input!(ImageOrder, ImageOrderField, images::Entity, images::Column {
     CreatedAt => CreatedAt,
 });
 
+/// Each image column's rule, written once for create and update.
+mod image_columns {
+    use super::*;
+
+    pub fn name(v: String) -> AppResult<String> {
+        text("name", v, 256)
+    }
+    pub fn category(v: String) -> AppResult<String> {
+        text("category", v, 64)
+    }
+    pub fn size(v: BigInt) -> AppResult<i64> {
+        bytes("size", v)
+    }
+}
+
 #[derive(InputObject)]
 pub struct CreateImageInput {
     pub name: String,
@@ -75,11 +88,11 @@ impl CreateInput for CreateImageInput {
     type Object = Image;
     fn into_row(self) -> AppResult<images::ActiveModel> {
         Ok(images::ActiveModel {
-            name: Set(text("name", self.name, 256)?),
+            name: Set(image_columns::name(self.name)?),
             description: Set(opt_description(self.description)?),
-            category: Set(opt_text("category", self.category, 64)?),
+            category: Set(self.category.map(image_columns::category).transpose()?),
             is_official: Set(Some(self.is_official)),
-            size: Set(opt_bytes("size", self.size)?),
+            size: Set(self.size.map(image_columns::size).transpose()?),
             ..Default::default()
         })
     }
@@ -99,7 +112,7 @@ impl UpdateInput for UpdateImageInput {
     fn apply(self, row: &mut images::ActiveModel) -> AppResult<()> {
         patch(
             &mut row.name,
-            self.name.map(|v| text("name", v, 256)).transpose()?,
+            self.name.map(image_columns::name).transpose()?,
         );
         patch_nullable(
             &mut row.description,
@@ -107,18 +120,24 @@ impl UpdateInput for UpdateImageInput {
         );
         patch_nullable(
             &mut row.category,
-            parse_nullable(self.category, |v| text("category", v, 64))?,
+            parse_nullable(self.category, image_columns::category)?,
         );
         patch(&mut row.is_official, self.is_official.map(Some));
         patch_nullable(
             &mut row.size,
-            parse_nullable(self.size, |v| bytes("size", v))?,
+            parse_nullable(self.size, image_columns::size)?,
         );
         Ok(())
     }
 }
 
-crud_query!(ImageQuery, Image, image, images, ImageFilter, ImageOrder);
+crud_query!(ImageQuery {
+    object: Image,
+    one: image,
+    many: images,
+    filter: ImageFilter,
+    order: ImageOrder,
+});
 crud_mutation!(
     ImageMutation,
     Image,

@@ -1,16 +1,14 @@
 //! Time series: host, GPU and environment metric samples. Written by agents (and rolled up by
 //! jobs), read here with time-range filters.
 
-use async_graphql::{ComplexObject, Context, InputObject, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 use entity::{environment_metrics as em, gpu_metrics as gm, host_metrics as hm};
-use sea_orm::sea_query::Condition;
-use sea_orm::DbBackend;
 
 use super::convert::{big_opt, id, ts_opt};
 use super::crud::{crud_query, load_parent, ApiObject};
 use super::environments::Environment;
-use super::filter::{order_input, DateTimeFilter, FilterInput, IdFilter};
+use super::filter::{filter_input, order_input, DateTimeFilter, IdFilter};
 use super::gpus::Gpu;
 use super::hosts::Host;
 use super::relations::*;
@@ -92,36 +90,24 @@ impl ApiObject for HostMetric {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct HostMetricFilter {
-    pub id: Option<IdFilter>,
-    pub host_id: Option<IdFilter>,
-    pub collected_at: Option<DateTimeFilter>,
-}
-
-impl FilterInput for HostMetricFilter {
-    type Entity = hm::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(hm::Column::Id)))
-            .add_option(self.host_id.map(|f| f.on::<String>(hm::Column::HostId)))
-            .add_option(self.collected_at.map(|f| f.on(hm::Column::CollectedAt))))
-    }
-}
+filter_input!(HostMetricFilter for hm {
+    id: IdFilter => Id as i64,
+    host_id: IdFilter => HostId as String,
+    collected_at: DateTimeFilter => CollectedAt,
+});
 
 order_input!(HostMetricOrder, HostMetricOrderField, hm::Entity, hm::Column {
     Id => Id,
     CollectedAt => CollectedAt,
 });
 
-crud_query!(
-    HostMetricQuery,
-    HostMetric,
-    host_metric,
-    host_metrics,
-    HostMetricFilter,
-    HostMetricOrder
-);
+crud_query!(HostMetricQuery {
+    object: HostMetric,
+    one: host_metric,
+    many: host_metrics,
+    filter: HostMetricFilter,
+    order: HostMetricOrder,
+});
 
 /// One sample of one GPU.
 #[derive(SimpleObject)]
@@ -185,38 +171,25 @@ impl ApiObject for GpuMetric {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct GpuMetricFilter {
-    pub id: Option<IdFilter>,
-    pub gpu_id: Option<IdFilter>,
-    pub host_id: Option<IdFilter>,
-    pub collected_at: Option<DateTimeFilter>,
-}
-
-impl FilterInput for GpuMetricFilter {
-    type Entity = gm::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(gm::Column::Id)))
-            .add_option(self.gpu_id.map(|f| f.on::<i64>(gm::Column::GpuId)))
-            .add_option(self.host_id.map(|f| f.on::<String>(gm::Column::HostId)))
-            .add_option(self.collected_at.map(|f| f.on(gm::Column::CollectedAt))))
-    }
-}
+filter_input!(GpuMetricFilter for gm {
+    id: IdFilter => Id as i64,
+    gpu_id: IdFilter => GpuId as i64,
+    host_id: IdFilter => HostId as String,
+    collected_at: DateTimeFilter => CollectedAt,
+});
 
 order_input!(GpuMetricOrder, GpuMetricOrderField, gm::Entity, gm::Column {
     Id => Id,
     CollectedAt => CollectedAt,
 });
 
-crud_query!(
-    GpuMetricQuery,
-    GpuMetric,
-    gpu_metric,
-    gpu_metrics,
-    GpuMetricFilter,
-    GpuMetricOrder
-);
+crud_query!(GpuMetricQuery {
+    object: GpuMetric,
+    one: gpu_metric,
+    many: gpu_metrics,
+    filter: GpuMetricFilter,
+    order: GpuMetricOrder,
+});
 
 /// One sample of an environment's resource use.
 #[derive(SimpleObject)]
@@ -259,33 +232,21 @@ impl ApiObject for EnvironmentMetric {
     }
 }
 
-#[derive(InputObject, Default)]
-pub struct EnvironmentMetricFilter {
-    pub id: Option<IdFilter>,
-    pub env_id: Option<IdFilter>,
-    pub collected_at: Option<DateTimeFilter>,
-}
-
-impl FilterInput for EnvironmentMetricFilter {
-    type Entity = em::Entity;
-    fn condition(self, _: DbBackend) -> AppResult<Condition> {
-        Ok(Condition::all()
-            .add_option(self.id.map(|f| f.on::<i64>(em::Column::Id)))
-            .add_option(self.env_id.map(|f| f.on::<String>(em::Column::EnvId)))
-            .add_option(self.collected_at.map(|f| f.on(em::Column::CollectedAt))))
-    }
-}
+filter_input!(EnvironmentMetricFilter for em {
+    id: IdFilter => Id as i64,
+    env_id: IdFilter => EnvId as String,
+    collected_at: DateTimeFilter => CollectedAt,
+});
 
 order_input!(EnvironmentMetricOrder, EnvironmentMetricOrderField, em::Entity, em::Column {
     Id => Id,
     CollectedAt => CollectedAt,
 });
 
-crud_query!(
-    EnvironmentMetricQuery,
-    EnvironmentMetric,
-    environment_metric,
-    environment_metrics,
-    EnvironmentMetricFilter,
-    EnvironmentMetricOrder
-);
+crud_query!(EnvironmentMetricQuery {
+    object: EnvironmentMetric,
+    one: environment_metric,
+    many: environment_metrics,
+    filter: EnvironmentMetricFilter,
+    order: EnvironmentMetricOrder,
+});

@@ -6,10 +6,7 @@ use entity::{model_versions as mv, models};
 use sea_orm::Set;
 
 use super::accounts::{owner, Customer, Workspace};
-use super::convert::{
-    big_opt, bytes, description, fk, id, json, opt_description, opt_text, storage_path, text,
-    ts_opt,
-};
+use super::convert::{big_opt, bytes, description, fk, id, json, opt_description, text, ts_opt};
 use super::crud::{
     crud_mutation, crud_query, load_many, load_opt, load_parent, parse_nullable, patch,
     patch_nullable, ApiObject, CreateInput, UpdateInput,
@@ -99,6 +96,24 @@ order_input!(ModelOrder, ModelOrderField, models::Entity, models::Column {
     CreatedAt => CreatedAt,
 });
 
+/// Each model column's rule, written once for create and update.
+mod model_columns {
+    use super::*;
+
+    pub fn name(v: String) -> AppResult<String> {
+        text("name", v, 256)
+    }
+    pub fn framework(v: String) -> AppResult<String> {
+        text("framework", v, 64)
+    }
+    pub fn storage_path(v: String) -> AppResult<String> {
+        crate::graphql::convert::storage_path("storagePath", v)
+    }
+    pub fn total_size(v: BigInt) -> AppResult<i64> {
+        bytes("totalSize", v)
+    }
+}
+
 #[derive(InputObject)]
 pub struct CreateModelInput {
     /// Defaults to the caller; only operators may name someone else.
@@ -123,10 +138,10 @@ impl CreateInput for CreateModelInput {
                 .as_ref()
                 .map(|w| fk("workspaceId", w))
                 .transpose()?),
-            name: Set(text("name", self.name, 256)?),
-            framework: Set(opt_text("framework", self.framework, 64)?),
-            storage_path: Set(storage_path("storagePath", self.storage_path)?),
-            total_size: Set(Some(bytes("totalSize", self.total_size)?)),
+            name: Set(model_columns::name(self.name)?),
+            framework: Set(self.framework.map(model_columns::framework).transpose()?),
+            storage_path: Set(model_columns::storage_path(self.storage_path)?),
+            total_size: Set(Some(model_columns::total_size(self.total_size)?)),
             ..Default::default()
         })
     }
@@ -145,29 +160,35 @@ impl UpdateInput for UpdateModelInput {
     fn apply(self, row: &mut models::ActiveModel) -> AppResult<()> {
         patch(
             &mut row.name,
-            self.name.map(|v| text("name", v, 256)).transpose()?,
+            self.name.map(model_columns::name).transpose()?,
         );
         patch_nullable(
             &mut row.framework,
-            parse_nullable(self.framework, |v| text("framework", v, 64))?,
+            parse_nullable(self.framework, model_columns::framework)?,
         );
         patch(
             &mut row.storage_path,
             self.storage_path
-                .map(|v| storage_path("storagePath", v))
+                .map(model_columns::storage_path)
                 .transpose()?,
         );
         patch(
             &mut row.total_size,
             self.total_size
-                .map(|v| bytes("totalSize", v).map(Some))
+                .map(|v| model_columns::total_size(v).map(Some))
                 .transpose()?,
         );
         Ok(())
     }
 }
 
-crud_query!(ModelQuery, Model, model, models, ModelFilter, ModelOrder);
+crud_query!(ModelQuery {
+    object: Model,
+    one: model,
+    many: models,
+    filter: ModelFilter,
+    order: ModelOrder,
+});
 crud_mutation!(
     ModelMutation,
     Model,
@@ -237,6 +258,24 @@ order_input!(ModelVersionOrder, ModelVersionOrderField, mv::Entity, mv::Column {
     CreatedAt => CreatedAt,
 });
 
+/// Each model version column's rule, written once for create and update.
+mod model_version_columns {
+    use super::*;
+
+    pub fn storage_path(v: String) -> AppResult<String> {
+        crate::graphql::convert::storage_path("storagePath", v)
+    }
+    pub fn size(v: BigInt) -> AppResult<i64> {
+        bytes("size", v)
+    }
+    pub fn format(v: String) -> AppResult<String> {
+        text("format", v, 32)
+    }
+    pub fn metrics(v: Json<serde_json::Value>) -> AppResult<serde_json::Value> {
+        json("metrics", v.0)
+    }
+}
+
 #[derive(InputObject)]
 pub struct CreateModelVersionInput {
     pub model_id: ID,
@@ -258,10 +297,13 @@ impl CreateInput for CreateModelVersionInput {
             model_id: Set(fk("modelId", &self.model_id)?),
             version: Set(text("version", self.version, 64)?),
             description: Set(opt_description(self.description)?),
-            storage_path: Set(storage_path("storagePath", self.storage_path)?),
-            size: Set(Some(bytes("size", self.size)?)),
-            format: Set(opt_text("format", self.format, 32)?),
-            metrics: Set(self.metrics.map(|m| json("metrics", m.0)).transpose()?),
+            storage_path: Set(model_version_columns::storage_path(self.storage_path)?),
+            size: Set(Some(model_version_columns::size(self.size)?)),
+            format: Set(self.format.map(model_version_columns::format).transpose()?),
+            metrics: Set(self
+                .metrics
+                .map(model_version_columns::metrics)
+                .transpose()?),
             status: Set(Some(self.status.as_db().into())),
             ..Default::default()
         })
@@ -288,34 +330,35 @@ impl UpdateInput for UpdateModelVersionInput {
         patch(
             &mut row.storage_path,
             self.storage_path
-                .map(|v| storage_path("storagePath", v))
+                .map(model_version_columns::storage_path)
                 .transpose()?,
         );
         patch(
             &mut row.size,
-            self.size.map(|v| bytes("size", v).map(Some)).transpose()?,
+            self.size
+                .map(|v| model_version_columns::size(v).map(Some))
+                .transpose()?,
         );
         patch_nullable(
             &mut row.format,
-            parse_nullable(self.format, |v| text("format", v, 32))?,
+            parse_nullable(self.format, model_version_columns::format)?,
         );
         patch_nullable(
             &mut row.metrics,
-            parse_nullable(self.metrics, |m| json("metrics", m.0))?,
+            parse_nullable(self.metrics, model_version_columns::metrics)?,
         );
         patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
         Ok(())
     }
 }
 
-crud_query!(
-    ModelVersionQuery,
-    ModelVersion,
-    model_version,
-    model_versions,
-    ModelVersionFilter,
-    ModelVersionOrder
-);
+crud_query!(ModelVersionQuery {
+    object: ModelVersion,
+    one: model_version,
+    many: model_versions,
+    filter: ModelVersionFilter,
+    order: ModelVersionOrder,
+});
 crud_mutation!(
     ModelVersionMutation,
     ModelVersion,

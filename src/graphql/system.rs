@@ -79,6 +79,15 @@ order_input!(SystemConfigOrder, SystemConfigOrderField, sc::Entity, sc::Column {
     UpdatedAt => UpdatedAt,
 });
 
+/// Each system config column's rule, written once for create and update.
+mod system_config_columns {
+    use super::*;
+
+    pub fn config_value(v: String) -> AppResult<String> {
+        exact_text("configValue", v, MAX_JSON_BYTES)
+    }
+}
+
 #[derive(InputObject)]
 pub struct CreateSystemConfigInput {
     pub config_key: String,
@@ -95,11 +104,7 @@ impl CreateInput for CreateSystemConfigInput {
         check_value(self.config_type, &self.config_value)?;
         Ok(sc::ActiveModel {
             config_key: Set(BoundedText::parse("configKey", &self.config_key, 128)?.into_string()),
-            config_value: Set(exact_text(
-                "configValue",
-                self.config_value,
-                MAX_JSON_BYTES,
-            )?),
+            config_value: Set(system_config_columns::config_value(self.config_value)?),
             config_type: Set(self.config_type.as_db().into()),
             description: Set(opt_description(self.description)?),
             is_public: Set(Some(self.is_public)),
@@ -122,7 +127,7 @@ impl UpdateInput for UpdateSystemConfigInput {
         patch(
             &mut row.config_value,
             self.config_value
-                .map(|v| exact_text("configValue", v, MAX_JSON_BYTES))
+                .map(system_config_columns::config_value)
                 .transpose()?,
         );
         patch(
@@ -142,14 +147,13 @@ impl UpdateInput for UpdateSystemConfigInput {
     }
 }
 
-crud_query!(
-    SystemConfigQuery,
-    SystemConfig,
-    system_config,
-    system_configs,
-    SystemConfigFilter,
-    SystemConfigOrder
-);
+crud_query!(SystemConfigQuery {
+    object: SystemConfig,
+    one: system_config,
+    many: system_configs,
+    filter: SystemConfigFilter,
+    order: SystemConfigOrder,
+});
 crud_mutation!(
     SystemConfigMutation,
     SystemConfig,

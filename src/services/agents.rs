@@ -18,7 +18,7 @@ use sea_orm::{
 use crate::domain::{GpuHealthState, GpuState};
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, EventBus};
-use crate::services::db;
+use crate::services::{db, metric_series};
 
 /// The host as its agent describes it. `None` keeps what the row has.
 #[derive(Debug, Clone)]
@@ -334,118 +334,6 @@ pub struct IngestResult {
     pub duplicate: bool,
 }
 
-/// The fields of each metric series as ingest writes them: a table's columns besides `id`
-/// and the reporting host's `host_id` (bound once per batch). The bind arithmetic of the
-/// multi-row inserts follows from these lists (`db::insert_rows`).
-mod fields {
-    use super::{EnvironmentSample, GpuSample, HostSample};
-    use crate::services::db::{Cell, Column, ColumnType};
-    use ColumnType::{BigInt, Float, Int, Text, Timestamp};
-
-    const fn col<R>(name: &'static str, ty: ColumnType, get: fn(&R) -> Cell<'_>) -> Column<R> {
-        Column { name, ty, get }
-    }
-
-    /// `host_metrics`, with `host_id` shared.
-    pub const HOST: &[Column<HostSample>] = &[
-        col("collected_at", Timestamp, |s| {
-            Cell::Timestamp(s.collected_at)
-        }),
-        col("cpu_usage_percent", Float, |s| {
-            Cell::Float(s.cpu_usage_percent)
-        }),
-        col("cpu_load_1m", Float, |s| Cell::Float(s.cpu_load_1m)),
-        col("cpu_load_5m", Float, |s| Cell::Float(s.cpu_load_5m)),
-        col("cpu_load_15m", Float, |s| Cell::Float(s.cpu_load_15m)),
-        col("memory_used", BigInt, |s| Cell::BigInt(s.memory_used)),
-        col("memory_available", BigInt, |s| {
-            Cell::BigInt(s.memory_available)
-        }),
-        col("memory_usage_percent", Float, |s| {
-            Cell::Float(s.memory_usage_percent)
-        }),
-        col("disk_used", BigInt, |s| Cell::BigInt(s.disk_used)),
-        col("disk_available", BigInt, |s| Cell::BigInt(s.disk_available)),
-        col("disk_usage_percent", Float, |s| {
-            Cell::Float(s.disk_usage_percent)
-        }),
-        col("disk_io_read_bytes", BigInt, |s| {
-            Cell::BigInt(s.disk_io_read_bytes)
-        }),
-        col("disk_io_write_bytes", BigInt, |s| {
-            Cell::BigInt(s.disk_io_write_bytes)
-        }),
-        col("network_rx_bytes", BigInt, |s| {
-            Cell::BigInt(s.network_rx_bytes)
-        }),
-        col("network_tx_bytes", BigInt, |s| {
-            Cell::BigInt(s.network_tx_bytes)
-        }),
-        col("network_rx_packets", BigInt, |s| {
-            Cell::BigInt(s.network_rx_packets)
-        }),
-        col("network_tx_packets", BigInt, |s| {
-            Cell::BigInt(s.network_tx_packets)
-        }),
-        col("gpu_avg_utilization", Float, |s| {
-            Cell::Float(s.gpu_avg_utilization)
-        }),
-        col("gpu_avg_memory_used", BigInt, |s| {
-            Cell::BigInt(s.gpu_avg_memory_used)
-        }),
-        col("gpu_avg_temperature", Float, |s| {
-            Cell::Float(s.gpu_avg_temperature)
-        }),
-        col("gpu_avg_power", Float, |s| Cell::Float(s.gpu_avg_power)),
-    ];
-
-    /// `gpu_metrics`, with `host_id` shared; each row is the sample with its GPU's id.
-    pub const GPU: &[Column<(i64, GpuSample)>] = &[
-        col("gpu_id", BigInt, |(id, _)| Cell::BigInt(Some(*id))),
-        col("collected_at", Timestamp, |(_, s)| {
-            Cell::Timestamp(s.collected_at)
-        }),
-        col("utilization_percent", Float, |(_, s)| {
-            Cell::Float(s.utilization_percent)
-        }),
-        col("memory_used", BigInt, |(_, s)| Cell::BigInt(s.memory_used)),
-        col("memory_usage_percent", Float, |(_, s)| {
-            Cell::Float(s.memory_usage_percent)
-        }),
-        col("temperature", Float, |(_, s)| Cell::Float(s.temperature)),
-        col("power_draw", Float, |(_, s)| Cell::Float(s.power_draw)),
-        col("fan_speed_percent", Float, |(_, s)| {
-            Cell::Float(s.fan_speed_percent)
-        }),
-        col("sm_clock", Int, |(_, s)| Cell::Int(s.sm_clock)),
-        col("memory_clock", Int, |(_, s)| Cell::Int(s.memory_clock)),
-        col("process_count", Int, |(_, s)| Cell::Int(s.process_count)),
-    ];
-
-    /// `environment_metrics`.
-    pub const ENVIRONMENT: &[Column<EnvironmentSample>] = &[
-        col("env_id", Text, |s| Cell::Text(&s.environment_id)),
-        col("collected_at", Timestamp, |s| {
-            Cell::Timestamp(s.collected_at)
-        }),
-        col("cpu_usage_percent", Float, |s| {
-            Cell::Float(s.cpu_usage_percent)
-        }),
-        col("memory_usage_percent", Float, |s| {
-            Cell::Float(s.memory_usage_percent)
-        }),
-        col("gpu_usage_percent", Float, |s| {
-            Cell::Float(s.gpu_usage_percent)
-        }),
-        col("network_rx_bytes", BigInt, |s| {
-            Cell::BigInt(s.network_rx_bytes)
-        }),
-        col("network_tx_bytes", BigInt, |s| {
-            Cell::BigInt(s.network_tx_bytes)
-        }),
-    ];
-}
-
 /// Stores a batch once per `(host, batch_id)`: the batch row and all its samples in one
 /// transaction, each table's rows in one statement on PostgreSQL (a few multi-row inserts
 /// on SQLite). A GPU uuid that is not one of this host's GPUs, or an environment that is
@@ -556,22 +444,31 @@ async fn store_batch(
 
     let mut events = Vec::with_capacity(total);
     let shared = [("host_id", db::Cell::Text(host_id))];
-    let rows =
-        db::insert_rows::<host_metrics::Entity, _>(txn, &shared, fields::HOST, &batch.host_samples)
-            .await?;
+    let rows = db::insert_rows::<host_metrics::Entity, _, _>(
+        txn,
+        &shared,
+        metric_series::HOST.fields,
+        &batch.host_samples,
+    )
+    .await?;
     events.extend(rows.into_iter().map(Event::HostMetric));
     let gpu_rows: Vec<(i64, GpuSample)> = batch
         .gpu_samples
         .into_iter()
         .map(|s| (gpu_ids.get(&s.gpu_uuid).copied().unwrap_or_default(), s))
         .collect();
-    let rows =
-        db::insert_rows::<gpu_metrics::Entity, _>(txn, &shared, fields::GPU, &gpu_rows).await?;
+    let rows = db::insert_rows::<gpu_metrics::Entity, _, _>(
+        txn,
+        &shared,
+        metric_series::GPU.fields,
+        &gpu_rows,
+    )
+    .await?;
     events.extend(rows.into_iter().map(Event::GpuMetric));
-    let rows = db::insert_rows::<environment_metrics::Entity, _>(
+    let rows = db::insert_rows::<environment_metrics::Entity, _, _>(
         txn,
         &[],
-        fields::ENVIRONMENT,
+        metric_series::ENVIRONMENT.fields,
         &batch.environment_samples,
     )
     .await?;

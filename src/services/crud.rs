@@ -63,6 +63,24 @@ pub trait Lifecycle: EntityTrait {
     }
 }
 
+/// Tables whose rows have no rules beyond their constraints.
+macro_rules! plain_lifecycle {
+    ($($module:ident),+ $(,)?) => {
+        $(impl Lifecycle for entity::$module::Entity {})+
+    };
+}
+
+plain_lifecycle!(
+    system_configs,
+    gpus,
+    port_mappings,
+    datasets,
+    dataset_versions,
+    models,
+    model_versions,
+    images,
+);
+
 /// What a caller may do with a table's rows: `read` and `write` are WHERE conditions
 /// (from `auth::policy`).
 #[derive(Debug, Clone)]

@@ -3,6 +3,7 @@
 //! Everything else in the server is backend-neutral sea-orm. Each backend difference is one
 //! small function here, so a reader can see all of them at once.
 
+use std::borrow::Borrow;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -312,16 +313,19 @@ const SQLITE_MAX_BINDS: usize = 30_000;
 /// UNNEST($2::float8[], ...)`, each column's values bound as one array literal (sea-query's
 /// array values cannot hold NULL elements) and the shared values once. SQLite: multi-row
 /// `INSERT ... VALUES`, as many rows per statement as its bind limit allows for this many
-/// columns.
-pub async fn insert_rows<E, R>(
+/// columns (`SQLITE_MAX_BINDS` over the shared and per-row columns together). `columns` is a
+/// field table (`services::metric_series`) or any list of [`Column`]s.
+pub async fn insert_rows<E, R, C>(
     db: &impl ConnectionTrait,
     shared: &[(&'static str, Cell<'_>)],
-    columns: &[Column<R>],
+    columns: &[C],
     rows: &[R],
 ) -> Result<Vec<E::Model>, DbErr>
 where
     E: EntityTrait,
+    C: Borrow<Column<R>>,
 {
+    let columns: Vec<&Column<R>> = columns.iter().map(Borrow::borrow).collect();
     if rows.is_empty() {
         return Ok(Vec::new());
     }

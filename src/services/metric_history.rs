@@ -1,20 +1,23 @@
 //! Metric history: [`host_history`] / [`gpu_history`] read one resolution (raw samples,
 //! hourly or daily rollups, by the range asked: [`Resolution::for_range`]) for a time range,
-//! at most [`MAX_POINTS`] points. The rollups themselves are `services::rollups`.
+//! at most [`MAX_POINTS`] points. The rollups themselves are `services::rollups`; which
+//! columns a raw sample's point carries comes from the series' field table
+//! (`services::metric_series`), like the rollups'.
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use entity::{
     gpu_metrics, gpu_metrics_daily, gpu_metrics_hourly, host_metrics, host_metrics_daily,
     host_metrics_hourly,
 };
-use sea_orm::sea_query::Condition;
+use sea_orm::sea_query::{Alias, Condition, Expr};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, Select,
 };
 
 use crate::error::AppResult;
 use crate::services::db::Bucket;
+use crate::services::metric_series::{self, Rollup};
 
 use super::rollups::floor;
 
@@ -44,7 +47,8 @@ impl Resolution {
 pub const MAX_POINTS: u64 = 20_000;
 
 /// One point of a host's history: a raw sample (`sample_count` 1, averages and maxima equal
-/// to the sample) or a rollup bucket.
+/// to the sample) or a rollup bucket. Its fields are the rollup columns of
+/// `metric_series::HOST`.
 #[derive(Debug, Clone, PartialEq, FromQueryResult)]
 pub struct HostPoint {
     pub bucket_start: NaiveDateTime,
@@ -71,35 +75,6 @@ pub struct HostPoint {
     pub gpu_avg_power_max: Option<f64>,
 }
 
-impl From<host_metrics::Model> for HostPoint {
-    fn from(m: host_metrics::Model) -> Self {
-        Self {
-            bucket_start: m.collected_at.unwrap_or_default(),
-            sample_count: 1,
-            cpu_usage_percent_avg: m.cpu_usage_percent,
-            cpu_usage_percent_max: m.cpu_usage_percent,
-            cpu_load_1m_avg: m.cpu_load_1m,
-            cpu_load_1m_max: m.cpu_load_1m,
-            memory_used_avg: m.memory_used,
-            memory_used_max: m.memory_used,
-            memory_usage_percent_avg: m.memory_usage_percent,
-            memory_usage_percent_max: m.memory_usage_percent,
-            disk_usage_percent_avg: m.disk_usage_percent,
-            disk_usage_percent_max: m.disk_usage_percent,
-            disk_io_read_bytes_max: m.disk_io_read_bytes,
-            disk_io_write_bytes_max: m.disk_io_write_bytes,
-            network_rx_bytes_max: m.network_rx_bytes,
-            network_tx_bytes_max: m.network_tx_bytes,
-            gpu_avg_utilization_avg: m.gpu_avg_utilization,
-            gpu_avg_utilization_max: m.gpu_avg_utilization,
-            gpu_avg_temperature_avg: m.gpu_avg_temperature,
-            gpu_avg_temperature_max: m.gpu_avg_temperature,
-            gpu_avg_power_avg: m.gpu_avg_power,
-            gpu_avg_power_max: m.gpu_avg_power,
-        }
-    }
-}
-
 /// One point of a GPU's history.
 #[derive(Debug, Clone, PartialEq, FromQueryResult)]
 pub struct GpuPoint {
@@ -120,26 +95,24 @@ pub struct GpuPoint {
     pub process_count_max: Option<i32>,
 }
 
-impl From<gpu_metrics::Model> for GpuPoint {
-    fn from(m: gpu_metrics::Model) -> Self {
-        Self {
-            bucket_start: m.collected_at.unwrap_or_default(),
-            sample_count: 1,
-            utilization_percent_avg: m.utilization_percent,
-            utilization_percent_max: m.utilization_percent,
-            memory_used_avg: m.memory_used,
-            memory_used_max: m.memory_used,
-            memory_usage_percent_avg: m.memory_usage_percent,
-            memory_usage_percent_max: m.memory_usage_percent,
-            temperature_avg: m.temperature,
-            temperature_max: m.temperature,
-            power_draw_avg: m.power_draw,
-            power_draw_max: m.power_draw,
-            fan_speed_percent_avg: m.fan_speed_percent,
-            fan_speed_percent_max: m.fan_speed_percent,
-            process_count_max: m.process_count,
+/// Raw samples selected as points, from the series' field table: the sample time as
+/// `bucket_start`, a `sample_count` of 1, and each field the rollups keep as its own average
+/// and maximum.
+fn raw_points<E: EntityTrait, R>(
+    select: Select<E>,
+    series: &metric_series::Series<R>,
+) -> Select<E> {
+    let mut select = select
+        .select_only()
+        .expr_as(Expr::col(Alias::new("collected_at")), "bucket_start")
+        .expr_as(Expr::cust("1"), "sample_count");
+    for (name, _, rollup) in series.rolled_up() {
+        if rollup == Rollup::AvgMax {
+            select = select.expr_as(Expr::col(Alias::new(name)), format!("{name}_avg"));
         }
+        select = select.expr_as(Expr::col(Alias::new(name)), format!("{name}_max"));
     }
+    select
 }
 
 /// Points of one series in `[from, to)`, oldest first, at most [`MAX_POINTS`]; `true` when
@@ -194,7 +167,7 @@ pub async fn host_history(
     let (from, to) = (from.naive_utc(), to.naive_utc());
     match resolution {
         Resolution::Raw => {
-            let rows = host_metrics::Entity::find()
+            let rows = raw_points(host_metrics::Entity::find(), &metric_series::HOST)
                 .filter(host_metrics::Column::HostId.eq(host_id))
                 .filter(host_metrics::Column::CollectedAt.gte(from))
                 .filter(host_metrics::Column::CollectedAt.lt(to))
@@ -202,9 +175,10 @@ pub async fn host_history(
                 .order_by_asc(host_metrics::Column::CollectedAt)
                 .order_by_asc(host_metrics::Column::Id)
                 .limit(MAX_POINTS + 1)
+                .into_model::<HostPoint>()
                 .all(db)
                 .await?;
-            Ok(cut(rows.into_iter().map(HostPoint::from).collect()))
+            Ok(cut(rows))
         }
         Resolution::Hourly => {
             rollup_rows::<host_metrics_hourly::Entity, _>(
@@ -243,7 +217,7 @@ pub async fn gpu_history(
     let (from, to) = (from.naive_utc(), to.naive_utc());
     match resolution {
         Resolution::Raw => {
-            let rows = gpu_metrics::Entity::find()
+            let rows = raw_points(gpu_metrics::Entity::find(), &metric_series::GPU)
                 .filter(gpu_metrics::Column::GpuId.eq(gpu_id))
                 .filter(gpu_metrics::Column::CollectedAt.gte(from))
                 .filter(gpu_metrics::Column::CollectedAt.lt(to))
@@ -251,9 +225,10 @@ pub async fn gpu_history(
                 .order_by_asc(gpu_metrics::Column::CollectedAt)
                 .order_by_asc(gpu_metrics::Column::Id)
                 .limit(MAX_POINTS + 1)
+                .into_model::<GpuPoint>()
                 .all(db)
                 .await?;
-            Ok(cut(rows.into_iter().map(GpuPoint::from).collect()))
+            Ok(cut(rows))
         }
         Resolution::Hourly => {
             rollup_rows::<gpu_metrics_hourly::Entity, _>(

@@ -12,7 +12,8 @@
 //!
 //! Rollup rows hold the sample count and, per field, the average and the maximum; a daily
 //! average is the sample-weighted average of its hours. I/O counters keep only their
-//! maximum: the last value of the bucket. Reading them back is `services::metric_history`.
+//! maximum: the last value of the bucket. Which fields are kept, and how, is each series'
+//! field table (`services::metric_series`). Reading them back is `services::metric_history`.
 
 use chrono::{DateTime, Duration, DurationRound, NaiveDateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
@@ -20,73 +21,49 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 
 use crate::config::MetricSettings;
 use crate::error::{AppError, AppResult};
-use crate::services::db::{self, Bucket};
+use crate::services::db::{self, Bucket, ColumnType};
+use crate::services::metric_series::{self, Rollup, RollupTables};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Agg {
-    /// Average and maximum (`<name>_avg`, `<name>_max`).
-    AvgMax,
-    /// Maximum only (`<name>_max`): counters, whose maximum is their last value.
-    Max,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Type {
-    Double,
-    /// BIGINT: averages are rounded to whole numbers.
-    BigInt,
-    Int,
-}
-
-/// A measured column of a raw table and how it is rolled up.
-struct Field(&'static str, Agg, Type);
-
-/// A raw metric table and its two rollup tables.
+/// A raw metric table with its rollup tables, and what the rollups keep of its fields: read
+/// from the series' field table (`services::metric_series`).
 struct Series {
     raw: &'static str,
     hourly: &'static str,
     daily: &'static str,
     /// Columns identifying the series (kept as they are).
     keys: &'static [&'static str],
-    fields: &'static [Field],
+    fields: Vec<(&'static str, ColumnType, Rollup)>,
 }
 
-const HOST: Series = Series {
-    raw: "host_metrics",
-    hourly: "host_metrics_hourly",
-    daily: "host_metrics_daily",
-    keys: &["host_id"],
-    fields: &[
-        Field("cpu_usage_percent", Agg::AvgMax, Type::Double),
-        Field("cpu_load_1m", Agg::AvgMax, Type::Double),
-        Field("memory_used", Agg::AvgMax, Type::BigInt),
-        Field("memory_usage_percent", Agg::AvgMax, Type::Double),
-        Field("disk_usage_percent", Agg::AvgMax, Type::Double),
-        Field("disk_io_read_bytes", Agg::Max, Type::BigInt),
-        Field("disk_io_write_bytes", Agg::Max, Type::BigInt),
-        Field("network_rx_bytes", Agg::Max, Type::BigInt),
-        Field("network_tx_bytes", Agg::Max, Type::BigInt),
-        Field("gpu_avg_utilization", Agg::AvgMax, Type::Double),
-        Field("gpu_avg_temperature", Agg::AvgMax, Type::Double),
-        Field("gpu_avg_power", Agg::AvgMax, Type::Double),
-    ],
-};
+impl Series {
+    /// `None` for a series without rollup tables.
+    fn of<R>(series: &metric_series::Series<R>) -> Option<Self> {
+        let RollupTables {
+            hourly,
+            daily,
+            keys,
+        } = series.rollups?;
+        Some(Self {
+            raw: series.raw,
+            hourly,
+            daily,
+            keys,
+            fields: series.rolled_up().collect(),
+        })
+    }
+}
 
-const GPU: Series = Series {
-    raw: "gpu_metrics",
-    hourly: "gpu_metrics_hourly",
-    daily: "gpu_metrics_daily",
-    keys: &["gpu_id", "host_id"],
-    fields: &[
-        Field("utilization_percent", Agg::AvgMax, Type::Double),
-        Field("memory_used", Agg::AvgMax, Type::BigInt),
-        Field("memory_usage_percent", Agg::AvgMax, Type::Double),
-        Field("temperature", Agg::AvgMax, Type::Double),
-        Field("power_draw", Agg::AvgMax, Type::Double),
-        Field("fan_speed_percent", Agg::AvgMax, Type::Double),
-        Field("process_count", Agg::Max, Type::Int),
-    ],
-};
+/// Every series that has rollup tables.
+fn rolled_up_series() -> Vec<Series> {
+    [
+        Series::of(&metric_series::HOST),
+        Series::of(&metric_series::GPU),
+        Series::of(&metric_series::ENVIRONMENT),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
 
 fn q(column: &str) -> String {
     format!("\"{column}\"")
@@ -96,12 +73,12 @@ fn q(column: &str) -> String {
 /// (`from_raw`) or hourly rows.
 fn aggregates(series: &Series, from_raw: bool) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for Field(name, agg, ty) in series.fields {
+    for &(name, ty, rollup) in &series.fields {
         let whole = |e: String| match ty {
-            Type::Double => e,
-            Type::BigInt | Type::Int => format!("CAST(ROUND({e}) AS BIGINT)"),
+            ColumnType::Float => e,
+            _ => format!("CAST(ROUND({e}) AS BIGINT)"),
         };
-        if *agg == Agg::AvgMax {
+        if rollup == Rollup::AvgMax {
             let avg = if from_raw {
                 whole(format!("AVG({})", q(name)))
             } else {
@@ -360,7 +337,7 @@ pub async fn roll_up(
             0
         }
     };
-    for series in [&HOST, &GPU] {
+    for series in &rolled_up_series() {
         for (bucket, to, recheck) in [
             (Bucket::Hour, floor(now, Bucket::Hour), lateness),
             (Bucket::Day, floor(now, Bucket::Day), Duration::days(1)),
@@ -426,11 +403,17 @@ mod tests {
 
     #[test]
     fn rollup_columns_match_the_tables() {
-        let host: Vec<String> = aggregates(&HOST, true).into_iter().map(|c| c.0).collect();
+        let host: Vec<String> = aggregates(&Series::of(&metric_series::HOST).unwrap(), true)
+            .into_iter()
+            .map(|c| c.0)
+            .collect();
         assert_eq!(host.len(), 20);
         assert!(host.contains(&"network_rx_bytes_max".to_owned()));
         assert!(!host.contains(&"network_rx_bytes_avg".to_owned()));
-        let gpu: Vec<String> = aggregates(&GPU, false).into_iter().map(|c| c.0).collect();
+        let gpu: Vec<String> = aggregates(&Series::of(&metric_series::GPU).unwrap(), false)
+            .into_iter()
+            .map(|c| c.0)
+            .collect();
         assert_eq!(gpu.len(), 13);
         assert_eq!(gpu.last().map(String::as_str), Some("process_count_max"));
     }

@@ -1,4 +1,5 @@
-//! Workspace memberships: invitations (a membership needs the invitee's consent), role and
+//! Workspaces and their memberships: a new workspace's owner becomes its first member (in the
+//! insert's transaction), invitations (a membership needs the invitee's consent), role and
 //! status changes, removal, leaving, and what a customer's deletion does to the workspaces
 //! they belong to.
 //!
@@ -12,6 +13,7 @@
 
 use chrono::{Duration, Utc};
 use entity::{customers, workspace_invitations as wi, workspace_members as wm, workspaces};
+use futures_util::future::BoxFuture;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
@@ -23,6 +25,7 @@ use crate::auth::policy::{self, Policy};
 use crate::auth::User;
 use crate::domain::{BoundedText, InvitationState, MemberRole, MemberState};
 use crate::error::{AppError, AppResult};
+use crate::services::crud::Lifecycle;
 use crate::services::db;
 
 /// How long an invitation stays open.
@@ -33,6 +36,29 @@ pub const MAX_OPEN_INVITATIONS: u64 = 50;
 pub const MAX_LISTED_INVITATIONS: u64 = 100;
 /// A login as typed: a username or an e-mail address.
 const LOGIN_CHARS: usize = 254;
+
+impl Lifecycle for workspaces::Entity {
+    /// The owner becomes an `owner` member; `member_count` starts at the seed's default of 1,
+    /// which counts that row.
+    fn after_insert<'a>(
+        txn: &'a DatabaseTransaction,
+        row: &'a workspaces::Model,
+    ) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(async move {
+            wm::ActiveModel {
+                workspace_id: Set(row.id),
+                customer_id: Set(row.owner_id),
+                role: Set(MemberRole::Owner.as_db().into()),
+                status: Set(Some(MemberState::Active.as_db().into())),
+                joined_at: Set(Some(chrono::Utc::now().naive_utc())),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await?;
+            Ok(())
+        })
+    }
+}
 
 /// Adds `delta` to the workspace's `member_count`.
 pub(crate) async fn add_to_member_count(
