@@ -38,6 +38,10 @@ use futures_util::{SinkExt, StreamExt};
 use remotegpu::config::{BootstrapAdmin, Secret, Settings};
 use remotegpu::startup::Application;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
+
+/// The server binary's allocator, for the server this bench runs in-process.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
