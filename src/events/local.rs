@@ -91,6 +91,11 @@ impl LocalTopics {
         }
     }
 
+    /// Whether anything here subscribes to a topic of `kind`.
+    pub(super) fn listened(&self, kind: Kind) -> bool {
+        self.channels().keys().any(|topic| topic.kind == kind)
+    }
+
     pub(super) fn subscriptions(&self) -> usize {
         self.channels()
             .iter()

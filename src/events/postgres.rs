@@ -1,19 +1,24 @@
 //! [`PgBus`]: the bus of replicas sharing a PostgreSQL database. It delivers within this
 //! process like [`super::MemoryBus`] and sends every event to the other replicas with
 //! `NOTIFY`; a listener on a connection of its own delivers theirs here, listens again when
-//! its connection drops, and counts each such gap.
+//! its connection drops, and counts each such gap. Stored metric samples travel by id
+//! (`wire::SampleRefs`): a replica loads them, in one statement per table and envelope, only
+//! while something here subscribes to that series.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use entity::{environment_metrics, gpu_metrics, host_metrics};
 use futures_util::future::BoxFuture;
-use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use tokio::sync::watch;
 
 use super::local::LocalTopics;
-use super::wire::{pack, published_by, Envelope, MAX_PAYLOAD};
-use super::{Event, EventBus, EventStats, Subscription, Topic};
+use super::wire::{
+    pack, pack_refs, published_by, split_samples, Envelope, SampleRefs, MAX_PAYLOAD,
+};
+use super::{Event, EventBus, EventStats, Kind, Subscription, Topic};
 use crate::config::{EventSettings, Secret};
 use crate::services::db;
 
@@ -39,7 +44,7 @@ impl PgBus {
         let topics = LocalTopics::new(settings);
         let origin = uuid::Uuid::new_v4().simple().to_string();
         let mut listener = db::pg_listen(url, &settings.channel).await?;
-        let (task_topics, task_origin) = (topics.clone(), origin.clone());
+        let (task_topics, task_origin, task_db) = (topics.clone(), origin.clone(), db.clone());
         tokio::spawn(async move {
             let mut shutdown = shutdown;
             loop {
@@ -51,7 +56,10 @@ impl PgBus {
                 };
                 match received {
                     Ok(Some(notification)) => {
-                        receive(&task_topics, &task_origin, notification.payload());
+                        let refs = receive(&task_topics, &task_origin, notification.payload());
+                        if let Some(refs) = refs {
+                            load_samples(&task_db, &task_topics, &refs).await;
+                        }
                     }
                     Ok(None) => {
                         task_topics
@@ -79,24 +87,83 @@ impl PgBus {
     }
 }
 
-/// An envelope from PostgreSQL: delivered here unless this replica published it.
-pub(super) fn receive(topics: &LocalTopics, origin: &str, payload: &str) {
-    // Every replica hears its own NOTIFYs too: skip those without parsing them (a large
-    // metric batch is megabytes of JSON).
+/// An envelope from PostgreSQL: its events delivered here unless this replica published
+/// it; the stored samples it names, to load (`None` when there are none, or nobody here
+/// subscribes to their series).
+pub(super) fn receive(topics: &LocalTopics, origin: &str, payload: &str) -> Option<SampleRefs> {
+    // Every replica hears its own NOTIFYs too: skip those without parsing them.
     if published_by(payload, origin) {
-        return;
+        return None;
     }
     match serde_json::from_str::<Envelope>(payload) {
-        Ok(envelope) if envelope.o == origin => {}
+        Ok(envelope) if envelope.o == origin => None,
         Ok(envelope) => {
             topics
                 .stats
                 .received_remote
                 .fetch_add(envelope.e.len() as u64, Ordering::Relaxed);
             topics.deliver(envelope.e);
+            let mut refs = envelope.r;
+            for (runs, kind) in [
+                (&mut refs.g, Kind::GpuMetrics),
+                (&mut refs.h, Kind::HostMetrics),
+                (&mut refs.e, Kind::EnvironmentMetrics),
+            ] {
+                if !topics.listened(kind) {
+                    runs.clear();
+                }
+            }
+            (!refs.is_empty()).then_some(refs)
         }
-        Err(err) => tracing::warn!(error = %err, "ignoring an event payload that does not parse"),
+        Err(err) => {
+            tracing::warn!(error = %err, "ignoring an event payload that does not parse");
+            None
+        }
     }
+}
+
+/// Loads the samples `refs` names and delivers them here, in id order.
+async fn load_samples(db: &DatabaseConnection, topics: &LocalTopics, refs: &SampleRefs) {
+    let mut events = Vec::new();
+    let loaded: Result<(), DbErr> = async {
+        let ids = SampleRefs::ids(&refs.g);
+        if !ids.is_empty() {
+            let rows = gpu_metrics::Entity::find()
+                .filter(gpu_metrics::Column::Id.is_in(ids))
+                .order_by_asc(gpu_metrics::Column::Id)
+                .all(db)
+                .await?;
+            events.extend(rows.into_iter().map(Event::GpuMetric));
+        }
+        let ids = SampleRefs::ids(&refs.h);
+        if !ids.is_empty() {
+            let rows = host_metrics::Entity::find()
+                .filter(host_metrics::Column::Id.is_in(ids))
+                .order_by_asc(host_metrics::Column::Id)
+                .all(db)
+                .await?;
+            events.extend(rows.into_iter().map(Event::HostMetric));
+        }
+        let ids = SampleRefs::ids(&refs.e);
+        if !ids.is_empty() {
+            let rows = environment_metrics::Entity::find()
+                .filter(environment_metrics::Column::Id.is_in(ids))
+                .order_by_asc(environment_metrics::Column::Id)
+                .all(db)
+                .await?;
+            events.extend(rows.into_iter().map(Event::EnvironmentMetric));
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(err) = loaded {
+        tracing::warn!(error = %err, "cannot load samples another replica stored; skipped");
+    }
+    topics
+        .stats
+        .received_remote
+        .fetch_add(events.len() as u64, Ordering::Relaxed);
+    topics.deliver(events);
 }
 
 impl EventBus for PgBus {
@@ -109,7 +176,9 @@ impl EventBus for PgBus {
                 .stats
                 .published
                 .fetch_add(events.len() as u64, Ordering::Relaxed);
-            let payloads = pack(&self.origin, &events, MAX_PAYLOAD);
+            let (refs, others) = split_samples(&events);
+            let mut payloads = pack(&self.origin, &others, MAX_PAYLOAD);
+            payloads.extend(pack_refs(&self.origin, &refs, MAX_PAYLOAD));
             self.topics.deliver(events);
             if let Err(err) = db::pg_notify(&self.db, &self.channel, &payloads).await {
                 self.topics
@@ -149,14 +218,38 @@ mod tests {
     fn own_envelopes_are_not_delivered_twice() {
         let topics = LocalTopics::new(&settings(8));
         let mut sub = topics.subscribe(Topic::new(Kind::GpuMetrics, Key::All));
-        let mine = pack("me", &[sample(1, "a", 1)], MAX_PAYLOAD);
+        // Samples in full (as a replica of an earlier version sends them) are delivered too.
+        let mine = pack("me", &[&sample(1, "a", 1)], MAX_PAYLOAD);
         receive(&topics, "me", &mine[0]);
-        let theirs = pack("other", &[sample(2, "a", 1)], MAX_PAYLOAD);
+        let theirs = pack("other", &[&sample(2, "a", 1)], MAX_PAYLOAD);
         receive(&topics, "me", &theirs[0]);
         let event = sub.try_recv().unwrap().unwrap();
         assert!(matches!(&*event, Event::GpuMetric(m) if m.id == 2));
         assert!(sub.try_recv().unwrap().is_none());
         assert_eq!(topics.stats.received_remote(), 1);
+    }
+
+    #[test]
+    fn samples_by_id_are_loaded_only_for_series_someone_here_follows() {
+        let topics = LocalTopics::new(&settings(8));
+        let (refs, _) = split_samples(&[sample(7, "a", 1), sample(8, "a", 1)]);
+        let theirs = pack_refs("other", &refs, MAX_PAYLOAD);
+        assert_eq!(
+            receive(&topics, "me", &theirs[0]),
+            None,
+            "nobody follows GPU samples"
+        );
+        let _hosts = topics.subscribe(Topic::new(Kind::HostMetrics, Key::All));
+        assert_eq!(
+            receive(&topics, "me", &theirs[0]),
+            None,
+            "host samples are another series"
+        );
+        let _gpus = topics.subscribe(Topic::new(Kind::GpuMetrics, Key::Host("a".into())));
+        let wanted = receive(&topics, "me", &theirs[0]).expect("to load");
+        assert_eq!(SampleRefs::ids(&wanted.g), vec![7, 8]);
+        let mine = pack_refs("me", &refs, MAX_PAYLOAD);
+        assert_eq!(receive(&topics, "me", &mine[0]), None, "its own");
     }
 
     #[test]

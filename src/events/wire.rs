@@ -1,6 +1,12 @@
 //! What travels between replicas: events as JSON in NOTIFY payloads (PostgreSQL allows 8000
 //! bytes each), packed many to a payload below [`MAX_PAYLOAD`], in envelopes that say which
 //! replica published them; and the serde form of the stored metric rows events carry.
+//!
+//! Stored metric samples do not travel themselves: they are most of the events by far (a
+//! 400-sample batch would be ~16 full payloads that every replica, the publisher included,
+//! receives back), so an envelope names them by id instead ([`SampleRefs`], runs of
+//! consecutive ids per table), and a replica with subscribers for them loads the rows
+//! (`events::postgres`).
 
 use chrono::NaiveDateTime;
 use entity::{environment_metrics, gpu_metrics, host_metrics};
@@ -11,12 +17,93 @@ use super::Event;
 /// Largest NOTIFY payload we send (PostgreSQL's limit is 8000 bytes).
 pub const MAX_PAYLOAD: usize = 7900;
 
-/// What travels in one NOTIFY: the publishing replica and some events.
+/// What travels in one NOTIFY: the publishing replica, some events, and stored samples by id.
 #[derive(Serialize, Deserialize)]
 pub(super) struct Envelope {
     /// The replica that published (it has delivered to its own subscribers already).
     pub(super) o: String,
+    #[serde(default)]
     pub(super) e: Vec<Event>,
+    #[serde(default, skip_serializing_if = "SampleRefs::is_empty")]
+    pub(super) r: SampleRefs,
+}
+
+/// Stored metric samples by id, per table, as runs `(first id, count)` of consecutive ids.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct SampleRefs {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) g: Vec<(i64, u32)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) h: Vec<(i64, u32)>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(super) e: Vec<(i64, u32)>,
+}
+
+impl SampleRefs {
+    pub(super) fn is_empty(&self) -> bool {
+        self.g.is_empty() && self.h.is_empty() && self.e.is_empty()
+    }
+
+    /// The ids of runs, in order.
+    pub(super) fn ids(runs: &[(i64, u32)]) -> Vec<i64> {
+        runs.iter()
+            .flat_map(|&(first, n)| (0..i64::from(n)).map(move |i| first + i))
+            .collect()
+    }
+}
+
+/// Appends `id` to `runs`, extending the last run when it follows it.
+fn push_run(runs: &mut Vec<(i64, u32)>, id: i64) {
+    if let Some((first, n)) = runs.last_mut() {
+        if *first + i64::from(*n) == id && *n < u32::MAX {
+            *n += 1;
+            return;
+        }
+    }
+    runs.push((id, 1));
+}
+
+/// Splits `events` into the stored samples, by id, and the others.
+pub(super) fn split_samples(events: &[Event]) -> (SampleRefs, Vec<&Event>) {
+    let mut refs = SampleRefs::default();
+    let mut others = Vec::new();
+    for event in events {
+        match event {
+            Event::GpuMetric(m) => push_run(&mut refs.g, m.id),
+            Event::HostMetric(m) => push_run(&mut refs.h, m.id),
+            Event::EnvironmentMetric(m) => push_run(&mut refs.e, m.id),
+            other => others.push(other),
+        }
+    }
+    (refs, others)
+}
+
+/// Packs `refs` into envelopes below `max` bytes each.
+pub(super) fn pack_refs(origin: &str, refs: &SampleRefs, max: usize) -> Vec<String> {
+    // A run is at most ~45 bytes of JSON; this many leave room for the envelope.
+    let per_payload = (max.saturating_sub(200) / 48).max(1);
+    let mut payloads = Vec::new();
+    let tables: [(&[(i64, u32)], fn(&mut SampleRefs) -> &mut Vec<(i64, u32)>); 3] = [
+        (&refs.g, |r| &mut r.g),
+        (&refs.h, |r| &mut r.h),
+        (&refs.e, |r| &mut r.e),
+    ];
+    for (runs, slot) in tables {
+        for chunk in runs.chunks(per_payload) {
+            let mut part = SampleRefs::default();
+            slot(&mut part).extend_from_slice(chunk);
+            let envelope = Envelope {
+                o: origin.to_owned(),
+                e: Vec::new(),
+                r: part,
+            };
+            match serde_json::to_string(&envelope) {
+                Ok(json) => payloads.push(json),
+                Err(err) => tracing::error!(error = %err, "cannot serialize sample ids"),
+            }
+        }
+    }
+    payloads
 }
 
 /// Whether `payload` is an envelope `origin` published, from its first bytes: [`pack`]
@@ -31,7 +118,7 @@ pub(super) fn published_by(payload: &str, origin: &str) -> bool {
 
 /// Packs events into NOTIFY payloads below `max` bytes each. An event too large for one
 /// payload on its own (none of ours is) is left out and logged.
-pub(super) fn pack(origin: &str, events: &[Event], max: usize) -> Vec<String> {
+pub(super) fn pack(origin: &str, events: &[&Event], max: usize) -> Vec<String> {
     let head = format!("{{\"o\":{},\"e\":[", serde_json::Value::from(origin));
     let tail = "]}";
     let mut payloads = Vec::new();
@@ -133,12 +220,13 @@ pub(super) struct HostMetricRow {
 #[cfg(test)]
 mod tests {
     use super::super::test_support::sample;
+    use super::super::Revocation;
     use super::*;
 
     #[test]
     fn payloads_stay_under_the_limit_and_round_trip() {
         let events: Vec<Event> = (0..200).map(|i| sample(i, "host-x", i)).collect();
-        let payloads = pack("me", &events, MAX_PAYLOAD);
+        let payloads = pack("me", &events.iter().collect::<Vec<_>>(), MAX_PAYLOAD);
         assert!(payloads.len() > 1);
         let mut back = Vec::new();
         for p in &payloads {
@@ -153,5 +241,42 @@ mod tests {
             back.extend(envelope.e);
         }
         assert_eq!(back, events);
+    }
+
+    #[test]
+    fn samples_travel_as_runs_of_ids_under_the_limit() {
+        let revoked = Revocation::agent("h");
+        let mut events: Vec<Event> = (0..400).map(|i| sample(1000 + i, "h", i)).collect();
+        events.push(revoked.clone());
+        events.push(sample(5000, "h", 1));
+        events.extend((0..3000).map(|i| sample(10_000 + 2 * i, "h", 1)));
+        let (refs, others) = split_samples(&events);
+        assert_eq!(others, vec![&revoked]);
+        assert_eq!(&refs.g[..2], &[(1000, 400), (5000, 1)]);
+        assert_eq!(refs.g.len(), 3002, "every other id is a run of its own");
+        let payloads = pack_refs("me", &refs, MAX_PAYLOAD);
+        let mut ids = Vec::new();
+        for p in &payloads {
+            assert!(p.len() <= MAX_PAYLOAD, "{} bytes", p.len());
+            assert!(published_by(p, "me"));
+            let envelope: Envelope = serde_json::from_str(p).unwrap();
+            assert!(envelope.e.is_empty() && envelope.r.h.is_empty());
+            ids.extend(SampleRefs::ids(&envelope.r.g));
+        }
+        let expected: Vec<i64> = (1000..1400)
+            .chain([5000])
+            .chain((0..3000).map(|i| 10_000 + 2 * i))
+            .collect();
+        assert_eq!(ids, expected);
+        let one = serde_json::to_string(&Envelope {
+            o: "me".into(),
+            e: vec![],
+            r: SampleRefs {
+                h: vec![(7, 2)],
+                ..Default::default()
+            },
+        })
+        .unwrap();
+        assert_eq!(one, r#"{"o":"me","e":[],"r":{"h":[[7,2]]}}"#);
     }
 }
