@@ -28,7 +28,10 @@ pub(super) struct Envelope {
     pub(super) r: SampleRefs,
 }
 
-/// Stored metric samples by id, per table, as runs `(first id, count)` of consecutive ids.
+/// Runs `(first id, count)` of consecutive ids.
+pub(super) type Runs = Vec<(i64, u32)>;
+
+/// Stored metric samples by id, per table, as runs of consecutive ids.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub(super) struct SampleRefs {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -83,26 +86,31 @@ pub(super) fn pack_refs(origin: &str, refs: &SampleRefs, max: usize) -> Vec<Stri
     // A run is at most ~45 bytes of JSON; this many leave room for the envelope.
     let per_payload = (max.saturating_sub(200) / 48).max(1);
     let mut payloads = Vec::new();
-    let tables: [(&[(i64, u32)], fn(&mut SampleRefs) -> &mut Vec<(i64, u32)>); 3] = [
-        (&refs.g, |r| &mut r.g),
-        (&refs.h, |r| &mut r.h),
-        (&refs.e, |r| &mut r.e),
-    ];
-    for (runs, slot) in tables {
+    let mut pack_table = |runs: &Runs, part_of: fn(Runs) -> SampleRefs| {
         for chunk in runs.chunks(per_payload) {
-            let mut part = SampleRefs::default();
-            slot(&mut part).extend_from_slice(chunk);
             let envelope = Envelope {
                 o: origin.to_owned(),
                 e: Vec::new(),
-                r: part,
+                r: part_of(chunk.to_vec()),
             };
             match serde_json::to_string(&envelope) {
                 Ok(json) => payloads.push(json),
                 Err(err) => tracing::error!(error = %err, "cannot serialize sample ids"),
             }
         }
-    }
+    };
+    pack_table(&refs.g, |g| SampleRefs {
+        g,
+        ..Default::default()
+    });
+    pack_table(&refs.h, |h| SampleRefs {
+        h,
+        ..Default::default()
+    });
+    pack_table(&refs.e, |e| SampleRefs {
+        e,
+        ..Default::default()
+    });
     payloads
 }
 
