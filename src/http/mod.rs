@@ -10,13 +10,14 @@
 //! operation of the request ran out of time). WebSocket operations go the same path; a client
 //! address holds at most `websocket.max_connections_per_address` sockets at once (429).
 
+pub mod body;
 pub mod console;
 pub mod exec;
 pub mod rate_limit;
 pub mod ws;
 
 use async_graphql::BatchResponse;
-use async_graphql_axum::{GraphQLBatchRequest, GraphQLResponse};
+use async_graphql_axum::GraphQLResponse;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -32,6 +33,7 @@ use crate::error::AppError;
 use crate::graphql::schema::{timed_out, AppSchema};
 use crate::services::db;
 use crate::state::AppState;
+use body::GraphQlBody;
 use console::Console;
 use exec::{Executor, Refused};
 
@@ -80,7 +82,7 @@ async fn graphql(
     State(state): State<HttpState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    request: GraphQLBatchRequest,
+    GraphQlBody(request): GraphQlBody,
 ) -> Response {
     let header = headers
         .get(header::AUTHORIZATION)
@@ -91,10 +93,7 @@ async fn graphql(
             Err(err) => return error_response(StatusCode::OK, err),
         };
     let exec = &state.exec;
-    match exec
-        .execute_batch(principal, peer.ip(), request.into_inner())
-        .await
-    {
+    match exec.execute_batch(principal, peer.ip(), request).await {
         Ok(response) => {
             let timed_out = match &response {
                 BatchResponse::Single(r) => timed_out(r),
