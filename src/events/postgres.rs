@@ -122,48 +122,58 @@ pub(super) fn receive(topics: &LocalTopics, origin: &str, payload: &str) -> Opti
     }
 }
 
-/// Loads the samples `refs` names and delivers them here, in id order.
+/// Loads the samples `refs` names and delivers them here, in id order per table.
 async fn load_samples(db: &DatabaseConnection, topics: &LocalTopics, refs: &SampleRefs) {
-    let mut events = Vec::new();
-    let loaded: Result<(), DbErr> = async {
-        let ids = SampleRefs::ids(&refs.g);
-        if !ids.is_empty() {
-            let rows = gpu_metrics::Entity::find()
-                .filter(gpu_metrics::Column::Id.is_in(ids))
-                .order_by_asc(gpu_metrics::Column::Id)
-                .all(db)
+    let loaded = async {
+        let mut events =
+            load::<gpu_metrics::Entity>(db, &refs.g, gpu_metrics::Column::Id, Event::GpuMetric)
                 .await?;
-            events.extend(rows.into_iter().map(Event::GpuMetric));
+        events.extend(
+            load::<host_metrics::Entity>(db, &refs.h, host_metrics::Column::Id, Event::HostMetric)
+                .await?,
+        );
+        events.extend(
+            load::<environment_metrics::Entity>(
+                db,
+                &refs.e,
+                environment_metrics::Column::Id,
+                Event::EnvironmentMetric,
+            )
+            .await?,
+        );
+        Ok::<_, DbErr>(events)
+    };
+    match loaded.await {
+        Ok(events) => {
+            topics
+                .stats
+                .received_remote
+                .fetch_add(events.len() as u64, Ordering::Relaxed);
+            topics.deliver(events);
         }
-        let ids = SampleRefs::ids(&refs.h);
-        if !ids.is_empty() {
-            let rows = host_metrics::Entity::find()
-                .filter(host_metrics::Column::Id.is_in(ids))
-                .order_by_asc(host_metrics::Column::Id)
-                .all(db)
-                .await?;
-            events.extend(rows.into_iter().map(Event::HostMetric));
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot load samples another replica stored; skipped");
         }
-        let ids = SampleRefs::ids(&refs.e);
-        if !ids.is_empty() {
-            let rows = environment_metrics::Entity::find()
-                .filter(environment_metrics::Column::Id.is_in(ids))
-                .order_by_asc(environment_metrics::Column::Id)
-                .all(db)
-                .await?;
-            events.extend(rows.into_iter().map(Event::EnvironmentMetric));
-        }
-        Ok(())
     }
-    .await;
-    if let Err(err) = loaded {
-        tracing::warn!(error = %err, "cannot load samples another replica stored; skipped");
+}
+
+/// The rows of `E` whose `id` is in `runs`, as events.
+async fn load<E: EntityTrait>(
+    db: &DatabaseConnection,
+    runs: &[(i64, u32)],
+    id: E::Column,
+    event: fn(E::Model) -> Event,
+) -> Result<Vec<Event>, DbErr> {
+    let ids = SampleRefs::ids(runs);
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    topics
-        .stats
-        .received_remote
-        .fetch_add(events.len() as u64, Ordering::Relaxed);
-    topics.deliver(events);
+    let rows = E::find()
+        .filter(id.is_in(ids))
+        .order_by_asc(id)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(event).collect())
 }
 
 impl EventBus for PgBus {
