@@ -161,7 +161,6 @@ impl Shared {
 pub struct Fanout {
     streams: Mutex<HashMap<ShareKey, Arc<Shared>>>,
     next_member: AtomicU64,
-    members: AtomicU64,
     skipped: AtomicU64,
 }
 
@@ -217,7 +216,6 @@ impl Fanout {
             id,
             tx,
         });
-        self.members.fetch_add(1, Ordering::Relaxed);
         if fresh {
             let task = tokio::spawn(super::batch::drive(run(
                 Arc::downgrade(self),
@@ -244,9 +242,12 @@ impl Fanout {
         self.streams().len()
     }
 
-    /// Subscribers in shared streams.
-    pub fn members(&self) -> u64 {
-        self.members.load(Ordering::Relaxed)
+    /// Subscribers of the shared streams running.
+    pub fn members(&self) -> usize {
+        self.streams()
+            .values()
+            .map(|shared| shared.subscribers().len())
+            .sum()
     }
 
     /// Subscribers beyond each stream's first: with the bus's subscriptions (one per running
@@ -299,11 +300,7 @@ impl Drop for Membership {
         // subscriber gone and others left, or not at all.
         let mut streams = fanout.streams();
         let mut subscribers = self.shared.subscribers();
-        let before = subscribers.len();
         subscribers.retain(|s| s.member != self.member);
-        if subscribers.len() < before {
-            fanout.members.fetch_sub(1, Ordering::Relaxed);
-        }
         if subscribers.is_empty() {
             if streams
                 .get(&self.key)
