@@ -4,6 +4,7 @@
 //! small function here, so a reader can see all of them at once.
 
 use std::borrow::Borrow;
+use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,8 +12,8 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    RuntimeErr, SqlErr, Statement,
+    ActiveModelTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend,
+    DbErr, EntityTrait, RuntimeErr, SqlErr, Statement, TryIntoModel,
 };
 
 use crate::config::Secret;
@@ -248,37 +249,31 @@ pub enum Cell<'a> {
 }
 
 impl Cell<'_> {
+    /// The value to bind. A timestamp is cut to whole microseconds, what PostgreSQL keeps,
+    /// so that both backends store, and [`insert_rows`] returns, the same instant.
     fn into_value(self) -> sea_orm::Value {
         match self {
             Cell::Float(v) => v.into(),
             Cell::BigInt(v) => v.into(),
             Cell::Int(v) => v.into(),
             Cell::Text(v) => v.into(),
-            Cell::Timestamp(v) => v.into(),
+            Cell::Timestamp(v) => to_micros(v).into(),
         }
     }
 
-    /// Appends the value as an element of a PostgreSQL array literal.
+    /// Appends the value as an element of a PostgreSQL array literal. Numbers are written
+    /// with `itoa` and `ryu` (the shortest decimal that reads back as the same f64), and
+    /// timestamps digit by digit: a 400-sample batch writes thousands of elements.
     fn write_array_element(self, out: &mut String) {
-        use std::fmt::Write;
-        // Writing to a String cannot fail.
-        let _ = match self {
-            Cell::Float(None) | Cell::BigInt(None) | Cell::Int(None) => {
-                out.push_str("NULL");
-                Ok(())
-            }
-            Cell::Float(Some(v)) if v.is_nan() => {
-                out.push_str("NaN");
-                Ok(())
-            }
+        match self {
+            Cell::Float(None) | Cell::BigInt(None) | Cell::Int(None) => out.push_str("NULL"),
+            Cell::Float(Some(v)) if v.is_nan() => out.push_str("NaN"),
             Cell::Float(Some(v)) if v.is_infinite() => {
                 out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
-                Ok(())
             }
-            // Display prints the shortest decimal that reads back as the same f64.
-            Cell::Float(Some(v)) => write!(out, "{v}"),
-            Cell::BigInt(Some(v)) => write!(out, "{v}"),
-            Cell::Int(Some(v)) => write!(out, "{v}"),
+            Cell::Float(Some(v)) => out.push_str(ryu::Buffer::new().format_finite(v)),
+            Cell::BigInt(Some(v)) => out.push_str(itoa::Buffer::new().format(v)),
+            Cell::Int(Some(v)) => out.push_str(itoa::Buffer::new().format(v)),
             Cell::Text(v) => {
                 out.push('"');
                 for c in v.chars() {
@@ -288,10 +283,52 @@ impl Cell<'_> {
                     out.push(c);
                 }
                 out.push('"');
-                Ok(())
             }
-            Cell::Timestamp(v) => write!(out, "\"{}\"", v.format("%Y-%m-%d %H:%M:%S%.6f")),
-        };
+            Cell::Timestamp(v) => {
+                out.push('"');
+                write_timestamp(out, to_micros(v));
+                out.push('"');
+            }
+        }
+    }
+}
+
+/// `at` cut to whole microseconds; a leap second (chrono's nanoseconds past 999,999,999)
+/// becomes the last microsecond of the second before, since PostgreSQL has none.
+fn to_micros(at: NaiveDateTime) -> NaiveDateTime {
+    use chrono::Timelike;
+    let micros = at.nanosecond().min(999_999_999) / 1_000;
+    at.with_nanosecond(micros * 1_000).unwrap_or(at)
+}
+
+/// Appends `at` (whole microseconds) as `YYYY-MM-DD HH:MM:SS.ffffff`, the text PostgreSQL
+/// reads as a timestamp.
+fn write_timestamp(out: &mut String, at: NaiveDateTime) {
+    use chrono::{Datelike, Timelike};
+    let year = match u32::try_from(at.year()) {
+        Ok(year) if year <= 9999 => year,
+        _ => {
+            use std::fmt::Write;
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{}", at.format("%Y-%m-%d %H:%M:%S%.6f"));
+            return;
+        }
+    };
+    let parts = [
+        ("", year, 4usize),
+        ("-", at.month(), 2),
+        ("-", at.day(), 2),
+        (" ", at.hour(), 2),
+        (":", at.minute(), 2),
+        (":", at.second(), 2),
+        (".", at.nanosecond() / 1_000, 6),
+    ];
+    let mut buffer = itoa::Buffer::new();
+    for (separator, value, width) in parts {
+        out.push_str(separator);
+        let text = buffer.format(value);
+        out.extend(std::iter::repeat_n('0', width.saturating_sub(text.len())));
+        out.push_str(text);
     }
 }
 
@@ -307,7 +344,8 @@ pub struct Column<R> {
 const SQLITE_MAX_BINDS: usize = 30_000;
 
 /// Inserts `rows` into `E`'s table and returns them as stored (with their ids). Every row
-/// gets the `shared` columns' values (say, the reporting host) and its own `columns`.
+/// gets the `shared` columns' values (say, the reporting host) and its own `columns`, which
+/// together must name every column of the table but its `id`.
 ///
 /// PostgreSQL: one statement whatever the number of rows, `INSERT ... SELECT ... FROM
 /// UNNEST($2::float8[], ...)`, each column's values bound as one array literal (sea-query's
@@ -315,6 +353,11 @@ const SQLITE_MAX_BINDS: usize = 30_000;
 /// `INSERT ... VALUES`, as many rows per statement as its bind limit allows for this many
 /// columns (`SQLITE_MAX_BINDS` over the shared and per-row columns together). `columns` is a
 /// field table (`services::metric_series`) or any list of [`Column`]s.
+///
+/// Only the ids come back from the database: a statement's rows take their ids from the
+/// sequence in the order they are written, so the ids sorted ascending are the rows' ids in
+/// order, and each model is the row as given plus its id (timestamps cut to microseconds,
+/// as they are stored), without decoding every column of every row back.
 pub async fn insert_rows<E, R, C>(
     db: &impl ConnectionTrait,
     shared: &[(&'static str, Cell<'_>)],
@@ -323,6 +366,7 @@ pub async fn insert_rows<E, R, C>(
 ) -> Result<Vec<E::Model>, DbErr>
 where
     E: EntityTrait,
+    E::ActiveModel: TryIntoModel<E::Model>,
     C: Borrow<Column<R>>,
 {
     let columns: Vec<&Column<R>> = columns.iter().map(Borrow::borrow).collect();
@@ -338,6 +382,7 @@ where
         .collect::<Vec<_>>()
         .join(", ");
     let backend = db.get_database_backend();
+    let mut ids = Vec::with_capacity(rows.len());
     match backend {
         DbBackend::Postgres => {
             let mut values: Vec<sea_orm::Value> = Vec::with_capacity(shared.len() + columns.len());
@@ -347,7 +392,7 @@ where
                 select.push(format!("${}", values.len()));
             }
             let mut arrays = Vec::with_capacity(columns.len());
-            for column in columns {
+            for column in &columns {
                 let mut literal = String::with_capacity(rows.len() * 8 + 2);
                 literal.push('{');
                 for (i, row) in rows.iter().enumerate() {
@@ -362,19 +407,20 @@ where
             }
             select.push("u.*".to_owned());
             let sql = format!(
-                "INSERT INTO \"{table}\" ({names}) SELECT {} FROM UNNEST({}) AS u RETURNING *",
+                "INSERT INTO \"{table}\" ({names}) SELECT {} FROM UNNEST({}) AS u RETURNING \"id\"",
                 select.join(", "),
                 arrays.join(", ")
             );
-            E::find()
-                .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
-                .all(db)
-                .await
+            for row in db
+                .query_all(Statement::from_sql_and_values(backend, sql, values))
+                .await?
+            {
+                ids.push(row.try_get_by_index::<i64>(0)?);
+            }
         }
         _ => {
             let per_row = shared.len() + columns.len();
             let row_sql = format!("({})", vec!["?"; per_row].join(", "));
-            let mut stored = Vec::with_capacity(rows.len());
             for chunk in rows.chunks((SQLITE_MAX_BINDS / per_row).max(1)) {
                 let mut values = Vec::with_capacity(chunk.len() * per_row);
                 for row in chunk {
@@ -382,19 +428,70 @@ where
                     values.extend(columns.iter().map(|c| (c.get)(row).into_value()));
                 }
                 let sql = format!(
-                    "INSERT INTO \"{table}\" ({names}) VALUES {} RETURNING *",
+                    "INSERT INTO \"{table}\" ({names}) VALUES {} RETURNING \"id\"",
                     vec![row_sql.as_str(); chunk.len()].join(", ")
                 );
-                stored.extend(
-                    E::find()
-                        .from_raw_sql(Statement::from_sql_and_values(backend, sql, values))
-                        .all(db)
-                        .await?,
-                );
+                let first = ids.len();
+                for row in db
+                    .query_all(Statement::from_sql_and_values(backend, sql, values))
+                    .await?
+                {
+                    ids.push(row.try_get_by_index::<i64>(0)?);
+                }
+                ids[first..].sort_unstable();
             }
-            Ok(stored)
         }
     }
+    ids.sort_unstable();
+    if ids.len() != rows.len() {
+        return Err(DbErr::Custom(format!(
+            "{table}: {} rows written, {} ids returned",
+            rows.len(),
+            ids.len()
+        )));
+    }
+    stored_models::<E, R>(shared, &columns, rows, &ids)
+}
+
+/// The models of `rows` as [`insert_rows`] stored them under `ids`: each column is looked up
+/// once, then set on every row's active model.
+fn stored_models<E, R>(
+    shared: &[(&'static str, Cell<'_>)],
+    columns: &[&Column<R>],
+    rows: &[R],
+    ids: &[i64],
+) -> Result<Vec<E::Model>, DbErr>
+where
+    E: EntityTrait,
+    E::ActiveModel: TryIntoModel<E::Model>,
+{
+    let column = |name: &str| {
+        E::Column::from_str(name)
+            .map_err(|_| DbErr::Custom(format!("{}: no column {name}", E::default().table_name())))
+    };
+    let id = column("id")?;
+    let shared = shared
+        .iter()
+        .map(|(name, cell)| Ok((column(name)?, cell.into_value())))
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    let own = columns
+        .iter()
+        .map(|c| Ok((column(c.name)?, c.get)))
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    rows.iter()
+        .zip(ids)
+        .map(|(row, &row_id)| {
+            let mut model = E::ActiveModel::default();
+            model.try_set(id, row_id.into())?;
+            for (column, value) in &shared {
+                model.try_set(*column, value.clone())?;
+            }
+            for (column, get) in &own {
+                model.try_set(*column, get(row).into_value())?;
+            }
+            model.try_into_model()
+        })
+        .collect()
 }
 
 /// Sends NOTIFY `channel` once per payload (PostgreSQL only), in order, all in one
@@ -453,6 +550,50 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn element(cell: Cell<'_>) -> String {
+        let mut out = String::new();
+        cell.write_array_element(&mut out);
+        out
+    }
+
+    #[test]
+    fn array_elements_read_back_as_the_same_values() {
+        use chrono::Timelike;
+        let at = |text: &str| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").unwrap();
+        for (text, written) in [
+            (
+                "2026-12-02 10:03:04.123456789",
+                "\"2026-12-02 10:03:04.123456\"",
+            ),
+            ("0987-01-05 00:00:00", "\"0987-01-05 00:00:00.000000\""),
+            (
+                "2026-02-03 04:05:06.000007",
+                "\"2026-02-03 04:05:06.000007\"",
+            ),
+        ] {
+            assert_eq!(element(Cell::Timestamp(at(text))), written);
+        }
+        let leap = at("2026-06-30 23:59:59")
+            .with_nanosecond(1_500_000_000)
+            .unwrap();
+        assert_eq!(
+            element(Cell::Timestamp(leap)),
+            "\"2026-06-30 23:59:59.999999\""
+        );
+        assert_eq!(
+            Cell::Timestamp(leap).into_value(),
+            at("2026-06-30 23:59:59.999999").into()
+        );
+        for v in [0.1, 1.0 / 3.0, -0.125, 1e21, 5e-324, f64::MAX] {
+            assert_eq!(element(Cell::Float(Some(v))).parse::<f64>().unwrap(), v);
+        }
+        assert_eq!(element(Cell::Float(Some(f64::NAN))), "NaN");
+        assert_eq!(element(Cell::Float(None)), "NULL");
+        assert_eq!(element(Cell::BigInt(Some(i64::MIN))), i64::MIN.to_string());
+        assert_eq!(element(Cell::Int(Some(-7))), "-7");
+        assert_eq!(element(Cell::Text(r#"a"b\c"#)), r#""a\"b\\c""#);
+    }
 
     #[test]
     fn sqlite_paths() {

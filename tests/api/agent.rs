@@ -494,8 +494,118 @@ async fn a_full_batch_is_one_insert_per_table(backend: Backend) {
     assert_eq!(app.state.events.stats().published(), published);
 }
 
+/// The events of a batch are its rows as stored, ids and all: each row the sample as sent,
+/// its instant cut to the microsecond the database keeps, whatever digits the agent sent.
+async fn events_carry_the_rows_as_stored(backend: Backend) {
+    use chrono::Timelike;
+    use remotegpu::events::{Event, Key, Kind, Topic};
+    use sea_orm::{EntityTrait, QueryOrder};
+
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (_, token) = create_host_with_token(&app, "node").await;
+    let t = Some(token.as_str());
+    let uuids: Vec<String> = (0..8).map(|g| format!("GPU-S{g}")).collect();
+    let gpus: Vec<(i32, &str)> = uuids
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (i as i32, u.as_str()))
+        .collect();
+    agent_report(&app, &token, &gpus).await;
+
+    let mut gpu_events = app
+        .state
+        .events
+        .subscribe(Topic::new(Kind::GpuMetrics, Key::All));
+    let mut host_events = app
+        .state
+        .events
+        .subscribe(Topic::new(Kind::HostMetrics, Key::All));
+    // Nanosecond digits the database does not keep, and a zero-padded year and fraction.
+    let start = chrono::DateTime::parse_from_rfc3339("0987-06-05T04:03:02.000000789Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let now = chrono::Utc::now();
+    let at = |i: usize| {
+        if i == 0 {
+            start
+        } else {
+            now - chrono::Duration::nanoseconds(1_000_000_007 * i as i64)
+        }
+    };
+    let gpu_samples: Vec<Value> = (0..320)
+        .map(|i| {
+            json!({
+                "gpuUuid": uuids[i % 8], "collectedAt": at(i).to_rfc3339(),
+                "utilizationPercent": i as f64 / 7.0, "memoryUsed": ((i as i64) << 33).to_string(),
+                "temperature": if i % 2 == 0 { json!(null) } else { json!(41.125) },
+                "smClock": 1980, "processCount": i % 4
+            })
+        })
+        .collect();
+    let host_samples: Vec<Value> = (0..20)
+        .map(|i| json!({ "collectedAt": at(i).to_rfc3339(), "cpuUsagePercent": 0.1 * i as f64 }))
+        .collect();
+    app.gql_ok_as(
+        t,
+        METRICS,
+        json!({ "batch": {
+            "batchId": "exact", "droppedSamples": 0,
+            "hostSamples": host_samples, "gpuSamples": gpu_samples
+        } }),
+    )
+    .await;
+
+    let mut published = Vec::new();
+    while published.len() < 320 {
+        match gpu_events.recv().await.as_deref() {
+            Some(Event::GpuMetric(m)) => published.push(m.clone()),
+            other => panic!("a GPU sample's event, not {other:?}"),
+        }
+    }
+    let stored = entity::gpu_metrics::Entity::find()
+        .order_by_asc(entity::gpu_metrics::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(published, stored);
+    assert_eq!(
+        stored[0].collected_at.map(|c| c.to_string()).as_deref(),
+        Some("0987-06-05 04:03:02")
+    );
+    assert_eq!(
+        stored[1].collected_at,
+        Some(
+            at(1)
+                .naive_utc()
+                .with_nanosecond(at(1).timestamp_subsec_micros() * 1000)
+                .unwrap()
+        )
+    );
+    assert_eq!(stored[3].utilization_percent, Some(3.0 / 7.0));
+    assert_eq!(stored[3].memory_used, Some(3 << 33));
+    assert_eq!(stored[3].temperature, Some(41.125));
+    assert_eq!(stored[2].temperature, None);
+
+    let mut published = Vec::new();
+    while published.len() < 20 {
+        match host_events.recv().await.as_deref() {
+            Some(Event::HostMetric(m)) => published.push(m.clone()),
+            other => panic!("a host sample's event, not {other:?}"),
+        }
+    }
+    let stored = entity::host_metrics::Entity::find()
+        .order_by_asc(entity::host_metrics::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(published, stored);
+}
+
 on_both_backends!(
     a_full_batch_is_one_insert_per_table,
+    events_carry_the_rows_as_stored,
     agent_report_upserts_host_and_gpus,
     report_metrics_stores_a_batch_once,
     agents_act_only_on_their_own_host
