@@ -411,12 +411,12 @@ where
                 select.join(", "),
                 arrays.join(", ")
             );
-            for row in db
-                .query_all(Statement::from_sql_and_values(backend, sql, values))
-                .await?
-            {
-                ids.push(row.try_get_by_index::<i64>(0)?);
-            }
+            push_ids(
+                db,
+                Statement::from_sql_and_values(backend, sql, values),
+                &mut ids,
+            )
+            .await?;
         }
         _ => {
             let per_row = shared.len() + columns.len();
@@ -431,14 +431,12 @@ where
                     "INSERT INTO \"{table}\" ({names}) VALUES {} RETURNING \"id\"",
                     vec![row_sql.as_str(); chunk.len()].join(", ")
                 );
-                let first = ids.len();
-                for row in db
-                    .query_all(Statement::from_sql_and_values(backend, sql, values))
-                    .await?
-                {
-                    ids.push(row.try_get_by_index::<i64>(0)?);
-                }
-                ids[first..].sort_unstable();
+                push_ids(
+                    db,
+                    Statement::from_sql_and_values(backend, sql, values),
+                    &mut ids,
+                )
+                .await?;
             }
         }
     }
@@ -451,6 +449,18 @@ where
         )));
     }
     stored_models::<E, R>(shared, &columns, rows, &ids)
+}
+
+/// Runs an `INSERT ... RETURNING "id"` and appends the ids it returns to `ids`.
+async fn push_ids(
+    db: &impl ConnectionTrait,
+    statement: Statement,
+    ids: &mut Vec<i64>,
+) -> Result<(), DbErr> {
+    for row in db.query_all(statement).await? {
+        ids.push(row.try_get_by_index::<i64>(0)?);
+    }
+    Ok(())
 }
 
 /// The models of `rows` as [`insert_rows`] stored them under `ids`: each column is looked up
