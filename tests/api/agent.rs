@@ -32,6 +32,18 @@ pub async fn agent_report(app: &TestApp, token: &str, gpus: &[(i32, &str)]) -> V
         .await
 }
 
+/// Reports eight GPUs, `<prefix>0` to `<prefix>7`, for the token's host; returns their uuids.
+async fn report_eight_gpus(app: &TestApp, token: &str, prefix: &str) -> Vec<String> {
+    let uuids: Vec<String> = (0..8).map(|g| format!("{prefix}{g}")).collect();
+    let gpus: Vec<(i32, &str)> = uuids
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (i as i32, u.as_str()))
+        .collect();
+    agent_report(app, token, &gpus).await;
+    uuids
+}
+
 /// A batch with one host sample per entry of `host` (CPU %) and one GPU sample per
 /// `(uuid, utilization)`.
 pub fn batch(id: &str, host: &[f64], gpus: &[(&str, f64)]) -> Value {
@@ -406,13 +418,7 @@ async fn a_full_batch_is_one_insert_per_table(backend: Backend) {
     };
     let (host, token) = create_host_with_token(&app, "node").await;
     let t = Some(token.as_str());
-    let uuids: Vec<String> = (0..8).map(|g| format!("GPU-F{g}")).collect();
-    let gpus: Vec<(i32, &str)> = uuids
-        .iter()
-        .enumerate()
-        .map(|(i, u)| (i as i32, u.as_str()))
-        .collect();
-    agent_report(&app, &token, &gpus).await;
+    let uuids = report_eight_gpus(&app, &token, "GPU-F").await;
     let full = |id: &str, n: usize| {
         let start = chrono::Utc::now() - chrono::Duration::hours(1);
         let samples: Vec<Value> = (0..n)
@@ -506,13 +512,7 @@ async fn events_carry_the_rows_as_stored(backend: Backend) {
     };
     let (_, token) = create_host_with_token(&app, "node").await;
     let t = Some(token.as_str());
-    let uuids: Vec<String> = (0..8).map(|g| format!("GPU-S{g}")).collect();
-    let gpus: Vec<(i32, &str)> = uuids
-        .iter()
-        .enumerate()
-        .map(|(i, u)| (i as i32, u.as_str()))
-        .collect();
-    agent_report(&app, &token, &gpus).await;
+    let uuids = report_eight_gpus(&app, &token, "GPU-S").await;
 
     let mut gpu_events = app
         .state
