@@ -12,6 +12,10 @@ use std::net::IpAddr;
 
 use crate::error::AppError;
 
+mod storage;
+
+pub use storage::{AssetKind, StorageKey, Tenant};
+
 fn bad(field: &str, why: impl std::fmt::Display) -> AppError {
     AppError::bad_input(format!("{field}: {why}"))
 }

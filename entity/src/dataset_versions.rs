@@ -17,6 +17,8 @@ pub struct Model {
     pub checksum: Option<String>,
     pub status: Option<String>,
     pub created_at: Option<DateTime>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub status_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,8 @@ pub struct Model {
     pub status: Option<String>,
     pub created_at: Option<DateTime>,
     pub workspace_id: Option<i64>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub status_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -36,6 +36,9 @@ pub struct Model {
     pub idle_stop_minutes: Option<i32>,
     #[sea_orm(column_type = "Double", nullable)]
     pub idle_threshold_percent: Option<f64>,
+    pub shm_size: Option<i64>,
+    pub hold_compute: bool,
+    pub hold_ports: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -16,6 +16,8 @@ pub struct Model {
     pub total_size: Option<i64>,
     pub created_at: Option<DateTime>,
     pub workspace_id: Option<i64>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub status_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,7 +11,8 @@
 //! its host. Step `20260401_*` extends commands; `20260501_*` adds the environment
 //! lifecycle's columns and quota overrides; `20260602_*` adds workspace invitations (a
 //! membership needs the invitee's consent); `20260701_*` bounds sessions (a sign-in's absolute end,
-//! the time of the last password change). Column helpers and
+//! the time of the last password change); `20261201_*` isolates tenants (storage keys the
+//! platform generates, shared memory, reservations held until a container is gone). Column helpers and
 //! naming rules are in [`schema`]. Later changes are new steps appended to [`Migrator`].
 
 pub use sea_orm_migration::prelude::*;
@@ -53,6 +54,7 @@ mod m20260501_000001_environment_lifecycle;
 mod m20260601_000001_billing;
 mod m20260602_000001_create_workspace_invitations;
 mod m20260701_000001_session_limits;
+mod m20261201_000001_tenant_isolation;
 
 use schema::create_table;
 
@@ -101,6 +103,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260601_000001_billing::Migration),
             Box::new(m20260602_000001_create_workspace_invitations::Migration),
             Box::new(m20260701_000001_session_limits::Migration),
+            Box::new(m20261201_000001_tenant_isolation::Migration),
         ]
     }
 }

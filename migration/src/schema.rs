@@ -100,6 +100,11 @@ pub fn boolean_null<C: IntoIden>(col: C) -> ColumnDef {
     null(ColumnDef::new(col).boolean().take())
 }
 
+/// `BOOLEAN NOT NULL DEFAULT FALSE`: a flag the platform keeps (not a seed column).
+pub fn boolean_false<C: IntoIden>(col: C) -> ColumnDef {
+    not_null(ColumnDef::new(col).boolean().default(false).take())
+}
+
 /// Money: `DECIMAL(10,4) NOT NULL`.
 pub fn money<C: IntoIden>(col: C) -> ColumnDef {
     not_null(ColumnDef::new(col).decimal_len(10, 4).take())

@@ -12,7 +12,7 @@
 //! Admins (`customers.role = 'admin'`) see and change everything. Rows a customer owns alone
 //! or in a workspace (environments, datasets, models) share one rule, [`tenant_rows`]; the
 //! exceptions to a table's rule are named functions here ([`own_profile`],
-//! [`authorize_new_environment`], [`authorize_membership_change`]). Workspace roles: every
+//! [`authorize_new_environment`], [`authorize_membership_change`], [`imports_are_operators`]). Workspace roles: every
 //! active member reads the workspace's resources; `owner`, `admin` and `member` create their
 //! own resources in it; `owner` and `admin` manage the workspace, its members and everyone's
 //! resources in it, but only an `owner` deletes the workspace; `viewer` only reads.
@@ -158,16 +158,22 @@ enum Intent {
 }
 
 /// The one rule of rows a customer owns, alone or in a workspace (environments, datasets,
-/// models), given the row's owner and workspace columns. Read: the owner, and every active
-/// member of the row's workspace. Write: the owner while the row is their own (no
-/// workspace) or while they may still contribute to its workspace (`owner`, `admin`,
-/// `member`), and the workspace's managers (`owner`, `admin`) whoever owns it.
+/// models), given the row's owner and workspace columns. Read: the owner of a row of their
+/// own (no workspace), and every active member of the row's workspace: a row created in a
+/// workspace is the workspace's, so its creator reads it only while a member (leaving,
+/// removal or suspension ends it). Write: the owner while the row is their own or while
+/// they may still contribute to its workspace (`owner`, `admin`, `member`), and the
+/// workspace's managers (`owner`, `admin`) whoever owns it.
 fn tenant_rows<C: ColumnTrait>(u: User, customer: C, workspace: C, intent: Intent) -> Scope {
     Scope::for_user(u, || {
         let in_workspace = |roles| workspace.in_subquery(my_workspaces(u, roles));
         Scope::Only(match intent {
             Intent::Read => Condition::any()
-                .add(customer.eq(u.id))
+                .add(
+                    Condition::all()
+                        .add(customer.eq(u.id))
+                        .add(workspace.is_null()),
+                )
                 .add(in_workspace(ANY_ROLE)),
             Intent::Write => Condition::any()
                 .add(
@@ -250,6 +256,18 @@ fn own(u: User, owner: &mut ActiveValue<i64>) -> AppResult<()> {
         ActiveValue::Set(id) | ActiveValue::Unchanged(id) if *id == u.id || u.admin => Ok(()),
         _ => Err(missing_reference()),
     }
+}
+
+/// Exception to the asset rules: a new dataset, model or version whose storage key the
+/// caller named (`importKey`) registers data that already sits beneath the storage root,
+/// which only operators may do. Everyone else gets a key the platform generates.
+fn imports_are_operators(u: User, key: &ActiveValue<String>) -> AppResult<()> {
+    if key.is_set() && !u.admin {
+        return Err(AppError::bad_input(
+            "importKey: only operators register data that already sits beneath the storage root",
+        ));
+    }
+    Ok(())
 }
 
 /// An optional workspace for a new resource: the caller must be allowed to create in it.
@@ -579,6 +597,7 @@ macro_rules! workspace_assets {
                     db: &'a DatabaseConnection,
                 ) -> BoxFuture<'a, AppResult<()>> {
                     Box::pin(async move {
+                        imports_are_operators(u, &row.storage_path)?;
                         own(u, &mut row.customer_id)?;
                         workspace_for_new(db, u, &row.workspace_id).await
                     })
@@ -615,6 +634,7 @@ macro_rules! asset_versions {
                     db: &'a DatabaseConnection,
                 ) -> BoxFuture<'a, AppResult<()>> {
                     Box::pin(async move {
+                        imports_are_operators(u, &row.storage_path)?;
                         let parent = *row.$field.try_as_ref().ok_or_else(missing_reference)?;
                         require_writable::<$parent::Entity>(db, u, $parent::Column::Id, parent).await
                     })

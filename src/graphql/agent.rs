@@ -18,7 +18,7 @@ use super::scalars::BigInt;
 use crate::domain::Count;
 use crate::error::{AppError, AppResult, GqlResult};
 use crate::services::environments;
-use crate::services::{agents, host_status};
+use crate::services::{agents, host_status, storage};
 
 /// How a host describes itself; `null` optional fields keep what the server has.
 #[derive(InputObject)]
@@ -399,8 +399,19 @@ impl AgentMutation {
         environment_id: ID,
         status: EnvironmentStatus,
         reason: Option<String>,
+        #[graphql(
+            desc = "With `DELETED`: what the agent measured beneath each read-write mount after removing the container.",
+            validator(max_items = 20)
+        )]
+        storage: Option<Vec<StorageUsageInput>>,
     ) -> async_graphql::Result<EnvironmentStatusEvent> {
         let host_id = principal(ctx).agent_host().gql()?.to_owned();
+        let measured = storage
+            .unwrap_or_default()
+            .into_iter()
+            .map(StorageUsageInput::parse)
+            .collect::<AppResult<Vec<_>>>()
+            .gql()?;
         let state = state(ctx);
         let reason = reason
             .map(|r| crate::domain::BoundedText::parse_multiline("reason", &r, 4000))
@@ -419,10 +430,31 @@ impl AgentMutation {
                 environment_id.as_str(),
                 status.into(),
                 reason,
+                measured,
             ),
         )
         .await
         .gql()?;
         EnvironmentStatusEvent::from_change(&change).gql()
+    }
+}
+
+/// What an agent measured beneath one storage key.
+#[derive(InputObject)]
+pub struct StorageUsageInput {
+    pub key: String,
+    /// Bytes of regular files.
+    pub bytes: BigInt,
+    /// Regular files.
+    pub files: i32,
+}
+
+impl StorageUsageInput {
+    fn parse(self) -> AppResult<storage::Measurement> {
+        Ok(storage::Measurement {
+            key: crate::domain::StorageKey::parse("storage.key", &self.key)?.into_string(),
+            bytes: crate::domain::ByteSize::parse("storage.bytes", self.bytes.0)?.get(),
+            files: crate::domain::Count::parse("storage.files", self.files)?.get(),
+        })
     }
 }

@@ -53,11 +53,15 @@ pub struct AgentEnvVar {
     pub value: String,
 }
 
-/// A host path bind-mounted into the container, always read-only.
+/// Storage bind-mounted into the container: a key the agent resolves strictly beneath its
+/// storage root (never a host path).
 #[derive(SimpleObject, Clone)]
 pub struct AgentMount {
-    pub source: String,
+    /// A relative storage key, e.g. `datasets/c12/<uuid>/<uuid>`.
+    pub key: String,
+    /// Absolute path inside the container.
     pub target: String,
+    /// False only while the environment fills an uploading version it may write.
     pub read_only: bool,
 }
 
@@ -77,6 +81,11 @@ pub struct AgentEnvironmentOrder {
     pub ports: Vec<AgentPortBinding>,
     pub env_vars: Vec<AgentEnvVar>,
     pub mounts: Vec<AgentMount>,
+    /// The tenant's network on the host (`rgpu-c<customer id>` or `rgpu-w<workspace id>`):
+    /// created on demand, reached by no other tenant's container.
+    pub network: String,
+    /// Bytes of `/dev/shm`.
+    pub shm_size: BigInt,
 }
 
 impl From<Order> for AgentEnvironmentOrder {
@@ -106,12 +115,14 @@ impl From<Order> for AgentEnvironmentOrder {
             mounts: o
                 .mounts
                 .into_iter()
-                .map(|(source, target)| AgentMount {
-                    source,
-                    target,
-                    read_only: true,
+                .map(|m| AgentMount {
+                    key: m.key,
+                    target: m.target,
+                    read_only: m.read_only,
                 })
                 .collect(),
+            network: o.network,
+            shm_size: BigInt(o.shm_size),
         }
     }
 }
@@ -125,8 +136,7 @@ pub struct ContainerStateInput {
 
 #[derive(SimpleObject)]
 pub struct ReconcileResult {
-    /// Containers labelled with environments this host does not have: left alone, for an
-    /// operator to look at.
+    /// Containers labelled with environments this host does not have (also in `remove`).
     pub unknown: Vec<ID>,
     /// Environments whose container vanished: now `FAILED`.
     pub failed: Vec<ID>,
@@ -134,6 +144,13 @@ pub struct ReconcileResult {
     pub ordered: Vec<ID>,
     /// Stopped environments whose container runs: stop these containers.
     pub stop: Vec<ID>,
+    /// Containers to remove (after the agent's grace period): their environment is
+    /// `FAILED` or `DELETED`, or unknown here. Their GPUs and ports stay reserved until a
+    /// later reconcile no longer lists the container.
+    pub remove: Vec<ID>,
+    /// Ended environments whose container is confirmed gone: the GPUs, capacity and ports
+    /// they kept are free again.
+    pub released: Vec<ID>,
 }
 
 fn ids(v: Vec<String>) -> Vec<ID> {
@@ -168,6 +185,8 @@ impl AgentEnvironmentMutation {
             failed: ids(done.failed),
             ordered: ids(done.ordered),
             stop: ids(done.stop),
+            remove: ids(done.remove),
+            released: ids(done.released),
         })
     }
 }

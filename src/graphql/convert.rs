@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::scalars::BigInt;
-use crate::domain::{check_chars, BoundedJson, BoundedText, ByteSize, Count, Port};
+use crate::domain::{check_chars, BoundedJson, BoundedText, ByteSize, Count, Port, StorageKey};
 use crate::error::{AppError, AppResult};
 
 /// Columns are `TIMESTAMP` (no zone) holding UTC.
@@ -98,15 +98,13 @@ pub fn fk(field: &str, id: &ID) -> AppResult<i64> {
     })
 }
 
-/// A storage location: non-empty, at most 512 characters, no `..` segment.
-pub fn storage_path(field: &str, raw: String) -> AppResult<String> {
-    let path = text(field, raw, 512)?;
-    if path.split(['/', '\\']).any(|seg| seg == "..") {
-        return Err(AppError::bad_input(format!(
-            "{field}: must not contain '..'"
-        )));
-    }
-    Ok(path)
+/// An operator's import key (`importKey`): unset when not given, so that the platform
+/// generates one; `auth::policy` admits it from operators only.
+pub fn import_key(raw: Option<String>) -> AppResult<sea_orm::ActiveValue<String>> {
+    Ok(match raw {
+        Some(raw) => sea_orm::ActiveValue::Set(StorageKey::parse("importKey", &raw)?.into_string()),
+        None => sea_orm::ActiveValue::NotSet,
+    })
 }
 
 /// A JSON input that must be an object of strings (labels, selectors, environments).

@@ -7,7 +7,7 @@ use entity::{dataset_usage as du, dataset_versions as dv, datasets as ds};
 use sea_orm::Set;
 
 use super::accounts::{owner, Customer, Workspace};
-use super::convert::{big_opt, bytes, description, fk, id, opt_description, text, ts_opt};
+use super::convert::{big_opt, description, fk, id, import_key, opt_description, text, ts_opt};
 use super::crud::{
     crud_mutation, crud_query, load_many, load_opt, load_parent, parse_nullable, patch,
     patch_nullable, ApiObject, CreateInput, UpdateInput,
@@ -20,7 +20,8 @@ use super::scalars::BigInt;
 use crate::error::AppResult;
 use crate::error::GqlResult;
 
-/// A customer's dataset; its files live at `storagePath`.
+/// A customer's dataset; its files live under `storagePath`, a key beneath every host's
+/// storage root that the platform chose.
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct Dataset {
@@ -38,9 +39,11 @@ pub struct Dataset {
     pub name: String,
     pub description: Option<String>,
     pub storage_path: String,
-    /// Bytes.
+    /// Bytes: the sum of its ready versions.
     pub total_size: Option<BigInt>,
     pub status: Option<UploadStatus>,
+    /// Why it is `FAILED`.
+    pub status_reason: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
 }
 
@@ -84,6 +87,7 @@ impl ApiObject for Dataset {
             storage_path: m.storage_path,
             total_size: big_opt(m.total_size),
             status: UploadStatus::from_db_opt(m.status.as_deref())?,
+            status_reason: m.status_reason,
             created_at: ts_opt(m.created_at),
         })
     }
@@ -111,12 +115,6 @@ mod dataset_columns {
     pub fn name(v: String) -> AppResult<String> {
         text("name", v, 256)
     }
-    pub fn storage_path(v: String) -> AppResult<String> {
-        crate::graphql::convert::storage_path("storagePath", v)
-    }
-    pub fn total_size(v: BigInt) -> AppResult<i64> {
-        bytes("totalSize", v)
-    }
 }
 
 #[derive(InputObject)]
@@ -127,11 +125,10 @@ pub struct CreateDatasetInput {
     pub workspace_id: Option<ID>,
     pub name: String,
     pub description: Option<String>,
-    pub storage_path: String,
-    #[graphql(default_with = "BigInt(0)")]
-    pub total_size: BigInt,
-    #[graphql(default_with = "UploadStatus::Uploading")]
-    pub status: UploadStatus,
+    /// Operators only: register data that already sits beneath the storage root, under this
+    /// relative key (letters, digits, '.', '_', '-' and '/'; no '..'). Without it the platform
+    /// generates the key.
+    pub import_key: Option<String>,
 }
 
 impl CreateInput for CreateDatasetInput {
@@ -147,9 +144,9 @@ impl CreateInput for CreateDatasetInput {
                 .transpose()?),
             name: Set(dataset_columns::name(self.name)?),
             description: Set(opt_description(self.description)?),
-            storage_path: Set(dataset_columns::storage_path(self.storage_path)?),
-            total_size: Set(Some(dataset_columns::total_size(self.total_size)?)),
-            status: Set(Some(self.status.as_db().into())),
+            storage_path: import_key(self.import_key)?,
+            total_size: Set(Some(0)),
+            status: Set(Some(UploadStatus::Ready.as_db().into())),
             ..Default::default()
         })
     }
@@ -159,9 +156,6 @@ impl CreateInput for CreateDatasetInput {
 pub struct UpdateDatasetInput {
     pub name: Option<String>,
     pub description: MaybeUndefined<String>,
-    pub storage_path: Option<String>,
-    pub total_size: Option<BigInt>,
-    pub status: Option<UploadStatus>,
 }
 
 impl UpdateInput for UpdateDatasetInput {
@@ -175,19 +169,6 @@ impl UpdateInput for UpdateDatasetInput {
             &mut row.description,
             parse_nullable(self.description, description)?,
         );
-        patch(
-            &mut row.storage_path,
-            self.storage_path
-                .map(dataset_columns::storage_path)
-                .transpose()?,
-        );
-        patch(
-            &mut row.total_size,
-            self.total_size
-                .map(|v| dataset_columns::total_size(v).map(Some))
-                .transpose()?,
-        );
-        patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
         Ok(())
     }
 }
@@ -207,7 +188,8 @@ crud_mutation!(
     delete: delete_dataset
 );
 
-/// One immutable version of a dataset.
+/// One version of a dataset: `UPLOADING` while its writers fill it (mounted read-write
+/// into their own environments), `READY` (read-only, measured) once finalized.
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct DatasetVersion {
@@ -218,11 +200,13 @@ pub struct DatasetVersion {
     pub version: String,
     pub description: Option<String>,
     pub storage_path: String,
-    /// Bytes.
+    /// Bytes, as its host measured them after the last environment that wrote it was deleted.
     pub size: Option<BigInt>,
     pub file_count: Option<i32>,
     pub checksum: Option<String>,
     pub status: Option<UploadStatus>,
+    /// Why it is `FAILED`.
+    pub status_reason: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
 }
 
@@ -250,6 +234,7 @@ impl ApiObject for DatasetVersion {
             file_count: m.file_count,
             checksum: m.checksum,
             status: UploadStatus::from_db_opt(m.status.as_deref())?,
+            status_reason: m.status_reason,
             created_at: ts_opt(m.created_at),
         })
     }
@@ -272,15 +257,6 @@ order_input!(DatasetVersionOrder, DatasetVersionOrderField, dv::Entity, dv::Colu
 mod dataset_version_columns {
     use super::*;
 
-    pub fn storage_path(v: String) -> AppResult<String> {
-        crate::graphql::convert::storage_path("storagePath", v)
-    }
-    pub fn size(v: BigInt) -> AppResult<i64> {
-        bytes("size", v)
-    }
-    pub fn file_count(v: i32) -> AppResult<i32> {
-        crate::graphql::convert::count("fileCount", v)
-    }
     pub fn checksum(v: String) -> AppResult<String> {
         text("checksum", v, 128)
     }
@@ -291,13 +267,12 @@ pub struct CreateDatasetVersionInput {
     pub dataset_id: ID,
     pub version: String,
     pub description: Option<String>,
-    pub storage_path: String,
-    #[graphql(default_with = "BigInt(0)")]
-    pub size: BigInt,
-    pub file_count: Option<i32>,
     pub checksum: Option<String>,
-    #[graphql(default_with = "UploadStatus::Uploading")]
-    pub status: UploadStatus,
+    /// Operators only: register data that already sits beneath the storage root, under this
+    /// relative key (letters, digits, '.', '_', '-' and '/'; no '..'). Without it the platform
+    /// generates the key and the version
+    /// starts `UPLOADING`; an import is `READY`.
+    pub import_key: Option<String>,
 }
 
 impl CreateInput for CreateDatasetVersionInput {
@@ -307,19 +282,13 @@ impl CreateInput for CreateDatasetVersionInput {
             dataset_id: Set(fk("datasetId", &self.dataset_id)?),
             version: Set(text("version", self.version, 64)?),
             description: Set(opt_description(self.description)?),
-            storage_path: Set(dataset_version_columns::storage_path(self.storage_path)?),
-            size: Set(Some(dataset_version_columns::size(self.size)?)),
-            file_count: Set(Some(
-                self.file_count
-                    .map(dataset_version_columns::file_count)
-                    .transpose()?
-                    .unwrap_or(0),
-            )),
+            storage_path: import_key(self.import_key)?,
+            size: Set(Some(0)),
+            file_count: Set(Some(0)),
             checksum: Set(self
                 .checksum
                 .map(dataset_version_columns::checksum)
                 .transpose()?),
-            status: Set(Some(self.status.as_db().into())),
             ..Default::default()
         })
     }
@@ -329,11 +298,7 @@ impl CreateInput for CreateDatasetVersionInput {
 #[derive(InputObject, Default)]
 pub struct UpdateDatasetVersionInput {
     pub description: MaybeUndefined<String>,
-    pub storage_path: Option<String>,
-    pub size: Option<BigInt>,
-    pub file_count: Option<i32>,
     pub checksum: MaybeUndefined<String>,
-    pub status: Option<UploadStatus>,
 }
 
 impl UpdateInput for UpdateDatasetVersionInput {
@@ -343,29 +308,10 @@ impl UpdateInput for UpdateDatasetVersionInput {
             &mut row.description,
             parse_nullable(self.description, description)?,
         );
-        patch(
-            &mut row.storage_path,
-            self.storage_path
-                .map(dataset_version_columns::storage_path)
-                .transpose()?,
-        );
-        patch(
-            &mut row.size,
-            self.size
-                .map(|v| dataset_version_columns::size(v).map(Some))
-                .transpose()?,
-        );
-        patch(
-            &mut row.file_count,
-            self.file_count
-                .map(|v| dataset_version_columns::file_count(v).map(Some))
-                .transpose()?,
-        );
         patch_nullable(
             &mut row.checksum,
             parse_nullable(self.checksum, dataset_version_columns::checksum)?,
         );
-        patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
         Ok(())
     }
 }

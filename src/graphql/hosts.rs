@@ -500,4 +500,33 @@ impl HostAdminMutation {
             .await
             .gql()
     }
+
+    /// Declares a host lost (operators only): its machine will not come back, so no agent
+    /// will confirm that its containers are gone. Every environment on it that has not ended
+    /// fails, and the GPUs, capacity and ports they held or kept are free. Returns the ids
+    /// of the environments changed.
+    async fn declare_host_lost(
+        &self,
+        ctx: &Context<'_>,
+        host_id: ID,
+    ) -> async_graphql::Result<Vec<ID>> {
+        user_for::<hosts::Entity>(&principal(ctx)).gql()?;
+        let app = state(ctx);
+        crate::services::crud::get::<hosts::Entity>(
+            &app.db,
+            host_id.to_string(),
+            "host",
+            sea_orm::Condition::all(),
+        )
+        .await
+        .gql()?;
+        let changed = crate::services::environments::declare_host_lost(
+            &app.db,
+            app.events.as_ref(),
+            host_id.as_str(),
+        )
+        .await
+        .gql()?;
+        Ok(changed.into_iter().map(ID).collect())
+    }
 }

@@ -25,13 +25,18 @@ pub struct EnvVarInput {
     pub value: String,
 }
 
-/// A dataset (or one of its versions) mounted read-only into the environment.
+/// A dataset (or one of its versions) mounted into the environment: read-only, or
+/// read-write to fill an `UPLOADING` version one may write.
 #[derive(InputObject)]
 pub struct DatasetMountInput {
     pub dataset_id: ID,
     pub version_id: Option<ID>,
     /// Absolute path inside the container, e.g. `/data/imagenet`.
     pub mount_path: String,
+    /// Mount an `UPLOADING` version read-write to fill it (needs `versionId` and the right
+    /// to write the dataset); then delete the environment and `finalizeDatasetVersion`.
+    #[graphql(default)]
+    pub read_write: bool,
 }
 
 /// A GPU development environment, as a customer asks for it (seed 000's form limits: cpu
@@ -62,6 +67,8 @@ pub struct CreateEnvironmentInput {
     pub env_vars: Vec<EnvVarInput>,
     #[graphql(default)]
     pub datasets: Vec<DatasetMountInput>,
+    /// Bytes of `/dev/shm` (64 MiB to the memory); default a quarter of the memory.
+    pub shm_size: Option<BigInt>,
 }
 
 fn within(field: &str, value: i64, min: i64, max: i64, unit: &str) -> AppResult<()> {
@@ -123,9 +130,23 @@ impl CreateEnvironmentInput {
                         &d.mount_path,
                     )?
                     .into_string(),
+                    read_write: d.read_write,
                 })
             })
             .collect::<AppResult<_>>()?;
+        let shm_size = match self.shm_size {
+            Some(shm) => {
+                within(
+                    "shmSize",
+                    shm.0,
+                    64 << 20,
+                    self.memory.0,
+                    " bytes (64 MiB to the memory)",
+                )?;
+                shm.0
+            }
+            None => self.memory.0 / 4,
+        };
         Ok(NewEnvironment {
             workspace_id: self
                 .workspace_id
@@ -148,6 +169,7 @@ impl CreateEnvironmentInput {
             services,
             env_vars,
             mounts,
+            shm_size,
         })
     }
 }

@@ -6,7 +6,9 @@ use entity::{model_versions as mv, models};
 use sea_orm::Set;
 
 use super::accounts::{owner, Customer, Workspace};
-use super::convert::{big_opt, bytes, description, fk, id, json, opt_description, text, ts_opt};
+use super::convert::{
+    big_opt, description, fk, id, import_key, json, opt_description, text, ts_opt,
+};
 use super::crud::{
     crud_mutation, crud_query, load_many, load_opt, load_parent, parse_nullable, patch,
     patch_nullable, ApiObject, CreateInput, UpdateInput,
@@ -18,7 +20,8 @@ use super::scalars::BigInt;
 use crate::error::AppResult;
 use crate::error::GqlResult;
 
-/// A customer's model; its files live at `storagePath`.
+/// A customer's model; its files live under `storagePath`, a key beneath every host's
+/// storage root that the platform chose.
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct Model {
@@ -37,8 +40,10 @@ pub struct Model {
     /// e.g. `pytorch`, `tensorflow`.
     pub framework: Option<String>,
     pub storage_path: String,
-    /// Bytes.
+    /// Bytes: the sum of its ready versions.
     pub total_size: Option<BigInt>,
+    /// Set when its storage location is unusable (it is then never mounted).
+    pub status_reason: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
 }
 
@@ -76,6 +81,7 @@ impl ApiObject for Model {
             framework: m.framework,
             storage_path: m.storage_path,
             total_size: big_opt(m.total_size),
+            status_reason: m.status_reason,
             created_at: ts_opt(m.created_at),
         })
     }
@@ -106,12 +112,6 @@ mod model_columns {
     pub fn framework(v: String) -> AppResult<String> {
         text("framework", v, 64)
     }
-    pub fn storage_path(v: String) -> AppResult<String> {
-        crate::graphql::convert::storage_path("storagePath", v)
-    }
-    pub fn total_size(v: BigInt) -> AppResult<i64> {
-        bytes("totalSize", v)
-    }
 }
 
 #[derive(InputObject)]
@@ -122,9 +122,10 @@ pub struct CreateModelInput {
     pub workspace_id: Option<ID>,
     pub name: String,
     pub framework: Option<String>,
-    pub storage_path: String,
-    #[graphql(default_with = "BigInt(0)")]
-    pub total_size: BigInt,
+    /// Operators only: register data that already sits beneath the storage root, under this
+    /// relative key (letters, digits, '.', '_', '-' and '/'; no '..'). Without it the platform
+    /// generates the key.
+    pub import_key: Option<String>,
 }
 
 impl CreateInput for CreateModelInput {
@@ -140,8 +141,8 @@ impl CreateInput for CreateModelInput {
                 .transpose()?),
             name: Set(model_columns::name(self.name)?),
             framework: Set(self.framework.map(model_columns::framework).transpose()?),
-            storage_path: Set(model_columns::storage_path(self.storage_path)?),
-            total_size: Set(Some(model_columns::total_size(self.total_size)?)),
+            storage_path: import_key(self.import_key)?,
+            total_size: Set(Some(0)),
             ..Default::default()
         })
     }
@@ -151,8 +152,6 @@ impl CreateInput for CreateModelInput {
 pub struct UpdateModelInput {
     pub name: Option<String>,
     pub framework: MaybeUndefined<String>,
-    pub storage_path: Option<String>,
-    pub total_size: Option<BigInt>,
 }
 
 impl UpdateInput for UpdateModelInput {
@@ -165,18 +164,6 @@ impl UpdateInput for UpdateModelInput {
         patch_nullable(
             &mut row.framework,
             parse_nullable(self.framework, model_columns::framework)?,
-        );
-        patch(
-            &mut row.storage_path,
-            self.storage_path
-                .map(model_columns::storage_path)
-                .transpose()?,
-        );
-        patch(
-            &mut row.total_size,
-            self.total_size
-                .map(|v| model_columns::total_size(v).map(Some))
-                .transpose()?,
         );
         Ok(())
     }
@@ -197,7 +184,8 @@ crud_mutation!(
     delete: delete_model
 );
 
-/// One version of a model, with optional evaluation metrics.
+/// One version of a model, with optional evaluation metrics: `UPLOADING` until finalized,
+/// then `READY` and read-only.
 #[derive(SimpleObject)]
 #[graphql(complex)]
 pub struct ModelVersion {
@@ -215,6 +203,8 @@ pub struct ModelVersion {
     /// Evaluation results, e.g. `{"top1": 0.76}`.
     pub metrics: Option<Json<serde_json::Value>>,
     pub status: Option<UploadStatus>,
+    /// Why it is `FAILED`.
+    pub status_reason: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
 }
 
@@ -240,6 +230,7 @@ impl ApiObject for ModelVersion {
             format: m.format,
             metrics: m.metrics.map(Json),
             status: UploadStatus::from_db_opt(m.status.as_deref())?,
+            status_reason: m.status_reason,
             created_at: ts_opt(m.created_at),
         })
     }
@@ -262,12 +253,6 @@ order_input!(ModelVersionOrder, ModelVersionOrderField, mv::Entity, mv::Column {
 mod model_version_columns {
     use super::*;
 
-    pub fn storage_path(v: String) -> AppResult<String> {
-        crate::graphql::convert::storage_path("storagePath", v)
-    }
-    pub fn size(v: BigInt) -> AppResult<i64> {
-        bytes("size", v)
-    }
     pub fn format(v: String) -> AppResult<String> {
         text("format", v, 32)
     }
@@ -281,13 +266,13 @@ pub struct CreateModelVersionInput {
     pub model_id: ID,
     pub version: String,
     pub description: Option<String>,
-    pub storage_path: String,
-    #[graphql(default_with = "BigInt(0)")]
-    pub size: BigInt,
     pub format: Option<String>,
     pub metrics: Option<Json<serde_json::Value>>,
-    #[graphql(default_with = "UploadStatus::Uploading")]
-    pub status: UploadStatus,
+    /// Operators only: register data that already sits beneath the storage root, under this
+    /// relative key (letters, digits, '.', '_', '-' and '/'; no '..'). Without it the platform
+    /// generates the key and the version
+    /// starts `UPLOADING`; an import is `READY`.
+    pub import_key: Option<String>,
 }
 
 impl CreateInput for CreateModelVersionInput {
@@ -297,14 +282,13 @@ impl CreateInput for CreateModelVersionInput {
             model_id: Set(fk("modelId", &self.model_id)?),
             version: Set(text("version", self.version, 64)?),
             description: Set(opt_description(self.description)?),
-            storage_path: Set(model_version_columns::storage_path(self.storage_path)?),
-            size: Set(Some(model_version_columns::size(self.size)?)),
+            storage_path: import_key(self.import_key)?,
+            size: Set(Some(0)),
             format: Set(self.format.map(model_version_columns::format).transpose()?),
             metrics: Set(self
                 .metrics
                 .map(model_version_columns::metrics)
                 .transpose()?),
-            status: Set(Some(self.status.as_db().into())),
             ..Default::default()
         })
     }
@@ -313,11 +297,8 @@ impl CreateInput for CreateModelVersionInput {
 #[derive(InputObject, Default)]
 pub struct UpdateModelVersionInput {
     pub description: MaybeUndefined<String>,
-    pub storage_path: Option<String>,
-    pub size: Option<BigInt>,
     pub format: MaybeUndefined<String>,
     pub metrics: MaybeUndefined<Json<serde_json::Value>>,
-    pub status: Option<UploadStatus>,
 }
 
 impl UpdateInput for UpdateModelVersionInput {
@@ -327,18 +308,6 @@ impl UpdateInput for UpdateModelVersionInput {
             &mut row.description,
             parse_nullable(self.description, description)?,
         );
-        patch(
-            &mut row.storage_path,
-            self.storage_path
-                .map(model_version_columns::storage_path)
-                .transpose()?,
-        );
-        patch(
-            &mut row.size,
-            self.size
-                .map(|v| model_version_columns::size(v).map(Some))
-                .transpose()?,
-        );
         patch_nullable(
             &mut row.format,
             parse_nullable(self.format, model_version_columns::format)?,
@@ -347,7 +316,6 @@ impl UpdateInput for UpdateModelVersionInput {
             &mut row.metrics,
             parse_nullable(self.metrics, model_version_columns::metrics)?,
         );
-        patch(&mut row.status, self.status.map(|v| Some(v.as_db().into())));
         Ok(())
     }
 }

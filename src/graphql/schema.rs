@@ -22,7 +22,8 @@ use super::batch::Batcher;
 use super::loaders::DbLoader;
 use super::{
     accounts, agent, agent_commands, agent_environments, auth, billing, commands, datasets,
-    environments, gpus, history, hosts, images, lifecycle, live, metrics, models, system,
+    environments, gpus, history, hosts, images, lifecycle, live, memberships, metrics, models,
+    storage, system,
 };
 use crate::auth::Principal;
 use crate::config::{GraphqlSettings, LimitSettings};
@@ -43,8 +44,8 @@ pub struct QueryRoot(
     accounts::CustomerQuery,
     accounts::WorkspaceQuery,
     accounts::WorkspaceMemberQuery,
-    accounts::WorkspaceInvitationQuery,
-    accounts::InvitationQuery,
+    memberships::WorkspaceInvitationQuery,
+    memberships::InvitationQuery,
     environments::EnvironmentQuery,
     environments::PortMappingQuery,
     datasets::DatasetQuery,
@@ -74,13 +75,14 @@ pub struct MutationRoot(
     accounts::CustomerMutation,
     accounts::CustomerAdminMutation,
     accounts::WorkspaceMutation,
-    accounts::WorkspaceMemberMutation,
+    memberships::WorkspaceMemberMutation,
     lifecycle::EnvironmentMutation,
     environments::PortMappingMutation,
     datasets::DatasetMutation,
     datasets::DatasetVersionMutation,
     models::ModelMutation,
     models::ModelVersionMutation,
+    storage::StorageMutation,
     images::ImageMutation,
     billing::BillingMutation,
 );
@@ -286,7 +288,7 @@ fn count_aliases(set: &SelectionSet) -> usize {
 
 /// Fields that check a password or a refresh token: one per operation, so aliases cannot
 /// turn one request into many guesses.
-const SIGN_IN_FIELDS: [&str; 3] = ["login", "register", "refreshToken"];
+const SIGN_IN_FIELDS: [&str; 4] = ["login", "register", "refreshToken", "changePassword"];
 
 fn count_sign_ins(set: &SelectionSet, doc: &ExecutableDocument, depth: usize) -> usize {
     if depth > 8 {
@@ -422,7 +424,7 @@ impl Extension for DocumentLimitsExtension {
             .unwrap_or(0);
         if sign_ins > 1 {
             return Err(limit_error(format!(
-                "an operation may sign in once; this one has {sign_ins} login, register or refreshToken fields"
+                "an operation may sign in once (and check a password once); this one has {sign_ins} login, register, refreshToken or changePassword fields"
             )));
         }
         if refuses_nul(&doc, variables) {

@@ -336,9 +336,10 @@ pub struct IngestResult {
 
 /// Stores a batch once per `(host, batch_id)`: the batch row and all its samples in one
 /// transaction, each table's rows in one statement on PostgreSQL (a few multi-row inserts
-/// on SQLite). A GPU uuid that is not one of this host's GPUs, or an environment that is
-/// not on this host, is BAD_USER_INPUT and nothing is stored. Then publishes one event per
-/// stored sample.
+/// on SQLite). A GPU uuid that is not one of this host's GPUs is BAD_USER_INPUT and nothing
+/// is stored; a sample of an environment that is not on this host (a container the agent
+/// does not own, one the server no longer knows) is dropped alone, logged, never the batch.
+/// Then publishes one event per stored sample.
 pub async fn ingest_metrics(
     db: &DatabaseConnection,
     bus: &dyn EventBus,
@@ -360,7 +361,7 @@ pub async fn ingest_metrics(
 async fn store_batch(
     txn: &DatabaseTransaction,
     host_id: &str,
-    batch: MetricBatch,
+    mut batch: MetricBatch,
 ) -> AppResult<(IngestResult, Vec<Event>)> {
     let uuids: HashSet<&str> = batch
         .gpu_samples
@@ -399,10 +400,20 @@ async fn store_batch(
             .into_iter()
             .map(|e| e.id)
             .collect();
-        if let Some(unknown) = env_ids.iter().find(|e| !known.contains(**e)) {
-            return Err(AppError::bad_input(format!(
-                "environmentSamples.environmentId: '{unknown}' is not an environment of this host"
-            )));
+        let unknown: Vec<String> = env_ids
+            .iter()
+            .filter(|e| !known.contains(**e))
+            .map(|e| (*e).to_owned())
+            .collect();
+        if !unknown.is_empty() {
+            tracing::warn!(
+                host = host_id,
+                environments = ?unknown,
+                "samples of environments that are not on this host dropped"
+            );
+            batch
+                .environment_samples
+                .retain(|s| known.contains(&s.environment_id));
         }
     }
 

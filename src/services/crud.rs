@@ -27,6 +27,14 @@ pub type Pk<E> = <<E as EntityTrait>::PrimaryKey as PrimaryKeyTrait>::ValueType;
 
 /// Business rules that run in the same transaction as a row's insert or delete.
 pub trait Lifecycle: EntityTrait {
+    /// Completes a new row before it is inserted (what the platform, not the caller, decides).
+    fn before_insert<'a>(
+        _txn: &'a DatabaseTransaction,
+        _row: &'a mut Self::ActiveModel,
+    ) -> BoxFuture<'a, AppResult<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
     fn after_insert<'a>(
         _txn: &'a DatabaseTransaction,
         _row: &'a Self::Model,
@@ -70,16 +78,7 @@ macro_rules! plain_lifecycle {
     };
 }
 
-plain_lifecycle!(
-    system_configs,
-    gpus,
-    port_mappings,
-    datasets,
-    dataset_versions,
-    models,
-    model_versions,
-    images,
-);
+plain_lifecycle!(system_configs, gpus, port_mappings, images);
 
 /// What a caller may do with a table's rows: `read` and `write` are WHERE conditions
 /// (from `auth::policy`).
@@ -284,6 +283,8 @@ where
     let model = db
         .transaction::<_, E::Model, AppError>(|txn| {
             Box::pin(async move {
+                let mut row = row;
+                E::before_insert(txn, &mut row).await?;
                 let model = row.insert(txn).await?;
                 E::after_insert(txn, &model).await?;
                 Ok(model)

@@ -35,14 +35,14 @@ use crate::auth::policy::{self, Policy};
 use crate::auth::User;
 use crate::domain::{
     DeploymentKind, EnvState, GpuHealthState, GpuState, HostHealthState, HostState, MountMode,
-    OrderAction, PortState, ServiceKind,
+    OrderAction, PortState, ServiceKind, StorageKey, Tenant, UploadState,
 };
 use crate::error::{AppError, AppResult, RefusalReason};
 use crate::events::{EnvironmentOrderRef, EnvironmentStatusChange, Event, EventBus};
 use crate::services::db::{self, json_contains};
 use crate::services::placement::{self, Candidate, Need};
 use crate::services::platform::{self, EnvironmentSettings};
-use crate::services::{metering, spend};
+use crate::services::{metering, spend, storage};
 
 /// The states in which an order is on its way to the agent (or the agent is carrying it out).
 const IN_FLIGHT: [EnvState; 4] = [
@@ -55,12 +55,14 @@ const IN_FLIGHT: [EnvState; 4] = [
 /// How many times a placement is tried again after losing a race.
 const MAX_ATTEMPTS: usize = 12;
 
-/// A dataset to mount read-only into a new environment.
+/// A dataset to mount into a new environment: read-only, or read-write to fill an
+/// `uploading` version.
 #[derive(Debug, Clone)]
 pub struct NewMount {
     pub dataset_id: i64,
     pub version_id: Option<i64>,
     pub mount_path: String,
+    pub read_write: bool,
 }
 
 /// A request for an environment, already parsed.
@@ -79,6 +81,8 @@ pub struct NewEnvironment {
     pub services: Vec<ServiceKind>,
     pub env_vars: Vec<(String, String)>,
     pub mounts: Vec<NewMount>,
+    /// Bytes of `/dev/shm`.
+    pub shm_size: i64,
 }
 
 /// The GPUs (uuids) the environment holds or last held.
@@ -159,13 +163,18 @@ pub async fn create(
     ))
 }
 
-/// A dataset mount with its host path.
+/// A dataset mount, checked: what it mounts, where, and how.
 struct Mount {
     dataset_id: i64,
     version_id: Option<i64>,
     target: String,
+    mode: MountMode,
 }
 
+/// Checks each requested mount against what `user` may read (and, for a read-write one,
+/// write): a dataset one cannot see is "no such dataset", as for one that does not exist.
+/// Read-only mounts take a `ready` dataset or version; a read-write mount takes an
+/// `uploading` version of a dataset the caller may write. A `failed` one is never mounted.
 async fn resolve_mounts(
     db: &DatabaseConnection,
     user: User,
@@ -174,36 +183,106 @@ async fn resolve_mounts(
     let mut targets = HashSet::new();
     let mut out = Vec::with_capacity(wanted.len());
     for (i, m) in wanted.iter().enumerate() {
+        let field = |name: &str| format!("datasets[{i}].{name}");
         if !targets.insert(m.mount_path.clone()) {
             return Err(AppError::bad_input(format!(
-                "datasets[{i}].mountPath: '{}' is used twice",
+                "{}: '{}' is used twice",
+                field("mountPath"),
                 m.mount_path
             )));
         }
-        let readable = datasets::Entity::find_by_id(m.dataset_id)
+        let Some(dataset) = datasets::Entity::find_by_id(m.dataset_id)
             .filter(datasets::Entity::readable(user).condition())
-            .count(db)
-            .await?;
-        if readable == 0 {
+            .one(db)
+            .await?
+        else {
             return Err(AppError::bad_input(format!(
-                "datasets[{i}].datasetId: no such dataset"
+                "{}: no such dataset",
+                field("datasetId")
+            )));
+        };
+        // A failed row, or a location that is not a storage key (a row from before keys
+        // existed), is never mounted.
+        let unusable = |status: Option<&str>, reason: &Option<String>, key: &str| {
+            status == Some(UploadState::Failed.as_db())
+                || reason.is_some()
+                || !StorageKey::is_valid(key)
+        };
+        if unusable(
+            dataset.status.as_deref(),
+            &dataset.status_reason,
+            &dataset.storage_path,
+        ) {
+            return Err(AppError::bad_input(format!(
+                "{}: the dataset has failed and cannot be mounted",
+                field("datasetId")
             )));
         }
-        if let Some(v) = m.version_id {
-            let found = dataset_versions::Entity::find_by_id(v)
-                .filter(dataset_versions::Column::DatasetId.eq(m.dataset_id))
-                .count(db)
-                .await?;
-            if found == 0 {
+        let version = match m.version_id {
+            Some(v) => {
+                let found = dataset_versions::Entity::find_by_id(v)
+                    .filter(dataset_versions::Column::DatasetId.eq(m.dataset_id))
+                    .one(db)
+                    .await?;
+                let Some(found) = found else {
+                    return Err(AppError::bad_input(format!(
+                        "{}: not a version of that dataset",
+                        field("versionId")
+                    )));
+                };
+                Some(found)
+            }
+            None => None,
+        };
+        let state = |v: &dataset_versions::Model| {
+            if unusable(v.status.as_deref(), &v.status_reason, &v.storage_path) {
+                UploadState::Failed
+            } else if v.status.as_deref() == Some(UploadState::Ready.as_db()) {
+                UploadState::Ready
+            } else {
+                UploadState::Uploading
+            }
+        };
+        let mode = if m.read_write {
+            let Some(version) = &version else {
                 return Err(AppError::bad_input(format!(
-                    "datasets[{i}].versionId: not a version of that dataset"
+                    "{}: a read-write mount names the version to fill",
+                    field("versionId")
+                )));
+            };
+            if state(version) != UploadState::Uploading {
+                return Err(AppError::bad_input(format!(
+                    "{}: only an uploading version is mounted read-write (this one is {})",
+                    field("versionId"),
+                    state(version).as_db()
                 )));
             }
-        }
+            let writable = datasets::Entity::find_by_id(m.dataset_id)
+                .filter(datasets::Entity::writable(user).condition())
+                .count(db)
+                .await?;
+            if writable == 0 {
+                return Err(AppError::Forbidden);
+            }
+            MountMode::ReadWrite
+        } else {
+            if let Some(version) = &version {
+                if state(version) != UploadState::Ready {
+                    return Err(AppError::bad_input(format!(
+                        "{}: the version is {}; only a ready version is mounted read-only \
+                         (its writers mount it with readWrite)",
+                        field("versionId"),
+                        state(version).as_db()
+                    )));
+                }
+            }
+            MountMode::ReadOnly
+        };
         out.push(Mount {
             dataset_id: m.dataset_id,
             version_id: m.version_id,
             target: m.mount_path.clone(),
+            mode,
         });
     }
     Ok(out)
@@ -284,6 +363,7 @@ async fn place(
         last_order: Set(Some(OrderAction::Create.as_db().into())),
         updated_at: Set(Some(at)),
         connect_host: Set(connect_host),
+        shm_size: Set(Some(new.shm_size)),
         ..Default::default()
     }
     .insert(txn)
@@ -306,7 +386,7 @@ async fn place(
             dataset_version_id: Set(m.version_id),
             env_id: Set(id.clone()),
             mount_path: Set(m.target.clone()),
-            access_mode: Set(Some(MountMode::ReadOnly.as_db().into())),
+            access_mode: Set(Some(m.mode.as_db().into())),
             mounted_at: Set(Some(at)),
             ..Default::default()
         }
@@ -779,17 +859,18 @@ async fn transition(
             Request::Stop => stop_reason.clone(),
             _ => None,
         };
-        let extra = vec![(env::Column::StopReason, Expr::value(reason))];
+        let mut extra = vec![(env::Column::StopReason, Expr::value(reason))];
+        if next.0 == EnvState::Deleting {
+            // The container may run until the agent removes it: its GPUs and capacity stay
+            // reserved until the agent reports it deleted (ports are held by the state).
+            let (compute, _) = holding(&row, current);
+            extra.push((env::Column::HoldCompute, Expr::value(compute)));
+        }
         let Some(updated) =
             compare_and_set(&txn, &row, current, next.0, Some(next.1), extra).await?
         else {
             continue;
         };
-        if next.0 == EnvState::Deleting && current.holds_compute() {
-            // The container goes away: its GPUs and capacity are free from now on (the
-            // ports stay taken until the agent reports it deleted).
-            release_compute(&txn, &row).await?;
-        }
         txn.commit().await?;
         publish(bus, &updated, Some(current)).await;
         return Ok(updated);
@@ -966,6 +1047,7 @@ pub async fn report_status(
     id: &str,
     reported: EnvState,
     reason: Option<String>,
+    measured: Vec<storage::Measurement>,
 ) -> AppResult<EnvironmentStatusChange> {
     if !matches!(
         reported,
@@ -986,9 +1068,19 @@ pub async fn report_status(
     if !reportable(current, reported) {
         return Ok(change(&row, current, Some(current)));
     }
-    let Some(updated) = settle(&txn, &row, current, reported, reason).await? else {
+    // The agent reports DELETED once it removed the container: that is the confirmation
+    // that frees what the environment still held.
+    let gone = if reported == EnvState::Deleted {
+        Gone::Confirmed
+    } else {
+        Gone::Unknown
+    };
+    let Some(updated) = settle(&txn, &row, current, reported, reason, gone).await? else {
         return Ok(change(&row, current, Some(current)));
     };
+    if reported == EnvState::Deleted {
+        storage::record_measurements(&txn, &row.id, &measured).await?;
+    }
     txn.commit().await?;
     let event = change(&updated, reported, Some(current));
     bus.publish(vec![Event::EnvironmentStatus(event.clone())])
@@ -996,16 +1088,57 @@ pub async fn report_status(
     Ok(event)
 }
 
-/// Moves `row` to the reported state and releases what that state no longer holds.
+/// Whether the environment's container is known to be gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gone {
+    /// The agent removed it, or found it missing.
+    Confirmed,
+    /// It may still exist (an order timed out, an order failed): what it held stays
+    /// reserved until a reconcile no longer finds it.
+    Unknown,
+}
+
+/// What the environment holds in `state`: (GPUs and host capacity, external ports),
+/// by its state or by the hold flags of an environment that ended with its container
+/// unconfirmed.
+fn holding(row: &env::Model, state: EnvState) -> (bool, bool) {
+    (
+        state.holds_compute() || row.hold_compute,
+        state.holds_ports() || row.hold_ports,
+    )
+}
+
+/// Gives back what `held` says the environment still holds.
+async fn release_held(
+    txn: &impl ConnectionTrait,
+    row: &env::Model,
+    (compute, ports): (bool, bool),
+) -> AppResult<()> {
+    if compute {
+        release_compute(txn, row).await?;
+    }
+    if ports {
+        release_ports(txn, &row.id).await?;
+    }
+    Ok(())
+}
+
+/// Moves `row` to the reported state and releases what that state no longer holds. An
+/// environment that ends (`failed`, `deleted`) while its container may still exist keeps
+/// its GPUs, capacity and ports reserved (the hold flags) until it is confirmed gone.
 async fn settle(
     txn: &DatabaseTransaction,
     row: &env::Model,
     from: EnvState,
     to: EnvState,
     reason: Option<String>,
+    gone: Gone,
 ) -> AppResult<Option<env::Model>> {
     let at = now();
-    let extra = match to {
+    let (compute, ports) = holding(row, from);
+    let ended = matches!(to, EnvState::Failed | EnvState::Deleted);
+    let keep = ended && gone == Gone::Unknown;
+    let mut extra = match to {
         EnvState::Running => vec![
             (env::Column::StartedAt, Expr::value(at)),
             (
@@ -1020,15 +1153,25 @@ async fn settle(
         ],
         _ => Vec::new(),
     };
+    extra.push((
+        env::Column::HoldCompute,
+        Expr::value(keep && compute && !to.holds_compute()),
+    ));
+    extra.push((
+        env::Column::HoldPorts,
+        Expr::value(keep && ports && !to.holds_ports()),
+    ));
     let updated = compare_and_set(txn, row, from, to, None, extra).await?;
     let Some(updated) = updated else {
         return Ok(None);
     };
-    if from.holds_compute() && !to.holds_compute() {
-        release_compute(txn, row).await?;
-    }
-    if from.holds_ports() && !to.holds_ports() {
-        release_ports(txn, &row.id).await?;
+    if !keep {
+        release_held(
+            txn,
+            row,
+            (compute && !to.holds_compute(), ports && !to.holds_ports()),
+        )
+        .await?;
     }
     if to == EnvState::Deleted {
         dataset_usage::Entity::update_many()
@@ -1039,6 +1182,19 @@ async fn settle(
             .await?;
     }
     Ok(Some(updated))
+}
+
+/// Frees what an ended environment kept for a container that is now confirmed gone.
+async fn release_kept(txn: &impl ConnectionTrait, row: &env::Model) -> AppResult<()> {
+    release_held(txn, row, (row.hold_compute, row.hold_ports)).await?;
+    env::Entity::update_many()
+        .col_expr(env::Column::HoldCompute, Expr::value(false))
+        .col_expr(env::Column::HoldPorts, Expr::value(false))
+        .col_expr(env::Column::UpdatedAt, Expr::value(now()))
+        .filter(env::Column::Id.eq(row.id.as_str()))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 fn change(
@@ -1102,7 +1258,7 @@ pub async fn expire(
         };
         let _writer = db::write_guard(db).await;
         let txn = db.begin().await?;
-        let Some(updated) = settle(&txn, &row, from, to, reason).await? else {
+        let Some(updated) = settle(&txn, &row, from, to, reason, Gone::Unknown).await? else {
             continue;
         };
         txn.commit().await?;
@@ -1124,8 +1280,14 @@ pub struct Observed {
 /// What [`reconcile`] did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Reconciled {
-    /// Containers labelled as environments this host does not have (left alone).
+    /// Containers labelled as environments this host does not have.
     pub unknown: Vec<String>,
+    /// Containers the agent removes (after its grace period): the unknown ones and those
+    /// of `failed` or `deleted` environments.
+    pub remove: Vec<String>,
+    /// Ended environments whose container is confirmed gone: their GPUs, capacity and
+    /// ports are free again.
+    pub released: Vec<String>,
     /// Environments whose container vanished: now `failed`.
     pub failed: Vec<String>,
     /// Environments whose container stopped by itself: ordered to start again.
@@ -1136,8 +1298,10 @@ pub struct Reconciled {
 
 /// Converges the server with what the agent of `host` found: an environment whose container
 /// vanished fails (its reservation released); one whose container runs when it should not,
-/// or stopped by itself, gets an order; a container the server does not know is reported,
-/// never removed. Environments with an order under way are left to that order.
+/// or stopped by itself, gets an order; the container of an unknown, failed or deleted
+/// environment is for the agent to remove, and an ended environment whose container is no
+/// longer found gives back what it kept. Environments with an order under way are left to
+/// that order.
 pub async fn reconcile(
     db: &DatabaseConnection,
     bus: &dyn EventBus,
@@ -1164,16 +1328,44 @@ pub async fn reconcile(
         .cloned()
         .collect();
     out.unknown.sort();
+    out.remove = out.unknown.clone();
     for row in &rows {
         let state = state_of(row)?;
         let container = seen.get(&row.id).copied();
+        if matches!(state, EnvState::Failed | EnvState::Deleted) {
+            match container {
+                // Its environment ended: the agent removes it (after its grace period).
+                Some(_) if state == EnvState::Failed => out.remove.push(row.id.clone()),
+                Some(_) => {}
+                // Gone: what it kept is free now.
+                None if row.hold_compute || row.hold_ports => {
+                    let _writer = db::write_guard(db).await;
+                    let txn = db.begin().await?;
+                    release_kept(&txn, row).await?;
+                    txn.commit().await?;
+                    out.released.push(row.id.clone());
+                }
+                None => {}
+            }
+            continue;
+        }
+        if container.is_none() && !matches!(state, EnvState::Running | EnvState::Stopped) {
+            continue;
+        }
         let _writer = db::write_guard(db).await;
         let txn = db.begin().await?;
         let (published, previous) = match (state, container) {
             (EnvState::Running | EnvState::Stopped, None) => {
                 let reason = "the environment's container disappeared from its host".to_owned();
-                let Some(updated) =
-                    settle(&txn, row, state, EnvState::Failed, Some(reason)).await?
+                let Some(updated) = settle(
+                    &txn,
+                    row,
+                    state,
+                    EnvState::Failed,
+                    Some(reason),
+                    Gone::Confirmed,
+                )
+                .await?
                 else {
                     continue;
                 };
@@ -1231,8 +1423,20 @@ pub struct Order {
     /// (service, internal port, external port)
     pub ports: Vec<(ServiceKind, i32, i32)>,
     pub env_vars: Vec<(String, String)>,
-    /// (host path, path in the container); always read-only.
-    pub mounts: Vec<(String, String)>,
+    pub mounts: Vec<OrderMount>,
+    /// The tenant's Docker network on the host (`rgpu-c<id>` / `rgpu-w<id>`).
+    pub network: String,
+    /// Bytes of `/dev/shm`.
+    pub shm_size: i64,
+}
+
+/// A mount in an order: a storage key the agent resolves beneath its storage root (never a
+/// host path), where it goes in the container, and whether it is read-only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderMount {
+    pub key: String,
+    pub target: String,
+    pub read_only: bool,
 }
 
 /// The order an environment's row stands for now; `None` when it has none under way.
@@ -1269,15 +1473,32 @@ pub async fn order_for(db: &impl ConnectionTrait, row: &env::Model) -> AppResult
             Some(v) => dataset_versions::Entity::find_by_id(v)
                 .one(db)
                 .await?
-                .map(|v| v.storage_path),
+                .map(|v| (v.storage_path, v.status, v.status_reason)),
             None => datasets::Entity::find_by_id(u.dataset_id)
                 .one(db)
                 .await?
-                .map(|d| d.storage_path),
+                .map(|d| (d.storage_path, d.status, d.status_reason)),
         };
-        if let Some(source) = source {
-            mounts.push((source, u.mount_path));
+        let Some((key, status, reason)) = source else {
+            continue;
+        };
+        // Never mounted: a failed row, or a location that is not a storage key (rows from
+        // before keys existed).
+        if status.as_deref() == Some(UploadState::Failed.as_db())
+            || reason.is_some()
+            || !StorageKey::is_valid(&key)
+        {
+            tracing::warn!(environment = %row.id, dataset = u.dataset_id, "a mount whose storage is unusable is left out of the order");
+            continue;
         }
+        // Read-write only while the version is still being filled.
+        let read_only = u.access_mode.as_deref() != Some(MountMode::ReadWrite.as_db())
+            || status.as_deref() != Some(UploadState::Uploading.as_db());
+        mounts.push(OrderMount {
+            key,
+            target: u.mount_path,
+            read_only,
+        });
     }
     let env_vars = row
         .env_vars
@@ -1301,6 +1522,8 @@ pub async fn order_for(db: &impl ConnectionTrait, row: &env::Model) -> AppResult
         ports,
         env_vars,
         mounts,
+        network: Tenant::of(row.customer_id, row.workspace_id).network(),
+        shm_size: row.shm_size.unwrap_or(row.memory / 4),
     }))
 }
 
@@ -1384,6 +1607,54 @@ pub async fn set_idle_stop(
         .one(db)
         .await?
         .ok_or(AppError::NotFound("environment"))
+}
+
+/// An operator declares `host` lost (its machine will not come back, so no agent will
+/// confirm anything): every environment on it that has not ended fails (one being deleted
+/// is deleted), and everything they held or kept is free. Returns the environments changed.
+pub async fn declare_host_lost(
+    db: &DatabaseConnection,
+    bus: &dyn EventBus,
+    host: &str,
+) -> AppResult<Vec<String>> {
+    let rows = env::Entity::find()
+        .filter(env::Column::HostId.eq(host))
+        .all(db)
+        .await?;
+    let mut changed = Vec::new();
+    for row in rows {
+        let state = state_of(&row)?;
+        let _writer = db::write_guard(db).await;
+        let txn = db.begin().await?;
+        let event = match state {
+            EnvState::Deleted | EnvState::Failed => {
+                if !(row.hold_compute || row.hold_ports) {
+                    continue;
+                }
+                release_kept(&txn, &row).await?;
+                None
+            }
+            _ => {
+                let (to, reason) = if state == EnvState::Deleting {
+                    (EnvState::Deleted, None)
+                } else {
+                    let why = "its host was declared lost by an operator".to_owned();
+                    (EnvState::Failed, Some(why))
+                };
+                let Some(updated) = settle(&txn, &row, state, to, reason, Gone::Confirmed).await?
+                else {
+                    continue;
+                };
+                Some(change(&updated, to, Some(state)))
+            }
+        };
+        txn.commit().await?;
+        if let Some(event) = event {
+            bus.publish(vec![Event::EnvironmentStatus(event)]).await;
+        }
+        changed.push(row.id);
+    }
+    Ok(changed)
 }
 
 /// Sets a customer's quota overrides (operators only: checked by the caller's policy).
