@@ -189,6 +189,8 @@ pub struct LimitSettings {
     pub rate_burst: f64,
     /// A request still running after this long is abandoned.
     pub request_timeout_ms: u64,
+    /// Open workspace invitations one person may have sent at once (over all workspaces).
+    pub max_pending_invitations_per_inviter: u64,
 }
 
 impl Default for LimitSettings {
@@ -201,6 +203,7 @@ impl Default for LimitSettings {
             rate_per_second: 50.0,
             rate_burst: 200.0,
             request_timeout_ms: 30_000,
+            max_pending_invitations_per_inviter: 20,
         }
     }
 }
@@ -444,6 +447,10 @@ impl Settings {
             ("limits.rate_per_second", l.rate_per_second),
             ("limits.rate_burst", l.rate_burst),
             ("limits.request_timeout_ms", l.request_timeout_ms as f64),
+            (
+                "limits.max_pending_invitations_per_inviter",
+                l.max_pending_invitations_per_inviter as f64,
+            ),
             ("websocket.init_timeout_ms", w.init_timeout_ms as f64),
             ("websocket.keepalive_ms", w.keepalive_ms as f64),
             ("websocket.max_subscriptions", w.max_subscriptions as f64),

@@ -4,10 +4,10 @@ use async_graphql::{
     ComplexObject, Context, InputObject, MaybeUndefined, Object, SimpleObject, ID,
 };
 use chrono::{DateTime, Utc};
-use entity::{customers, workspace_invitations as wi, workspace_members as wm, workspaces};
+use entity::{customers, workspace_members as wm, workspaces};
 use sea_orm::Set;
 
-use super::convert::{description, fk, id, opt_description, text, ts, ts_opt};
+use super::convert::{description, fk, id, opt_description, text, ts_opt};
 use super::crud::{
     crud_mutation, crud_query, load_many, load_opt, load_parent, parse_nullable, patch,
     patch_nullable, principal, state, ApiObject, CreateInput, UpdateInput,
@@ -20,10 +20,9 @@ use super::models::Model;
 use super::relations::*;
 use crate::auth::policy::user_for;
 use crate::domain::{Email, Password, Username};
+use crate::error::AppResult;
 use crate::error::GqlResult;
-use crate::error::{AppError, AppResult};
 use crate::services::accounts::{self as account_service, NewAccount};
-use crate::services::workspaces as workspaces_service;
 
 /// A customer account. The password hash is never exposed.
 #[derive(SimpleObject)]
@@ -526,220 +525,3 @@ crud_query!(WorkspaceMemberQuery {
     filter: WorkspaceMemberFilter,
     order: WorkspaceMemberOrder,
 });
-
-/// An invitation into a workspace, as its managers see it: the login as the inviter typed
-/// it, never the account it reached or whether it was declined.
-#[derive(SimpleObject)]
-pub struct WorkspaceInvitation {
-    pub id: ID,
-    pub workspace_id: ID,
-    /// The username or e-mail address as typed.
-    pub invitee: String,
-    /// The role the invitee gets on accepting.
-    pub role: WorkspaceRole,
-    pub invited_by_id: Option<ID>,
-    pub created_at: Option<DateTime<Utc>>,
-    pub expires_at: DateTime<Utc>,
-}
-
-impl ApiObject for WorkspaceInvitation {
-    type Entity = wi::Entity;
-    const LABEL: &'static str = "invitation";
-    fn from_model(m: wi::Model) -> AppResult<Self> {
-        Ok(Self {
-            id: id(m.id),
-            workspace_id: id(m.workspace_id),
-            invitee: m.invitee,
-            role: WorkspaceRole::from_db(&m.role)?,
-            invited_by_id: m.invited_by.map(id),
-            created_at: ts_opt(m.created_at),
-            expires_at: ts(m.expires_at),
-        })
-    }
-}
-
-filter_input!(WorkspaceInvitationFilter for wi {
-    id: IdFilter => Id as i64,
-    workspace_id: IdFilter => WorkspaceId as i64,
-});
-
-order_input!(WorkspaceInvitationOrder, WorkspaceInvitationOrderField, wi::Entity, wi::Column {
-    Id => Id,
-    CreatedAt => CreatedAt,
-    ExpiresAt => ExpiresAt,
-});
-
-crud_query!(WorkspaceInvitationQuery {
-    object: WorkspaceInvitation,
-    one: workspace_invitation,
-    many: workspace_invitations,
-    filter: WorkspaceInvitationFilter,
-    order: WorkspaceInvitationOrder,
-});
-
-/// An open invitation addressed to the signed-in customer.
-#[derive(SimpleObject)]
-pub struct ReceivedInvitation {
-    /// Pass it to `acceptInvitation` or `declineInvitation`.
-    pub id: ID,
-    pub workspace_id: ID,
-    pub workspace_name: String,
-    pub role: WorkspaceRole,
-    /// The inviter's username (null when that account is gone).
-    pub invited_by: Option<String>,
-    pub created_at: Option<DateTime<Utc>>,
-    pub expires_at: DateTime<Utc>,
-}
-
-impl ReceivedInvitation {
-    fn from_service(r: workspaces_service::ReceivedInvitation) -> AppResult<Self> {
-        Ok(Self {
-            id: id(r.invitation.id),
-            workspace_id: id(r.invitation.workspace_id),
-            workspace_name: r.workspace_name,
-            role: WorkspaceRole::from_db(&r.invitation.role)?,
-            invited_by: r.invited_by,
-            created_at: ts_opt(r.invitation.created_at),
-            expires_at: ts(r.invitation.expires_at),
-        })
-    }
-}
-
-#[derive(Default)]
-pub struct InvitationQuery;
-
-#[Object]
-impl InvitationQuery {
-    /// Open invitations addressed to the signed-in customer, newest first (at most 100).
-    #[graphql(complexity = "crate::graphql::pagination::fan_out(100, child_complexity)")]
-    async fn my_invitations(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<Vec<ReceivedInvitation>> {
-        let user = principal(ctx).user().gql()?;
-        workspaces_service::my_invitations(&state(ctx).db, user)
-            .await
-            .and_then(|rows| {
-                rows.into_iter()
-                    .map(ReceivedInvitation::from_service)
-                    .collect()
-            })
-            .gql()
-    }
-}
-
-#[derive(InputObject)]
-pub struct InviteWorkspaceMemberInput {
-    pub workspace_id: ID,
-    /// The invitee's username or e-mail address.
-    pub login: String,
-    pub role: WorkspaceRole,
-}
-
-/// The id of a row named by an argument; one that cannot be an id is NOT_FOUND like a
-/// missing one.
-fn key(id: &ID, label: &'static str) -> AppResult<i64> {
-    id.parse().map_err(|_| AppError::NotFound(label))
-}
-
-#[derive(Default)]
-pub struct WorkspaceMemberMutation;
-
-#[Object]
-impl WorkspaceMemberMutation {
-    /// Invites a username or e-mail address into a workspace (managers; `OWNER` only by
-    /// owners). Nobody becomes a member until they accept. The answer is the same whether or
-    /// not the login names an account.
-    async fn invite_workspace_member(
-        &self,
-        ctx: &Context<'_>,
-        input: InviteWorkspaceMemberInput,
-    ) -> async_graphql::Result<WorkspaceInvitation> {
-        let user = principal(ctx).user().gql()?;
-        let workspace = fk("workspaceId", &input.workspace_id).gql()?;
-        let row = workspaces_service::invite(
-            &state(ctx).db,
-            user,
-            workspace,
-            &input.login,
-            input.role.into(),
-        )
-        .await
-        .gql()?;
-        WorkspaceInvitation::from_model(row).gql()
-    }
-
-    /// Withdraws an invitation (managers; an `OWNER` invitation only owners). Returns it.
-    async fn revoke_workspace_invitation(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-    ) -> async_graphql::Result<WorkspaceInvitation> {
-        let user = principal(ctx).user().gql()?;
-        let key = key(&id, "invitation").gql()?;
-        let row = workspaces_service::revoke_invitation(&state(ctx).db, user, key)
-            .await
-            .gql()?;
-        WorkspaceInvitation::from_model(row).gql()
-    }
-
-    /// Accepts an invitation addressed to the signed-in customer: they become an `ACTIVE`
-    /// member with its role.
-    async fn accept_invitation(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-    ) -> async_graphql::Result<WorkspaceMember> {
-        let user = principal(ctx).user().gql()?;
-        let key = key(&id, "invitation").gql()?;
-        let row = workspaces_service::accept(&state(ctx).db, user, key)
-            .await
-            .gql()?;
-        WorkspaceMember::from_model(row).gql()
-    }
-
-    /// Declines an invitation addressed to the signed-in customer.
-    async fn decline_invitation(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<bool> {
-        let user = principal(ctx).user().gql()?;
-        let key = key(&id, "invitation").gql()?;
-        workspaces_service::decline(&state(ctx).db, user, key)
-            .await
-            .gql()?;
-        Ok(true)
-    }
-
-    /// Changes a member's role or status (managers; `OWNER` granted or revoked only by
-    /// owners; the last active owner stays one: CONFLICT).
-    async fn update_workspace_member(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-        input: UpdateWorkspaceMemberInput,
-    ) -> async_graphql::Result<WorkspaceMember> {
-        let user = principal(ctx).user().gql()?;
-        let key = key(&id, WorkspaceMember::LABEL).gql()?;
-        let change = workspaces_service::MemberChange {
-            role: input.role.map(Into::into),
-            status: input.status.map(Into::into),
-        };
-        let row = workspaces_service::update_member(&state(ctx).db, user, key, change)
-            .await
-            .gql()?;
-        WorkspaceMember::from_model(row).gql()
-    }
-
-    /// Removes a member (managers; an owner only owners; never the last active owner).
-    /// Returns the row as it was.
-    async fn delete_workspace_member(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-    ) -> async_graphql::Result<WorkspaceMember> {
-        let user = principal(ctx).user().gql()?;
-        let key = key(&id, WorkspaceMember::LABEL).gql()?;
-        let row = workspaces_service::remove_member(&state(ctx).db, user, key)
-            .await
-            .gql()?;
-        WorkspaceMember::from_model(row).gql()
-    }
-}

@@ -194,7 +194,9 @@ impl AuthMutation {
         Ok(true)
     }
 
-    /// Changes the password and ends every session of the account.
+    /// Changes the password and ends every session of the account. Wrong current passwords
+    /// count towards the account's sign-in lock (RATE_LIMITED while it lasts), and an
+    /// operation holds at most one field that checks a password.
     async fn change_password(
         &self,
         ctx: &Context<'_>,
@@ -206,6 +208,7 @@ impl AuthMutation {
         sessions::change_password(
             &app.db,
             app.events.as_ref(),
+            &app.login_throttle,
             user.id,
             &current_password,
             &new_password,
@@ -248,7 +251,7 @@ impl AuthMutation {
             .parse()
             .map_err(|_| AppError::NotFound("workspace"))
             .gql()?;
-        crate::services::workspaces::leave(&state(ctx).db, user, ws)
+        crate::services::workspaces::leave(&state(ctx).db, state(ctx).events.as_ref(), user, ws)
             .await
             .gql()?;
         Ok(true)

@@ -365,7 +365,7 @@ macro_rules! crud_mutation {
 }
 pub(crate) use crud_mutation;
 
-fn loader<'a>(ctx: &'a Context<'_>) -> &'a Batcher<DbLoader> {
+pub(crate) fn loader<'a>(ctx: &'a Context<'_>) -> &'a Batcher<DbLoader> {
     ctx.data_unchecked::<Batcher<DbLoader>>()
 }
 

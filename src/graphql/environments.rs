@@ -51,8 +51,8 @@ pub struct Environment {
     /// The address to connect to (a gateway host name or the host's public IP); null
     /// when the platform has neither.
     pub connect_host: Option<String>,
-    /// Variables passed to the container.
-    pub env_vars: Option<Json<serde_json::Value>>,
+    #[graphql(skip)]
+    pub env_vars: Option<serde_json::Value>,
     pub created_at: Option<DateTime<Utc>>,
     /// When it last became `RUNNING`.
     pub started_at: Option<DateTime<Utc>>,
@@ -107,6 +107,36 @@ impl Environment {
             .map(super::convert::money)
             .gql()
     }
+    /// Variables passed to the container, as an object of names to values. Every value is
+    /// a secret: only those who may change the environment (its owner while a contributor,
+    /// a workspace's OWNER and ADMIN, operators) read them; others see each name with a
+    /// null value.
+    async fn env_vars(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Json<serde_json::Value>>> {
+        let Some(vars) = &self.env_vars else {
+            return Ok(None);
+        };
+        let writable = super::crud::loader(ctx)
+            .load_one(super::loaders::WritableEnvironment(self.id.to_string()))
+            .await
+            .map_err(crate::error::AppError::internal_gql)
+            .gql()?
+            .is_some();
+        if writable {
+            return Ok(Some(Json(vars.clone())));
+        }
+        let names = vars
+            .as_object()
+            .map(|o| {
+                o.keys()
+                    .map(|k| (k.clone(), serde_json::Value::Null))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Some(Json(serde_json::Value::Object(names))))
+    }
     async fn latest_metric(
         &self,
         ctx: &Context<'_>,
@@ -138,7 +168,7 @@ impl ApiObject for Environment {
             ssh_port: m.ssh_port,
             failure_reason: m.failure_reason,
             connect_host: m.connect_host,
-            env_vars: m.env_vars.map(Json),
+            env_vars: m.env_vars,
             created_at: ts_opt(m.created_at),
             started_at: ts_opt(m.started_at),
             stopped_at: ts_opt(m.stopped_at),

@@ -160,3 +160,37 @@ impl<R: Latest> Loader<LatestOf<R>> for DbLoader {
         Ok(out)
     }
 }
+
+/// An environment the request's user may change (its owner while they may contribute, the
+/// workspace's OWNER and ADMIN, operators): who reads its secrets. One statement per level.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct WritableEnvironment(pub String);
+
+impl Loader<WritableEnvironment> for DbLoader {
+    type Value = ();
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[WritableEnvironment],
+    ) -> Result<HashMap<WritableEnvironment, Self::Value>, Self::Error> {
+        use entity::environments as env;
+        use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+        let Some(user) = self.user else {
+            return Ok(HashMap::new());
+        };
+        let ids: Vec<String> = env::Entity::find()
+            .select_only()
+            .column(env::Column::Id)
+            .filter(env::Column::Id.is_in(keys.iter().map(|k| k.0.clone())))
+            .filter(env::Entity::writable(user).condition())
+            .into_tuple()
+            .all(&self.db)
+            .await
+            .map_err(|e| AppError::from(e).into_graphql())?;
+        Ok(ids
+            .into_iter()
+            .map(|id| (WritableEnvironment(id), ()))
+            .collect())
+    }
+}

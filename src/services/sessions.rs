@@ -229,6 +229,7 @@ pub async fn logout(db: &DatabaseConnection, customer_id: i64, token: &str) -> A
 pub async fn change_password(
     db: &DatabaseConnection,
     bus: &dyn EventBus,
+    throttle: &password::LoginThrottle,
     customer_id: i64,
     current: &str,
     new: &str,
@@ -238,9 +239,14 @@ pub async fn change_password(
         .one(db)
         .await?
         .ok_or(AppError::Unauthenticated)?;
+    // The same per-account counter as sign-in: a stolen access token does not buy unlimited
+    // guesses at the password behind it.
+    throttle.check(&customer.username)?;
     if !password::verify_blocking(current, &customer.password_hash).await {
+        throttle.failed(&customer.username);
         return Err(AppError::bad_input("currentPassword: incorrect"));
     }
+    throttle.succeeded(&customer.username);
     let hash = password::hash_blocking(new).await?;
     let _writer = db::write_guard(db).await;
     let txn = db.begin().await?;

@@ -11,31 +11,22 @@
 //! `member_count` follows member rows with relative `UPDATE`s in the same transaction.
 //! Who may do what is `auth::policy`'s.
 
-use chrono::{Duration, Utc};
-use entity::{customers, workspace_invitations as wi, workspace_members as wm, workspaces};
+use chrono::Utc;
+use entity::{environments, workspace_invitations as wi, workspace_members as wm, workspaces};
 use futures_util::future::BoxFuture;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use crate::auth::policy::{self, Policy};
 use crate::auth::User;
-use crate::domain::{BoundedText, InvitationState, MemberRole, MemberState};
+use crate::domain::{EnvState, MemberRole, MemberState};
 use crate::error::{AppError, AppResult};
+use crate::events::EventBus;
 use crate::services::crud::Lifecycle;
-use crate::services::db;
-
-/// How long an invitation stays open.
-pub const INVITATION_DAYS: i64 = 14;
-/// Open invitations a workspace may have at once.
-pub const MAX_OPEN_INVITATIONS: u64 = 50;
-/// Invitations `myInvitations` lists at most (the newest).
-pub const MAX_LISTED_INVITATIONS: u64 = 100;
-/// A login as typed: a username or an e-mail address.
-const LOGIN_CHARS: usize = 254;
+use crate::services::{db, environments as lifecycle};
 
 impl Lifecycle for workspaces::Entity {
     /// The owner becomes an `owner` member; `member_count` starts at the seed's default of 1,
@@ -83,7 +74,10 @@ pub(crate) async fn add_to_member_count(
 
 /// The workspace row, locked until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite
 /// writers hold the write guard).
-async fn lock_workspace(txn: &DatabaseTransaction, id: i64) -> AppResult<workspaces::Model> {
+pub(crate) async fn lock_workspace(
+    txn: &DatabaseTransaction,
+    id: i64,
+) -> AppResult<workspaces::Model> {
     workspaces::Entity::find_by_id(id)
         .lock_exclusive()
         .one(txn)
@@ -143,218 +137,6 @@ async fn visible_member(
     Ok((row, ws))
 }
 
-/// Invites a login (a username or an e-mail address) into a workspace with `role`. The
-/// answer is the same whether or not the login names an account: the invitation is kept as
-/// typed either way, and reaches the account only if there is one. Inviting the same login
-/// again renews the open invitation. Managers invite; only owners invite owners.
-pub async fn invite(
-    conn: &DatabaseConnection,
-    u: User,
-    workspace: i64,
-    login: &str,
-    role: MemberRole,
-) -> AppResult<wi::Model> {
-    let login = BoundedText::parse("login", login, LOGIN_CHARS)?.into_string();
-    let _writer = db::write_guard(conn).await;
-    let txn = conn.begin().await?;
-    policy::require_writable::<workspaces::Entity>(&txn, u, workspaces::Column::Id, workspace)
-        .await?;
-    let ws = lock_workspace(&txn, workspace).await?;
-    let caller = policy::member_role(&txn, u, ws.id).await?;
-    policy::authorize_membership_change(u, caller, role, role)?;
-
-    let now = Utc::now().naive_utc();
-    // Expired invitations are gone for everyone; drop them so they do not pile up.
-    wi::Entity::delete_many()
-        .filter(wi::Column::WorkspaceId.eq(ws.id))
-        .filter(wi::Column::ExpiresAt.lte(now))
-        .exec(&txn)
-        .await?;
-    let open = wi::Entity::find()
-        .filter(wi::Column::WorkspaceId.eq(ws.id))
-        .filter(wi::Column::ExpiresAt.gt(now))
-        .filter(wi::Column::Invitee.ne(login.as_str()))
-        .count(&txn)
-        .await?;
-    if open >= MAX_OPEN_INVITATIONS {
-        return Err(AppError::bad_input(format!(
-            "a workspace has at most {MAX_OPEN_INVITATIONS} open invitations; revoke one first"
-        )));
-    }
-    let account = customers::Entity::find()
-        .filter(
-            Condition::any()
-                .add(customers::Column::Username.eq(login.as_str()))
-                .add(customers::Column::Email.eq(login.to_lowercase())),
-        )
-        .one(&txn)
-        .await?;
-    let existing = wi::Entity::find()
-        .filter(wi::Column::WorkspaceId.eq(ws.id))
-        .filter(wi::Column::Invitee.eq(login.as_str()))
-        .one(&txn)
-        .await?;
-    let fill = |mut row: wi::ActiveModel| {
-        row.customer_id = Set(account.as_ref().map(|c| c.id));
-        row.role = Set(role.as_db().into());
-        row.status = Set(InvitationState::Pending.as_db().into());
-        row.invited_by = Set(Some(u.id));
-        row.created_at = Set(Some(now));
-        row.expires_at = Set(now + Duration::days(INVITATION_DAYS));
-        row
-    };
-    let saved = match existing {
-        Some(row) => fill(wi::ActiveModel::from(row)).update(&txn).await?,
-        None => {
-            fill(wi::ActiveModel {
-                workspace_id: Set(ws.id),
-                invitee: Set(login),
-                ..Default::default()
-            })
-            .insert(&txn)
-            .await?
-        }
-    };
-    txn.commit().await?;
-    Ok(saved)
-}
-
-/// An open invitation as its invitee sees it.
-#[derive(Debug, Clone)]
-pub struct ReceivedInvitation {
-    pub invitation: wi::Model,
-    pub workspace_name: String,
-    /// The inviter's username (none when that account is gone).
-    pub invited_by: Option<String>,
-}
-
-/// The caller's open invitations, newest first (at most [`MAX_LISTED_INVITATIONS`]).
-pub async fn my_invitations(
-    db: &impl ConnectionTrait,
-    u: User,
-) -> AppResult<Vec<ReceivedInvitation>> {
-    let rows = wi::Entity::find()
-        .filter(open_for(u))
-        .order_by_desc(wi::Column::CreatedAt)
-        .order_by_desc(wi::Column::Id)
-        .limit(MAX_LISTED_INVITATIONS)
-        .all(db)
-        .await?;
-    let names = workspaces::Entity::find()
-        .filter(workspaces::Column::Id.is_in(rows.iter().map(|r| r.workspace_id)))
-        .all(db)
-        .await?;
-    let inviters = customers::Entity::find()
-        .filter(customers::Column::Id.is_in(rows.iter().filter_map(|r| r.invited_by)))
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|invitation| {
-            let workspace_name = names
-                .iter()
-                .find(|w| w.id == invitation.workspace_id)?
-                .name
-                .clone();
-            let invited_by = invitation
-                .invited_by
-                .and_then(|id| inviters.iter().find(|c| c.id == id))
-                .map(|c| c.username.clone());
-            Some(ReceivedInvitation {
-                invitation,
-                workspace_name,
-                invited_by,
-            })
-        })
-        .collect())
-}
-
-/// Invitations addressed to `u` that are still open.
-fn open_for(u: User) -> Condition {
-    Condition::all()
-        .add(wi::Column::CustomerId.eq(u.id))
-        .add(wi::Column::Status.eq(InvitationState::Pending.as_db()))
-        .add(wi::Column::ExpiresAt.gt(Utc::now().naive_utc()))
-}
-
-/// The invitee accepts: they become an `active` member with the invitation's role, and the
-/// invitation is used up. Anyone else's invitation, a declined or expired one is NOT_FOUND;
-/// someone already in the workspace (active or suspended) gets CONFLICT.
-pub async fn accept(conn: &DatabaseConnection, u: User, id: i64) -> AppResult<wm::Model> {
-    let _writer = db::write_guard(conn).await;
-    let txn = conn.begin().await?;
-    let find = || wi::Entity::find_by_id(id).filter(open_for(u)).one(&txn);
-    let invitation = find().await?.ok_or(AppError::NotFound("invitation"))?;
-    let ws = lock_workspace(&txn, invitation.workspace_id).await?;
-    let invitation = find().await?.ok_or(AppError::NotFound("invitation"))?;
-    let already = wm::Entity::find()
-        .filter(wm::Column::WorkspaceId.eq(ws.id))
-        .filter(wm::Column::CustomerId.eq(u.id))
-        .count(&txn)
-        .await?;
-    if already > 0 {
-        return Err(AppError::Conflict(
-            "you are already a member of this workspace".into(),
-        ));
-    }
-    let role = MemberRole::from_db(&invitation.role)?;
-    let member = wm::ActiveModel {
-        workspace_id: Set(ws.id),
-        customer_id: Set(u.id),
-        role: Set(role.as_db().into()),
-        status: Set(Some(MemberState::Active.as_db().into())),
-        joined_at: Set(Some(Utc::now().naive_utc())),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    add_to_member_count(&txn, ws.id, 1).await?;
-    wi::Entity::delete_by_id(invitation.id).exec(&txn).await?;
-    txn.commit().await?;
-    Ok(member)
-}
-
-/// The invitee declines. The inviter is not told: to them the invitation stays as it was
-/// until it expires or they revoke it.
-pub async fn decline(conn: &DatabaseConnection, u: User, id: i64) -> AppResult<()> {
-    let _writer = db::write_guard(conn).await;
-    let declined = wi::Entity::update_many()
-        .col_expr(
-            wi::Column::Status,
-            Expr::value(InvitationState::Declined.as_db()),
-        )
-        .filter(wi::Column::Id.eq(id))
-        .filter(open_for(u))
-        .exec(conn)
-        .await?;
-    if declined.rows_affected == 0 {
-        return Err(AppError::NotFound("invitation"));
-    }
-    Ok(())
-}
-
-/// A manager withdraws an invitation (an owner invitation only an owner); returns it.
-pub async fn revoke_invitation(
-    conn: &DatabaseConnection,
-    u: User,
-    id: i64,
-) -> AppResult<wi::Model> {
-    let _writer = db::write_guard(conn).await;
-    let txn = conn.begin().await?;
-    let invitation = wi::Entity::find_by_id(id)
-        .filter(wi::Entity::readable(u).condition())
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound("invitation"))?;
-    let ws = lock_workspace(&txn, invitation.workspace_id).await?;
-    let role = MemberRole::from_db(&invitation.role)?;
-    let caller = policy::member_role(&txn, u, ws.id).await?;
-    policy::authorize_membership_change(u, caller, role, role)?;
-    wi::Entity::delete_by_id(invitation.id).exec(&txn).await?;
-    txn.commit().await?;
-    Ok(invitation)
-}
-
 /// What `updateWorkspaceMember` may change.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MemberChange {
@@ -367,6 +149,7 @@ pub struct MemberChange {
 /// be suspended (CONFLICT). `INVITED` is not a status one can set: invite instead.
 pub async fn update_member(
     conn: &DatabaseConnection,
+    bus: &dyn EventBus,
     u: User,
     id: i64,
     change: MemberChange,
@@ -376,7 +159,7 @@ pub async fn update_member(
             "status: INVITED is not a membership status one sets; use inviteWorkspaceMember",
         ));
     }
-    let _writer = db::write_guard(conn).await;
+    let writer = db::write_guard(conn).await;
     let txn = conn.begin().await?;
     let (row, ws) = visible_member(&txn, u, id).await?;
     let caller = policy::member_role(&txn, u, ws.id).await?;
@@ -404,20 +187,31 @@ pub async fn update_member(
         }
         active.status = Set(Some(new_status.as_db().into()));
     }
-    let updated = if active.is_changed() {
+    let (updated, ended) = if active.is_changed() {
         let updated = active.update(&txn).await?;
         settle_ownership(&txn, &ws).await?;
-        updated
+        let still = (updated.status.as_deref() == Some(MemberState::Active.as_db()))
+            .then(|| MemberRole::from_db(&updated.role))
+            .transpose()?;
+        let ended = after_membership_change(&txn, &updated, still).await?;
+        (updated, ended)
     } else {
-        row
+        (row, Vec::new())
     };
     txn.commit().await?;
+    drop(writer);
+    stop_for_leaver(conn, bus, &ended).await;
     Ok(updated)
 }
 
 /// Removes a member (an owner only an owner); the last active owner stays (CONFLICT).
-pub async fn remove_member(conn: &DatabaseConnection, u: User, id: i64) -> AppResult<wm::Model> {
-    let _writer = db::write_guard(conn).await;
+pub async fn remove_member(
+    conn: &DatabaseConnection,
+    bus: &dyn EventBus,
+    u: User,
+    id: i64,
+) -> AppResult<wm::Model> {
+    let writer = db::write_guard(conn).await;
     let txn = conn.begin().await?;
     let (row, ws) = visible_member(&txn, u, id).await?;
     let caller = policy::member_role(&txn, u, ws.id).await?;
@@ -425,14 +219,22 @@ pub async fn remove_member(conn: &DatabaseConnection, u: User, id: i64) -> AppRe
     policy::authorize_membership_change(u, caller, role, role)?;
     delete_membership(&txn, &row).await?;
     settle_ownership(&txn, &ws).await?;
+    let ended = after_membership_change(&txn, &row, None).await?;
     txn.commit().await?;
+    drop(writer);
+    stop_for_leaver(conn, bus, &ended).await;
     Ok(row)
 }
 
 /// The caller leaves a workspace, whatever their role or status; the last active owner
 /// cannot (CONFLICT). A workspace the caller is not in is NOT_FOUND.
-pub async fn leave(conn: &DatabaseConnection, u: User, workspace: i64) -> AppResult<()> {
-    let _writer = db::write_guard(conn).await;
+pub async fn leave(
+    conn: &DatabaseConnection,
+    bus: &dyn EventBus,
+    u: User,
+    workspace: i64,
+) -> AppResult<()> {
+    let writer = db::write_guard(conn).await;
     let txn = conn.begin().await?;
     let mine = || {
         wm::Entity::find()
@@ -445,8 +247,63 @@ pub async fn leave(conn: &DatabaseConnection, u: User, workspace: i64) -> AppRes
     let row = mine().await?.ok_or(AppError::NotFound("workspace"))?;
     delete_membership(&txn, &row).await?;
     settle_ownership(&txn, &ws).await?;
+    let ended = after_membership_change(&txn, &row, None).await?;
     txn.commit().await?;
+    drop(writer);
+    stop_for_leaver(conn, bus, &ended).await;
     Ok(())
+}
+
+/// What a membership change ends, in its transaction: `still` is the member's active role
+/// afterwards (`None`: removed, left or suspended). The invitations they sent and may no
+/// longer send are revoked; when they are no longer an active member, their environments in
+/// the workspace that still run are returned, for [`stop_for_leaver`] (their access to the
+/// workspace's rows ends with the membership: `auth::policy::tenant_rows`).
+async fn after_membership_change(
+    txn: &DatabaseTransaction,
+    member: &wm::Model,
+    still: Option<MemberRole>,
+) -> AppResult<Vec<String>> {
+    let sent = wi::Entity::find()
+        .filter(wi::Column::WorkspaceId.eq(member.workspace_id))
+        .filter(wi::Column::InvitedBy.eq(member.customer_id))
+        .all(txn)
+        .await?;
+    let as_member = User {
+        id: member.customer_id,
+        admin: false,
+    };
+    for invitation in sent {
+        let role = MemberRole::from_db(&invitation.role)?;
+        if policy::authorize_membership_change(as_member, still, role, role).is_err() {
+            wi::Entity::delete_by_id(invitation.id).exec(txn).await?;
+        }
+    }
+    if still.is_some() {
+        return Ok(Vec::new());
+    }
+    let live = [EnvState::Creating, EnvState::Starting, EnvState::Running];
+    Ok(environments::Entity::find()
+        .filter(environments::Column::WorkspaceId.eq(member.workspace_id))
+        .filter(environments::Column::CustomerId.eq(member.customer_id))
+        .filter(environments::Column::Status.is_in(live.map(EnvState::as_db)))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|e| e.id)
+        .collect())
+}
+
+/// Stops the environments a departed member left running in the workspace, so that nothing
+/// of theirs keeps running (or billing) on the workspace's account. They stay for the
+/// workspace's managers to delete or keep; `stopReason` says why.
+async fn stop_for_leaver(conn: &DatabaseConnection, bus: &dyn EventBus, ids: &[String]) {
+    for id in ids {
+        let reason = "its creator is no longer an active member of the workspace".to_owned();
+        if let Err(err) = lifecycle::stop_for_platform(conn, bus, id, reason).await {
+            tracing::error!(environment = %id, error = %err, "cannot stop a departed member's environment");
+        }
+    }
 }
 
 async fn delete_membership(txn: &DatabaseTransaction, row: &wm::Model) -> AppResult<()> {
