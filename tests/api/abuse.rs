@@ -3,6 +3,8 @@
 //! nothing it should not. To add one: write `async fn the_attack(backend: Backend)` and list
 //! it in `on_both_backends!` at the end.
 
+mod isolation;
+
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use serde_json::{json, Value};
 
@@ -722,15 +724,34 @@ async fn membership_without_consent(backend: Backend) {
     )
     .await;
 
-    // The invitee sees both invitations that reached them; nobody else can use them.
+    // An invitation by e-mail reaches an account only once its address is verified: until
+    // then only the one by username reached the victim.
     let v = Some(victim.as_str());
+    let reached = "{ myInvitations { totalCount } }";
+    assert_eq!(
+        app.gql_ok_as(v, reached, json!({})).await["myInvitations"]["totalCount"],
+        1
+    );
+    app.gql_ok(
+        "mutation($id: ID!) { updateCustomer(id: $id, input: { emailVerified: true }) { id } }",
+        json!({ "id": victim_id }),
+    )
+    .await;
+    app.gql_ok_as(
+        m,
+        INVITE,
+        json!({ "w": ws, "l": "victim@example.com", "r": "MEMBER" }),
+    )
+    .await;
+
+    // The invitee sees both invitations that reached them; nobody else can use them.
     let mine = app
         .gql_ok_as(
             v,
-            "{ myInvitations { id workspaceId workspaceName role invitedBy } }",
+            "{ myInvitations { nodes { id workspaceId workspaceName role invitedBy } } }",
             json!({}),
         )
-        .await["myInvitations"]
+        .await["myInvitations"]["nodes"]
         .clone();
     assert_eq!(mine.as_array().unwrap().len(), 2, "{mine}");
     assert_eq!(mine[0]["workspaceName"], "bait");

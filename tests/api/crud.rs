@@ -303,18 +303,17 @@ async fn data_tables(backend: Backend) {
             table: "datasets",
             object: "Dataset",
             many: "datasets",
-            create: json!({ "customerId": customer, "name": "ImageNet-1K", "storagePath": "datasets/customer-1/",
-                "totalSize": "1099511627776" }),
-            filter: json!({ "customerId": { "eq": customer }, "status": { "eq": "UPLOADING" } }),
-            update: json!({ "status": "READY" }),
-            updated: ("status", json!("READY"), "status", "ready"),
-            untouched: ("totalSize", json!("1099511627776")),
+            create: json!({ "customerId": customer, "name": "ImageNet-1K", "importKey": "datasets/customer-1" }),
+            filter: json!({ "customerId": { "eq": customer }, "status": { "eq": "READY" } }),
+            update: json!({ "description": "the 1K classes" }),
+            updated: ("description", json!("the 1K classes"), "description", "the 1K classes"),
+            untouched: ("storagePath", json!("datasets/customer-1")),
         },
     )
     .await;
     let dataset = app
         .gql_ok(
-            "mutation($c: ID!) { createDataset(input: { customerId: $c, name: \"coco\", storagePath: \"d/coco\" }) { id } }",
+            "mutation($c: ID!) { createDataset(input: { customerId: $c, name: \"coco\", importKey: \"d/coco\" }) { id } }",
             json!({ "c": customer }),
         )
         .await["createDataset"]["id"]
@@ -327,11 +326,11 @@ async fn data_tables(backend: Backend) {
             table: "dataset_versions",
             object: "DatasetVersion",
             many: "datasetVersions",
-            create: json!({ "datasetId": dataset, "version": "v1", "storagePath": "d/coco/v1", "size": "1024", "fileCount": 3 }),
+            create: json!({ "datasetId": dataset, "version": "v1", "importKey": "d/coco/v1" }),
             filter: json!({ "datasetId": { "eq": dataset }, "version": { "eq": "v1" } }),
             update: json!({ "checksum": "sha256:abc" }),
             updated: ("checksum", json!("sha256:abc"), "checksum", "sha256:abc"),
-            untouched: ("size", json!("1024")),
+            untouched: ("storagePath", json!("d/coco/v1")),
         },
     )
     .await;
@@ -341,18 +340,17 @@ async fn data_tables(backend: Backend) {
             table: "models",
             object: "Model",
             many: "models",
-            create: json!({ "customerId": customer, "name": "ResNet-50", "framework": "pytorch", "storagePath": "models/customer-1/",
-                "totalSize": 102400000 }),
+            create: json!({ "customerId": customer, "name": "ResNet-50", "framework": "pytorch", "importKey": "models/customer-1" }),
             filter: json!({ "customerId": { "eq": customer }, "framework": { "eq": "pytorch" } }),
             update: json!({ "framework": "onnx" }),
             updated: ("framework", json!("onnx"), "framework", "onnx"),
-            untouched: ("totalSize", json!("102400000")),
+            untouched: ("storagePath", json!("models/customer-1")),
         },
     )
     .await;
     let model = app
         .gql_ok(
-            "mutation($c: ID!) { createModel(input: { customerId: $c, name: \"bert\", storagePath: \"m/bert\" }) { id } }",
+            "mutation($c: ID!) { createModel(input: { customerId: $c, name: \"bert\" }) { id } }",
             json!({ "c": customer }),
         )
         .await["createModel"]["id"]
@@ -365,11 +363,11 @@ async fn data_tables(backend: Backend) {
             table: "model_versions",
             object: "ModelVersion",
             many: "modelVersions",
-            create: json!({ "modelId": model, "version": "1.0.0", "storagePath": "m/bert/1", "format": "safetensors",
+            create: json!({ "modelId": model, "version": "1.0.0", "format": "safetensors",
                 "metrics": { "top1": 0.76 } }),
             filter: json!({ "modelId": { "eq": model }, "status": { "eq": "UPLOADING" } }),
-            update: json!({ "status": "READY" }),
-            updated: ("status", json!("READY"), "status", "ready"),
+            update: json!({ "format": "onnx" }),
+            updated: ("format", json!("onnx"), "format", "onnx"),
             untouched: ("metrics", json!({ "top1": 0.76 })),
         },
     )

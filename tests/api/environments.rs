@@ -15,8 +15,19 @@ const START: &str = "mutation($id: ID!) { startEnvironment(id: $id) { status } }
 const RESTART: &str = "mutation($id: ID!) { restartEnvironment(id: $id) { status } }";
 const DELETE: &str = "mutation($id: ID!) { deleteEnvironment(id: $id) { status } }";
 const REPORT: &str = "mutation($e: ID!, $s: EnvironmentStatus!, $r: String) { reportEnvironmentStatus(environmentId: $e, status: $s, reason: $r) { status previousStatus } }";
-const ORDERS: &str = "subscription { agentEnvironmentOrders { environmentId generation action image cpu memory gpuUuids ports { service internalPort externalPort } envVars { name value } mounts { source target readOnly } } }";
+const ORDERS: &str = "subscription { agentEnvironmentOrders { environmentId generation action image cpu memory gpuUuids ports { service internalPort externalPort } envVars { name value } mounts { key target readOnly } network shmSize } }";
 const GIB: i64 = 1 << 30;
+
+/// The agent of `agent`'s host reports the containers it has; the server's answer.
+pub async fn reconcile(app: &TestApp, agent: &str, containers: Value) -> Value {
+    app.gql_ok_as(
+        Some(agent),
+        "mutation($c: [ContainerStateInput!]!) { reconcileEnvironments(containers: $c) { unknown failed ordered stop remove released } }",
+        json!({ "c": containers }),
+    )
+    .await["reconcileEnvironments"]
+    .clone()
+}
 
 /// An online, healthy host with `gpus` H100s; returns its id and agent token.
 pub async fn gpu_host(app: &TestApp, name: &str, gpus: i32) -> (String, String) {
@@ -325,6 +336,9 @@ async fn a_failure_at_each_step_leaves_nothing_reserved(backend: Backend) {
         .as_deref(),
         Some("No such image: pytorch:2.3")
     );
+    // Everything is released once the agent's next reconcile no longer finds its container.
+    let r = reconcile(&app, &agent, json!([])).await;
+    assert_eq!(r["released"], json!([first_id]));
     assert_nothing_reserved(&app, &host).await;
     // Its port is free for the next one (the released row gives way).
     let again = app
@@ -348,13 +362,16 @@ async fn lifecycle_with_orders_and_events(backend: Backend) {
     let dataset = app
         .gql_ok_as(
             Some(&token),
-            "mutation { createDataset(input: { name: \"imagenet\", storagePath: \"/srv/datasets/imagenet\" }) { id } }",
+            "mutation { createDataset(input: { name: \"imagenet\" }) { id storagePath } }",
             json!({}),
         )
-        .await["createDataset"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await["createDataset"]
+        .clone();
+    let (dataset, key) = (
+        dataset["id"].as_str().unwrap().to_owned(),
+        dataset["storagePath"].as_str().unwrap().to_owned(),
+    );
+    assert!(key.starts_with(&format!("datasets/c{customer}/")), "{key}");
 
     let mut orders = WsClient::connect(&app, &agent).await;
     orders.subscribe("orders", ORDERS, json!({})).await;
@@ -417,7 +434,13 @@ async fn lifecycle_with_orders_and_events(backend: Backend) {
     );
     assert_eq!(
         order["mounts"],
-        json!([{ "source": "/srv/datasets/imagenet", "target": "/data/imagenet", "readOnly": true }])
+        json!([{ "key": key, "target": "/data/imagenet", "readOnly": true }])
+    );
+    assert_eq!(order["network"], format!("rgpu-c{customer}"));
+    assert_eq!(
+        order["shmSize"],
+        (4 * GIB).to_string(),
+        "a quarter of the memory"
     );
     assert_eq!(order["ports"].as_array().unwrap().len(), 2);
     assert_eq!(
@@ -501,6 +524,12 @@ async fn lifecycle_with_orders_and_events(backend: Backend) {
     let order = again.next_data("orders").await["agentEnvironmentOrders"].clone();
     assert_eq!(order["action"], "DELETE");
     assert_eq!(order["generation"], "5");
+    // The container may still run until the agent removes it: its GPU stays reserved.
+    assert_eq!(
+        app.count_rows("gpus", &format!("allocated_to = '{env}'"))
+            .await,
+        1
+    );
     app.gql_ok_as(Some(&agent), REPORT, json!({ "e": env, "s": "DELETED" }))
         .await;
     assert_nothing_reserved(&app, &host).await;
@@ -512,7 +541,6 @@ async fn lifecycle_with_orders_and_events(backend: Backend) {
         .await,
         1
     );
-    let _ = customer;
 }
 
 async fn reconcile_fails_vanished_and_reports_unknown(backend: Backend) {
@@ -669,16 +697,21 @@ async fn agents_report_environment_samples(backend: Backend) {
             "environmentSamples": [{ "environmentId": env, "collectedAt": "2026-01-01T00:00:00Z",
                 "cpuUsagePercent": 42.5, "memoryUsagePercent": 10.0, "networkRxBytes": "1000" }] } })
     };
-    // Another host's agent cannot report it: nothing stored.
-    app.gql_err_as(
-        Some(&other_agent),
-        report,
-        batch("b0", &env),
-        "BAD_USER_INPUT",
-    )
-    .await;
+    // Another host's agent cannot report it: the sample is dropped, nothing stored.
+    let r = app
+        .gql_ok_as(Some(&other_agent), report, batch("b0", &env))
+        .await;
+    assert_eq!(r["reportMetrics"]["accepted"], 0);
     assert_eq!(app.count_rows("environment_metrics", "1 = 1").await, 0);
-    let r = app.gql_ok_as(Some(&agent), report, batch("b1", &env)).await;
+    // A sample of a container the server does not know drops that sample, never the batch.
+    let mut mixed = batch("b1", &env);
+    let mut foreign = mixed["b"]["environmentSamples"][0].clone();
+    foreign["environmentId"] = json!("env-foreign");
+    mixed["b"]["environmentSamples"]
+        .as_array_mut()
+        .unwrap()
+        .push(foreign);
+    let r = app.gql_ok_as(Some(&agent), report, mixed).await;
     assert_eq!(r["reportMetrics"]["accepted"], 1);
     assert_eq!(
         mine.next_data("m").await["environmentMetrics"],
@@ -762,7 +795,7 @@ async fn orders_never_carried_out_time_out(backend: Backend) {
     let Some(app) = crate::helpers::spawn_app(backend).await else {
         return;
     };
-    let (host, _agent) = gpu_host(&app, "gpu-a", 2).await;
+    let (host, agent) = gpu_host(&app, "gpu-a", 2).await;
     let image = catalogue_image(&app, "pytorch:2.3").await;
     let (token, _) = app.register("ivan").await;
     let creating = create_env(&app, &token, request(&image, 1)).await;
@@ -787,6 +820,19 @@ async fn orders_never_carried_out_time_out(backend: Backend) {
         .await
         .unwrap()
         .contains("did not carry out the create order"));
+    // Its container may still come up (a slow pull): the GPU stays reserved until the
+    // agent's reconcile shows no container; one it finds is for the agent to remove.
+    assert_eq!(app.count_rows("gpus", "status = 'allocated'").await, 1);
+    let r = reconcile(
+        &app,
+        &agent,
+        json!([{ "environmentId": creating, "running": true }]),
+    )
+    .await;
+    assert_eq!(r["remove"], json!([creating]));
+    assert_eq!(app.count_rows("gpus", "status = 'allocated'").await, 1);
+    let r = reconcile(&app, &agent, json!([])).await;
+    assert_eq!(r["released"], json!([creating]));
     assert_nothing_reserved(&app, &host).await;
     // A second pass finds nothing more.
     let again = remotegpu::jobs::environments::run_once(&app.state, later)

@@ -84,14 +84,17 @@ async fn bad_user_input(backend: Backend) {
         .await;
     }
     assert_eq!(app.count_rows("customers", "role = 'customer'").await, 0);
-    // Storage paths may not climb out of their root.
+    // Storage keys (an operator's import) may not climb out of the storage root.
     let customer = create_customer(&app, "carol").await;
-    app.gql_err(
-        "mutation($c: ID!) { createDataset(input: { customerId: $c, name: \"d\", storagePath: \"../etc\" }) { id } }",
-        json!({ "c": customer }),
-        "BAD_USER_INPUT",
-    )
-    .await;
+    for key in ["../etc", "/etc", "a//b", "a/./b"] {
+        app.gql_err(
+            "mutation($c: ID!, $k: String!) { createDataset(input: { customerId: $c, name: \"d\", importKey: $k }) { id } }",
+            json!({ "c": customer, "k": key }),
+            "BAD_USER_INPUT",
+        )
+        .await;
+    }
+    assert_eq!(app.count_rows("datasets", "1 = 1").await, 0);
 }
 
 async fn missing_foreign_rows(backend: Backend) {

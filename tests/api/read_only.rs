@@ -221,7 +221,7 @@ async fn environments_and_dataset_usage(backend: Backend) {
     let env = insert_environment(&app, &customer, &host, "env-e").await;
     let dataset = app
         .gql_ok(
-            "mutation($c: ID!) { createDataset(input: { customerId: $c, name: \"imagenet\", storagePath: \"d/in\" }) { id } }",
+            "mutation($c: ID!) { createDataset(input: { customerId: $c, name: \"imagenet\" }) { id } }",
             json!({ "c": customer }),
         )
         .await["createDataset"]["id"]

@@ -42,20 +42,24 @@ async fn setup_tenant_a(app: &TestApp) -> TenantA {
     let workspace = id_of(&ws, &["createWorkspace", "id"]).await;
     let membership = id_of(&ws["createWorkspace"]["members"][0], &["id"]).await;
     let ds = app
-        .gql_ok_as(t, "mutation { createDataset(input: { name: \"private\", storagePath: \"a/private\" }) { id } }", json!({}))
+        .gql_ok_as(
+            t,
+            "mutation { createDataset(input: { name: \"private\" }) { id } }",
+            json!({}),
+        )
         .await;
     let dataset = id_of(&ds, &["createDataset", "id"]).await;
     let dv = app
         .gql_ok_as(
             t,
-            "mutation($d: ID!) { createDatasetVersion(input: { datasetId: $d, version: \"v1\", storagePath: \"a/private/v1\" }) { id } }",
+            "mutation($d: ID!) { createDatasetVersion(input: { datasetId: $d, version: \"v1\" }) { id } }",
             json!({ "d": dataset }),
         )
         .await;
     let model = app
         .gql_ok_as(
             t,
-            "mutation { createModel(input: { name: \"m\", storagePath: \"a/m\" }) { id } }",
+            "mutation { createModel(input: { name: \"m\" }) { id } }",
             json!({}),
         )
         .await;
@@ -63,7 +67,7 @@ async fn setup_tenant_a(app: &TestApp) -> TenantA {
     let mv = app
         .gql_ok_as(
             t,
-            "mutation($m: ID!) { createModelVersion(input: { modelId: $m, version: \"1\", storagePath: \"a/m/1\" }) { id } }",
+            "mutation($m: ID!) { createModelVersion(input: { modelId: $m, version: \"1\" }) { id } }",
             json!({ "m": model_id }),
         )
         .await;
@@ -260,10 +264,10 @@ async fn another_tenant_sees_nothing(backend: Backend) {
 
     // Naming A's rows as parents looks like naming rows that do not exist.
     let parent_cases = [
-        ("mutation($p: ID!) { createDatasetVersion(input: { datasetId: $p, version: \"b\", storagePath: \"b\" }) { id } }", a.dataset.clone()),
+        ("mutation($p: ID!) { createDatasetVersion(input: { datasetId: $p, version: \"b\" }) { id } }", a.dataset.clone()),
         ("mutation($p: ID!) { inviteWorkspaceMember(input: { workspaceId: $p, login: \"root_admin\", role: ADMIN }) { id } }", a.workspace.clone()),
-        ("mutation($p: ID!) { createDataset(input: { workspaceId: $p, name: \"b\", storagePath: \"b\" }) { id } }", a.workspace.clone()),
-        ("mutation($p: ID!) { createDataset(input: { customerId: $p, name: \"b\", storagePath: \"b\" }) { id } }", a.rows[0].1.clone()),
+        ("mutation($p: ID!) { createDataset(input: { workspaceId: $p, name: \"b\" }) { id } }", a.workspace.clone()),
+        ("mutation($p: ID!) { createDataset(input: { customerId: $p, name: \"b\" }) { id } }", a.rows[0].1.clone()),
     ];
     for (q, parent) in parent_cases {
         let hidden = app
@@ -372,14 +376,15 @@ async fn workspace_roles(backend: Backend) {
         }
     }
     let shared = app
-        .gql_ok_as(o, "mutation($w: ID!) { createDataset(input: { workspaceId: $w, name: \"shared\", storagePath: \"s\" }) { id } }", json!({ "w": ws }))
+        .gql_ok_as(o, "mutation($w: ID!) { createDataset(input: { workspaceId: $w, name: \"shared\" }) { id } }", json!({ "w": ws }))
         .await["createDataset"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let rename =
         "mutation($id: ID!, $n: String!) { updateDataset(id: $id, input: { name: $n }) { name } }";
-    let create_in_ws = "mutation($w: ID!) { createDataset(input: { workspaceId: $w, name: \"mine\", storagePath: \"m\" }) { id } }";
+    let create_in_ws =
+        "mutation($w: ID!) { createDataset(input: { workspaceId: $w, name: \"mine\" }) { id } }";
 
     // Viewers read but do not write.
     let v = Some(viewer.as_str());
