@@ -149,6 +149,7 @@ pub async fn run(
     } else {
         // Environment orders share the command WebSocket.
         let (env_tx, env_rx) = tokio::sync::mpsc::channel(64);
+        prepare_storage_root(&config);
         let runtime: std::sync::Arc<dyn crate::runtime::ContainerRuntime> = std::sync::Arc::new(
             crate::runtime::docker::DockerRuntime::new(config.docker_settings()),
         );
@@ -217,6 +218,24 @@ pub async fn run(
         "agent stopped"
     );
     Ok(())
+}
+
+/// Creates the default storage root (`<data-dir>/storage`) when missing. An explicit
+/// `--storage-root` is never created (a shared file system that did not mount must not be
+/// replaced by the local disk): its absence is logged, and environments with mounts fail
+/// until it appears.
+fn prepare_storage_root(config: &Config) {
+    let root = config.storage_root();
+    if config.storage_root.is_none() {
+        if let Err(e) = std::fs::create_dir_all(&root) {
+            tracing::error!(error = %e, root = %root.display(), "cannot create the storage root");
+        }
+    } else if !root.is_dir() {
+        tracing::error!(
+            root = %root.display(),
+            "the storage root (--storage-root) is not a directory; environments with mounts will fail until it is there"
+        );
+    }
 }
 
 fn restore(buffer: &mut Buffer, path: &Path) {

@@ -216,6 +216,61 @@ pub struct Config {
     )]
     pub publish_address: IpAddr,
 
+    /// Directory beneath which mounts' storage keys are resolved (in production a shared file
+    /// system, e.g. NFS, mounted at the same path on every host). Default
+    /// `<data-dir>/storage`, created at start; an explicit root is never created.
+    #[arg(long, env = "REMOTEGPU_AGENT_STORAGE_ROOT")]
+    pub storage_root: Option<PathBuf>,
+
+    /// Seconds the server must list a container for removal (failed, deleted or unknown
+    /// environments) before the agent removes it.
+    #[arg(long, env = "REMOTEGPU_AGENT_ORPHAN_GRACE_SECS", default_value_t = 300)]
+    pub orphan_grace_secs: u64,
+
+    /// Most processes and threads in one environment's container.
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_PIDS_LIMIT",
+        default_value_t = 4096,
+        value_parser = clap::value_parser!(i64).range(16..)
+    )]
+    pub pids_limit: i64,
+
+    /// Open files per process in an environment's container (soft and hard limit).
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_NOFILE_LIMIT",
+        default_value_t = 65536,
+        value_parser = clap::value_parser!(i64).range(1024..=1_048_576)
+    )]
+    pub nofile_limit: i64,
+
+    /// Size quota of each container's writable layer, in bytes (Docker `StorageOpt size`);
+    /// only for overlay2 over xfs with pquota, devicemapper, btrfs or zfs, where other storage
+    /// drivers fail the create. Unset: no quota.
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_ROOTFS_SIZE_BYTES",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub rootfs_size_bytes: Option<u64>,
+
+    /// OCI runtime of the environments' containers, as registered with the Engine (`runsc`
+    /// for gVisor, `kata-runtime`); unset: the Engine's default (runc).
+    #[arg(long, env = "REMOTEGPU_AGENT_OCI_RUNTIME")]
+    pub oci_runtime: Option<String>,
+
+    /// Drop new connections from tenant networks to this host (iptables INPUT rules per
+    /// network bridge).
+    #[arg(
+        long,
+        env = "REMOTEGPU_AGENT_ISOLATE_HOST",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub isolate_host: bool,
+
     /// Collect one host description and one sample, print them as JSON and exit
     /// (no server contact, no token needed).
     #[arg(long)]
@@ -250,6 +305,13 @@ impl Config {
         self.data_dir.join("buffer.json")
     }
 
+    /// The storage root: `--storage-root`, or `<data-dir>/storage`.
+    pub fn storage_root(&self) -> PathBuf {
+        self.storage_root
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("storage"))
+    }
+
     /// Settings of the command side.
     pub fn command_settings(&self) -> crate::commands::Settings {
         crate::commands::Settings {
@@ -273,6 +335,8 @@ impl Config {
             stop_grace: Duration::from_secs(10),
             retry_initial: Duration::from_millis(self.retry_initial_ms),
             retry_max: Duration::from_millis(self.retry_max_ms),
+            storage: crate::storage::StorageRoot::new(self.storage_root()),
+            orphan_grace: Duration::from_secs(self.orphan_grace_secs),
         }
     }
 
@@ -281,6 +345,14 @@ impl Config {
         crate::runtime::docker::DockerSettings {
             socket: self.docker_socket.clone(),
             publish_address: self.publish_address,
+            storage: crate::storage::StorageRoot::new(self.storage_root()),
+            hardening: crate::runtime::docker::Hardening {
+                pids_limit: self.pids_limit,
+                nofile_limit: self.nofile_limit,
+                rootfs_size_bytes: self.rootfs_size_bytes,
+                oci_runtime: self.oci_runtime.clone().filter(|r| !r.trim().is_empty()),
+            },
+            isolate_host: self.isolate_host,
             ..Default::default()
         }
     }
@@ -402,6 +474,56 @@ mod tests {
         assert_eq!(s.publish_address, IpAddr::from([127, 0, 0, 1]));
         assert_eq!(c.gpu_mode(), crate::runtime::GpuMode::EnvOnly);
         assert!(Config::try_parse_from(["a", "--publish-address", "nowhere"]).is_err());
+    }
+
+    #[test]
+    fn isolation_flags() {
+        let c = parse(&["--data-dir", "/var/lib/rgpu"]);
+        assert_eq!(c.storage_root(), PathBuf::from("/var/lib/rgpu/storage"));
+        let d = c.docker_settings();
+        assert_eq!(
+            d.storage.path(),
+            std::path::Path::new("/var/lib/rgpu/storage")
+        );
+        assert_eq!(d.hardening, crate::runtime::docker::Hardening::default());
+        assert_eq!(
+            (d.hardening.pids_limit, d.hardening.nofile_limit),
+            (4096, 65536)
+        );
+        assert!(d.isolate_host);
+        let e = c.environment_settings();
+        assert_eq!(e.orphan_grace, Duration::from_secs(300));
+        assert_eq!(
+            e.storage.path(),
+            std::path::Path::new("/var/lib/rgpu/storage")
+        );
+
+        let c = parse(&[
+            "--storage-root",
+            "/mnt/nfs/rgpu",
+            "--orphan-grace-secs",
+            "0",
+            "--pids-limit",
+            "64",
+            "--nofile-limit",
+            "4096",
+            "--rootfs-size-bytes",
+            "10737418240",
+            "--oci-runtime",
+            "runsc",
+            "--isolate-host",
+            "false",
+        ]);
+        let d = c.docker_settings();
+        assert_eq!(d.storage.path(), std::path::Path::new("/mnt/nfs/rgpu"));
+        assert_eq!(d.hardening.pids_limit, 64);
+        assert_eq!(d.hardening.nofile_limit, 4096);
+        assert_eq!(d.hardening.rootfs_size_bytes, Some(10 << 30));
+        assert_eq!(d.hardening.oci_runtime.as_deref(), Some("runsc"));
+        assert!(!d.isolate_host);
+        assert_eq!(c.environment_settings().orphan_grace, Duration::ZERO);
+        assert!(Config::try_parse_from(["a", "--pids-limit", "0"]).is_err());
+        assert!(Config::try_parse_from(["a", "--isolate-host", "maybe"]).is_err());
     }
 
     #[test]

@@ -15,3 +15,4 @@ pub mod config;
 pub mod environments;
 pub mod model;
 pub mod runtime;
+pub mod storage;

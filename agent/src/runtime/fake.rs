@@ -14,6 +14,10 @@
 //!   back;
 //! - [`set_usage`](FakeRuntime::set_usage) sets what `usage` reports for a running container.
 //!
+//! It keeps tenant networks as the Docker runtime does: a container's network exists from its
+//! creation until the last container on it is removed ([`networks`](FakeRuntime::networks)).
+//! Mount keys are checked ([`validate_spec`]) but nothing is resolved on disk.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use remotegpu_agent::runtime::{ContainerRuntime, ContainerState, fake::{Call, FakeRuntime}};
@@ -28,7 +32,7 @@
 //! # });
 //! ```
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -118,6 +122,7 @@ struct State {
     calls: Vec<Call>,
     failures: Vec<(Op, VecDeque<RuntimeError>)>,
     missing_images: HashSet<String>,
+    networks: BTreeSet<String>,
     next_id: u64,
 }
 
@@ -178,6 +183,7 @@ impl FakeRuntime {
     pub fn insert(&self, spec: ContainerSpec, running: bool) {
         let mut state = self.lock();
         let container = new_container(&mut state, spec, running);
+        state.networks.insert(container.spec.network.clone());
         state
             .containers
             .insert(container.spec.environment_id.clone(), container);
@@ -215,6 +221,11 @@ impl FakeRuntime {
     /// A copy of one container.
     pub fn container(&self, environment_id: &str) -> Option<FakeContainer> {
         self.lock().containers.get(environment_id).cloned()
+    }
+
+    /// The tenant networks that exist, sorted.
+    pub fn networks(&self) -> Vec<String> {
+        self.lock().networks.iter().cloned().collect()
     }
 
     /// The environment ids of all containers, sorted.
@@ -305,6 +316,7 @@ impl ContainerRuntime for FakeRuntime {
             });
         }
         let container = new_container(&mut state, spec.clone(), false);
+        state.networks.insert(spec.network.clone());
         let answer = info(&container);
         state
             .containers
@@ -354,7 +366,12 @@ impl ContainerRuntime for FakeRuntime {
     async fn remove(&self, environment_id: &str) -> Result<(), RuntimeError> {
         let mut state = self.begin(Call::Remove(environment_id.to_string()))?;
         validate_environment_id(environment_id)?;
-        state.containers.remove(environment_id);
+        if let Some(gone) = state.containers.remove(environment_id) {
+            let network = gone.spec.network;
+            if state.containers.values().all(|c| c.spec.network != network) {
+                state.networks.remove(&network);
+            }
+        }
         Ok(())
     }
 
@@ -385,13 +402,15 @@ impl ContainerRuntime for FakeRuntime {
 }
 
 /// A small valid spec for examples and tests: image `busybox:latest`, 1 core, 256 MiB, one GPU
-/// (`GPU-fake-0`, [`GpuMode::EnvOnly`]), port 30022 → 22.
+/// (`GPU-fake-0`, [`GpuMode::EnvOnly`]), port 30022 → 22, network `rgpu-c1`.
 pub fn example_spec(environment_id: &str) -> ContainerSpec {
     ContainerSpec {
         environment_id: environment_id.to_string(),
         image: "busybox:latest".to_string(),
         cpu_cores: 1,
         memory_bytes: 256 << 20,
+        shm_size_bytes: 0,
+        network: "rgpu-c1".to_string(),
         gpus: vec!["GPU-fake-0".to_string()],
         gpu_mode: GpuMode::EnvOnly,
         ports: vec![super::PortBinding {
@@ -490,5 +509,33 @@ mod tests {
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].environment_id, "e4");
         assert_eq!(listed[0].gpus, ["GPU-fake-0"]);
+    }
+
+    #[tokio::test]
+    async fn networks_live_as_long_as_their_containers() {
+        let fake = FakeRuntime::new();
+        let mut a = example_spec("a");
+        a.network = "rgpu-c7".to_string();
+        let mut b = example_spec("b");
+        b.network = "rgpu-c7".to_string();
+        let mut c = example_spec("c");
+        c.network = "rgpu-w3".to_string();
+        for s in [&a, &b, &c] {
+            fake.create(s).await.unwrap();
+        }
+        assert_eq!(fake.networks(), ["rgpu-c7", "rgpu-w3"]);
+        assert_eq!(fake.container("b").unwrap().spec.network, "rgpu-c7");
+        fake.remove("a").await.unwrap();
+        assert_eq!(fake.networks(), ["rgpu-c7", "rgpu-w3"]);
+        fake.remove("b").await.unwrap();
+        assert_eq!(fake.networks(), ["rgpu-w3"]);
+
+        let mut bad = example_spec("d");
+        bad.network = "bridge".to_string();
+        assert_eq!(
+            fake.create(&bad).await.unwrap_err().kind,
+            RuntimeErrorKind::InvalidSpec
+        );
+        assert_eq!(fake.networks(), ["rgpu-w3"]);
     }
 }
