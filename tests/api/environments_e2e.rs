@@ -17,6 +17,11 @@ use crate::wsclient::WsClient;
 
 const IMAGE: &str = "remotegpu-test/busybox:latest";
 
+/// One test at a time on the Engine: each test's agent removes the platform-labelled
+/// containers its own server does not know (another test's, here), as it would a stray
+/// container on a real host.
+static ENGINE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Whether a Docker Engine with the test image is here; under CI its absence fails.
 fn docker_ready() -> bool {
     let ok = Process::new("docker")
@@ -96,6 +101,7 @@ async fn environments_run_as_real_containers(backend: Backend) {
     if !docker_ready() {
         return;
     }
+    let _engine = ENGINE.lock().await;
     let Some(binary) = agent_binary() else { return };
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -118,9 +124,9 @@ async fn environments_run_as_real_containers(backend: Backend) {
     let image = catalogue_image(&app, IMAGE).await;
     let (host, token) = create_host_with_token(&app, "docker-host").await;
     let work = tempfile::tempdir().unwrap();
-    let data = work.path().join("dataset");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(data.join("labels.txt"), "cat\ndog\n").unwrap();
+    let root = work.path().join("storage");
+    std::fs::create_dir_all(&root).unwrap();
+    let root_arg = root.display().to_string();
     let start_agent = |dir: &str| {
         let agent = Agent::start_with(
             &app,
@@ -132,6 +138,13 @@ async fn environments_run_as_real_containers(backend: Backend) {
                 "127.0.0.1",
                 "--reconcile-interval",
                 "1",
+                "--storage-root",
+                &root_arg,
+                "--orphan-grace-secs",
+                "0",
+                // This machine's Engine cannot raise the open-files limit past 20000.
+                "--nofile-limit",
+                "8192",
             ],
         );
         agent
@@ -154,17 +167,20 @@ async fn environments_run_as_real_containers(backend: Backend) {
         assert!(Instant::now() < deadline, "the agent never registered");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (customer, _) = app.register("docker-user").await;
-    let dataset = app
+    let (customer, customer_id) = app.register("docker-user").await;
+    let created = app
         .gql_ok_as(
             Some(&customer),
-            "mutation($p: String!) { createDataset(input: { name: \"labels\", storagePath: $p }) { id } }",
-            json!({ "p": data.display().to_string() }),
+            "mutation { createDataset(input: { name: \"labels\" }) { id storagePath } }",
+            json!({}),
         )
-        .await["createDataset"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .await["createDataset"]
+        .clone();
+    let dataset = created["id"].as_str().unwrap().to_owned();
+    // The platform's key, beneath the host's storage root (shared storage in production).
+    let data = root.join(created["storagePath"].as_str().unwrap());
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("labels.txt"), "cat\ndog\n").unwrap();
     let mut watch = WsClient::connect(&app, &customer).await;
     watch
         .subscribe(
@@ -221,6 +237,37 @@ async fn environments_run_as_real_containers(backend: Backend) {
     let mount = &c["Mounts"][0];
     assert_eq!(mount["Destination"], "/data/labels");
     assert_eq!(mount["RW"], false);
+    // Confined beneath the storage root, whatever the row says.
+    let source = std::path::PathBuf::from(mount["Source"].as_str().unwrap());
+    assert!(
+        source.starts_with(root.canonicalize().unwrap()),
+        "{source:?} is not beneath {root:?}"
+    );
+    // The hardened profile and the tenant's own network.
+    let hc = &c["HostConfig"];
+    assert!(
+        hc["SecurityOpt"].to_string().contains("no-new-privileges"),
+        "{hc}"
+    );
+    assert_eq!(hc["CapDrop"], json!(["ALL"]));
+    assert!(!hc["CapAdd"].to_string().contains("NET_RAW"), "{hc}");
+    assert!(!hc["CapAdd"].to_string().contains("SYS_ADMIN"), "{hc}");
+    assert!(hc["PidsLimit"].as_i64().unwrap() > 0, "{hc}");
+    assert_eq!(hc["ShmSize"], (1i64 << 30) / 4);
+    assert_eq!(hc["NetworkMode"], format!("rgpu-c{customer_id}"));
+    assert_eq!(
+        Process::new("docker")
+            .args([
+                "exec",
+                &format!("rgpu-{env}"),
+                "cat",
+                "/data/labels/labels.txt"
+            ])
+            .output()
+            .unwrap()
+            .stdout,
+        b"cat\ndog\n"
+    );
     assert_eq!(
         c["HostConfig"]["PortBindings"]["8888/tcp"][0],
         json!({ "HostIp": "127.0.0.1", "HostPort": port.to_string() })
@@ -291,7 +338,160 @@ async fn environments_run_as_real_containers(backend: Backend) {
         .await
         .unwrap_or_default()
         .contains("disappeared"));
+
+    // A labelled container the server does not know is removed (the grace is 0 here).
+    let stranger = format!("rgpu-env-stranger-{}", std::process::id());
+    let _cleanup_stranger = Cleanup(vec![stranger.trim_start_matches("rgpu-").to_owned()]);
+    let made = Process::new("docker")
+        .args([
+            "create",
+            "--name",
+            &stranger,
+            "--label",
+            &format!(
+                "remotegpu.environment={}",
+                stranger.trim_start_matches("rgpu-")
+            ),
+            IMAGE,
+        ])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while inspect(stranger.trim_start_matches("rgpu-")).is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the agent never removed an unknown labelled container"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     agent.stop();
 }
 
-on_both_backends!(environments_run_as_real_containers);
+/// Data in the way a user expects: a writer fills an UPLOADING version through a read-write
+/// mount, deletes the environment (its agent measures what was written), finalizes it, and
+/// it is mounted read-only from then on.
+async fn a_version_is_filled_then_read_only(backend: Backend) {
+    if !docker_ready() {
+        return;
+    }
+    let _engine = ENGINE.lock().await;
+    let Some(binary) = agent_binary() else { return };
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let image = catalogue_image(&app, IMAGE).await;
+    let (host, token) = create_host_with_token(&app, "docker-host").await;
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("storage");
+    std::fs::create_dir_all(&root).unwrap();
+    let agent = Agent::start_with(
+        &app,
+        &binary,
+        &token,
+        &work.path().join("agent"),
+        &[
+            "--publish-address",
+            "127.0.0.1",
+            "--reconcile-interval",
+            "1",
+            "--storage-root",
+            &root.display().to_string(),
+            "--nofile-limit",
+            "8192",
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while app
+        .count_rows("hosts", &format!("id = '{host}' AND status = 'online'"))
+        .await
+        == 0
+    {
+        assert!(Instant::now() < deadline, "the agent never registered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (customer, _) = app.register("filler").await;
+    let c = Some(customer.as_str());
+    let dataset = app
+        .gql_ok_as(
+            c,
+            "mutation { createDataset(input: { name: \"corpus\" }) { id } }",
+            json!({}),
+        )
+        .await["createDataset"]["id"]
+        .clone();
+    let version = app
+        .gql_ok_as(
+            c,
+            "mutation($d: ID!) { createDatasetVersion(input: { datasetId: $d, version: \"v1\" }) { id storagePath } }",
+            json!({ "d": dataset }),
+        )
+        .await["createDatasetVersion"]
+        .clone();
+    let with_mount = |read_write: bool| {
+        let mut input = request(&image, 0);
+        input["cpu"] = json!(1);
+        input["memory"] = json!((1i64 << 30).to_string());
+        input["services"] = json!([]);
+        input["datasets"] = json!([{ "datasetId": dataset, "versionId": version["id"], "mountPath": "/fill", "readWrite": read_write }]);
+        input
+    };
+    let filler = create_env(&app, &customer, with_mount(true)).await;
+    let _cleanup = Cleanup(vec![filler.clone()]);
+    wait_status(&app, &filler, "running").await;
+    let wrote = Process::new("docker")
+        .args([
+            "exec",
+            &format!("rgpu-{filler}"),
+            "sh",
+            "-c",
+            "echo hello > /fill/a.txt && mkdir /fill/sub && echo 12345 > /fill/sub/b.txt",
+        ])
+        .output()
+        .unwrap();
+    assert!(wrote.status.success(), "{wrote:?}");
+    app.gql_ok_as(
+        c,
+        "mutation($id: ID!) { deleteEnvironment(id: $id) { status } }",
+        json!({ "id": filler }),
+    )
+    .await;
+    wait_status(&app, &filler, "deleted").await;
+    let done = app
+        .gql_ok_as(
+            c,
+            "mutation($id: ID!) { finalizeDatasetVersion(id: $id) { status size fileCount } }",
+            json!({ "id": version["id"] }),
+        )
+        .await;
+    assert_eq!(
+        done["finalizeDatasetVersion"],
+        json!({ "status": "READY", "size": "12", "fileCount": 2 })
+    );
+    // Mounted read-only now: writing fails inside.
+    let reader = create_env(&app, &customer, with_mount(false)).await;
+    let _cleanup_reader = Cleanup(vec![reader.clone()]);
+    wait_status(&app, &reader, "running").await;
+    let read = Process::new("docker")
+        .args(["exec", &format!("rgpu-{reader}"), "cat", "/fill/sub/b.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(read.stdout, b"12345\n");
+    let write = Process::new("docker")
+        .args([
+            "exec",
+            &format!("rgpu-{reader}"),
+            "sh",
+            "-c",
+            "echo x > /fill/c.txt",
+        ])
+        .output()
+        .unwrap();
+    assert!(!write.status.success(), "a READY version is read-only");
+    agent.stop();
+}
+
+on_both_backends!(
+    environments_run_as_real_containers,
+    a_version_is_filled_then_read_only
+);
