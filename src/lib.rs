@@ -32,6 +32,13 @@
 //! from the row) -> the agent (`agent/src/environments.rs`, `agent/src/runtime/`) runs the
 //! container and reports back through `reportEnvironmentStatus`.
 //!
+//! A customer's data lives under storage keys the platform generates
+//! (`domain/storage.rs`, `services/storage.rs`: keys, finalizing a filled version, what the
+//! agent measured); an order names keys and the tenant's network, never a host path, and the
+//! agent resolves the keys beneath its storage root. An environment that ends while its
+//! container may still exist keeps its GPUs and ports until a reconcile confirms it gone
+//! (`services/environments.rs`, `settle` and `reconcile`).
+//!
 //! An agent's call travels: `graphql/agent.rs` (parsed input) -> the service that does the
 //! work, inside `services::host_status::agent_call`, which records the call as the host's
 //! heartbeat (and publishes the host's `online` transition). Remote commands are
@@ -43,7 +50,8 @@
 //! access token and a family of refresh tokens, each refresh rotating within its family) ->
 //! `auth/` turns each later request's token back into a principal. The accounts themselves
 //! are `services/accounts.rs` (sign-up, operator-created accounts, profile, deletion), and
-//! workspaces with their memberships `services/workspaces.rs`.
+//! workspaces with their memberships `services/workspaces.rs`, invitations (consent, bound
+//! to their inviter's standing) `services/invitations.rs`.
 //!
 //! Statuses, roles and kinds are `domain`'s enums (`HostState`, `CommandState`,
 //! `MemberRole`, ...), spelled for the database only there; `graphql/enums.rs` mirrors them

@@ -9,7 +9,7 @@ use remotegpu::startup::{migrate, Application};
 use remotegpu::{graphql, services, telemetry};
 
 /// Requests allocate many small objects (GraphQL values, rows, JSON); mimalloc serves them
-/// with less contention and fragmentation than the system allocator (README, Benchmarks).
+/// with less contention and fragmentation than the system allocator (`docs/benchmarks.md`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

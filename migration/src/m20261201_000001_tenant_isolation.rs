@@ -44,7 +44,8 @@ impl MigrationTrait for Migration {
                 .await?;
             let unsafe_location = Condition::any()
                 .add(Expr::col(Added::StoragePath).like("/%"))
-                .add(Expr::col(Added::StoragePath).like("%\\%"))
+                // `!` escapes: PostgreSQL reads a backslash in LIKE as its escape by default.
+                .add(Expr::col(Added::StoragePath).like(LikeExpr::new("%\\%").escape('!')))
                 .add(Expr::col(Added::StoragePath).like("%:%"))
                 .add(Expr::col(Added::StoragePath).like("%//%"))
                 .add(Expr::col(Added::StoragePath).like("%/"))

