@@ -9,7 +9,7 @@ use std::fmt;
 
 use sea_orm::{DbErr, TransactionError};
 
-use crate::services::db::Violation;
+use crate::db::Violation;
 
 /// The fixed set of `extensions.code` values a client can rely on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,14 +140,14 @@ impl AppError {
 /// else is ours.
 impl From<DbErr> for AppError {
     fn from(err: DbErr) -> Self {
-        match crate::services::db::violation(&err) {
+        match crate::db::violation(&err) {
             Some(Violation::Unique) => {
                 Self::Conflict("a record with the same unique value already exists".into())
             }
             Some(Violation::ForeignKey) => {
                 Self::BadUserInput("a referenced record does not exist".into())
             }
-            None if crate::services::db::is_timeout(&err) => {
+            None if crate::db::is_timeout(&err) => {
                 // The client sees TIMEOUT; the statement is worth a look.
                 tracing::warn!(error = %err, "statement cancelled by database.statement_timeout_ms");
                 Self::TimedOut

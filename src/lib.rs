@@ -74,6 +74,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;

@@ -94,7 +94,7 @@ async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
 
 async fn run_migrations(settings: &Settings) -> Result<(), Box<dyn std::error::Error>> {
     let metrics = std::sync::Arc::default();
-    let db = services::db::connect(&settings.database_url(), 1, None, metrics).await?;
+    let db = remotegpu::db::connect(&settings.database_url(), 1, None, metrics).await?;
     migrate(&db).await?;
     tracing::info!("migrations applied");
     Ok(())
@@ -114,7 +114,7 @@ async fn create_admin(
         }
     };
     let metrics = std::sync::Arc::default();
-    let db = services::db::connect(&settings.database_url(), 1, None, metrics).await?;
+    let db = remotegpu::db::connect(&settings.database_url(), 1, None, metrics).await?;
     migrate(&db).await?;
     let account = services::accounts::NewAccount::parse(username, email, &password)?;
     let admin =

@@ -14,10 +14,10 @@ use tokio::sync::watch;
 use crate::auth::jwt::{self, JwtKeys};
 use crate::auth::RevokedSessions;
 use crate::config::Settings;
+use crate::db::{self, DbMetrics};
 use crate::graphql::fanout::Fanout;
 use crate::graphql::schema::build_schema;
 use crate::services::accounts;
-use crate::services::db::{self, DbMetrics};
 use crate::state::AppState;
 use crate::{events, http, jobs};
 

@@ -7,9 +7,9 @@ use sea_orm::DatabaseConnection;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::RevokedSessions;
 use crate::config::Settings;
+use crate::db::DbMetrics;
 use crate::events::EventBus;
 use crate::graphql::fanout::Fanout;
-use crate::services::db::DbMetrics;
 use crate::services::password::LoginThrottle;
 
 #[derive(Clone)]

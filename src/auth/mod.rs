@@ -4,6 +4,7 @@
 //! - [`jwt`]: access tokens (HS256 pinned; `exp`, `iss`, `aud`, `sub` required).
 //! - [`revocations`]: access tokens revoked before their expiry (per replica, from the bus).
 //! - [`tokens`]: opaque secrets (refresh and agent tokens), stored only as SHA-256 hashes.
+//! - [`scope`]: the vocabulary of access rules (scopes, the `Policy` trait, `Access`).
 //! - [`policy`]: per table, which rows a user may read and write. Every generic resolver and
 //!   every relation loader applies it, so a new table cannot be exposed without one.
 
@@ -11,6 +12,7 @@ pub mod jwt;
 pub mod policy;
 pub mod principal;
 pub mod revocations;
+pub mod scope;
 pub mod tokens;
 
 pub use principal::{Principal, User};

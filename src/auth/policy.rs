@@ -26,77 +26,19 @@
 
 use entity::*;
 use futures_util::future::BoxFuture;
-use sea_orm::sea_query::{Condition, Expr, Query, SelectStatement};
+use sea_orm::sea_query::{Condition, Query, SelectStatement};
 use sea_orm::{
     ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, QueryTrait, Value,
+    QueryFilter,
 };
 
+pub use super::scope::{
+    access, delete_access, missing_reference, require_writable, user_for, Access, Policy, Scope,
+};
+use super::scope::{admin_only, readable_keys, writable_keys};
 use super::User;
-use crate::domain::{MemberRole, MemberState};
+use crate::domain::{BillingAccount, MemberRole, MemberState};
 use crate::error::{AppError, AppResult};
-use crate::services::crud::Access;
-
-/// Rows a rule admits.
-#[derive(Debug, Clone)]
-pub enum Scope {
-    All,
-    Nothing,
-    Only(Condition),
-}
-
-impl Scope {
-    /// As a WHERE condition (`Nothing` is a condition no row meets).
-    pub fn condition(self) -> Condition {
-        match self {
-            Scope::All => Condition::all(),
-            Scope::Nothing => Condition::all().add(Expr::value(false)),
-            Scope::Only(c) => c,
-        }
-    }
-
-    fn for_user(u: User, rule: impl FnOnce() -> Scope) -> Scope {
-        if u.admin {
-            Scope::All
-        } else {
-            rule()
-        }
-    }
-}
-
-pub trait Policy: EntityTrait {
-    /// Tables that are the operators' alone (infrastructure, remote commands): customers
-    /// asking for them directly get FORBIDDEN rather than an empty answer. Relations into
-    /// them still just come back empty.
-    const OPERATORS_ONLY: bool = false;
-
-    /// Required: every table decides who reads it.
-    fn readable(u: User) -> Scope;
-
-    /// Who changes rows; by default operators only.
-    fn writable(u: User) -> Scope {
-        admin_only(u)
-    }
-
-    /// Who deletes rows; by default whoever may change them.
-    fn deletable(u: User) -> Scope {
-        Self::writable(u)
-    }
-
-    /// Checks (and completes) a new row; by default only operators create rows.
-    fn authorize_insert<'a>(
-        u: User,
-        _row: &'a mut Self::ActiveModel,
-        _db: &'a DatabaseConnection,
-    ) -> BoxFuture<'a, AppResult<()>> {
-        require_admin(u)
-    }
-}
-
-/// The message for a parent that does not exist or that the caller may not see.
-pub fn missing_reference() -> AppError {
-    AppError::bad_input("a referenced record does not exist")
-}
 
 const ANY_ROLE: &[MemberRole] = &[
     MemberRole::Owner,
@@ -121,23 +63,6 @@ fn my_workspaces(u: User, roles: &[MemberRole]) -> SelectStatement {
         .and_where(workspace_members::Column::Status.eq(MemberState::Active.as_db()))
         .and_where(workspace_members::Column::Role.is_in(spellings(roles)))
         .to_owned()
-}
-
-/// The signed-in user's access to `E`'s rows under `E`'s rule.
-pub fn access<E: Policy>(u: User) -> Access {
-    Access {
-        read: E::readable(u).condition(),
-        write: E::writable(u).condition(),
-    }
-}
-
-/// The signed-in user's access to delete `E`'s rows: they read as always, and delete what
-/// [`Policy::deletable`] admits.
-pub fn delete_access<E: Policy>(u: User) -> Access {
-    Access {
-        read: E::readable(u).condition(),
-        write: E::deletable(u).condition(),
-    }
 }
 
 /// Exception to the `customers` rule (whose writes are the operators'): everyone reads and
@@ -186,63 +111,6 @@ fn tenant_rows<C: ColumnTrait>(u: User, customer: C, workspace: C, intent: Inten
                 .add(in_workspace(MANAGERS)),
         })
     })
-}
-
-/// `column` of the rows of `E` that `u` may read.
-fn readable_keys<E: Policy>(u: User, column: E::Column) -> SelectStatement {
-    E::find()
-        .select_only()
-        .column(column)
-        .filter(E::readable(u).condition())
-        .into_query()
-}
-
-fn writable_keys<E: Policy>(u: User, column: E::Column) -> SelectStatement {
-    E::find()
-        .select_only()
-        .column(column)
-        .filter(E::writable(u).condition())
-        .into_query()
-}
-
-fn admin_only(u: User) -> Scope {
-    Scope::for_user(u, || Scope::Nothing)
-}
-
-fn require_admin(u: User) -> BoxFuture<'static, AppResult<()>> {
-    Box::pin(async move {
-        if u.admin {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden)
-        }
-    })
-}
-
-/// The row of `E` whose `column` is `value` may be written by `u`: a parent the caller may
-/// only read is FORBIDDEN; one it cannot see is reported like one that does not exist.
-pub async fn require_writable<E: Policy>(
-    db: &impl ConnectionTrait,
-    u: User,
-    column: E::Column,
-    value: impl Into<Value> + Clone,
-) -> AppResult<()>
-where
-    E::Model: Sync,
-{
-    let count = |scope: Scope| {
-        E::find()
-            .filter(column.eq(value.clone()))
-            .filter(scope.condition())
-            .count(db)
-    };
-    if count(E::writable(u)).await? > 0 {
-        Ok(())
-    } else if count(E::readable(u)).await? > 0 {
-        Err(AppError::Forbidden)
-    } else {
-        Err(missing_reference())
-    }
 }
 
 /// Fills an owner column with the caller when unset; a customer naming someone else gets
@@ -672,11 +540,40 @@ impl Policy for dataset_usage::Entity {
     }
 }
 
-/// The caller, allowed to use `E`'s queries and mutations at all.
-pub fn user_for<E: Policy>(principal: &super::Principal) -> AppResult<User> {
-    let user = principal.user()?;
-    if E::OPERATORS_ONLY && !user.admin {
-        return Err(AppError::Forbidden);
+/// Exception to the tables' own rules, for operations that are not a table's insert or
+/// update: the price book, quota overrides, invoice settlement and declaring a host lost are
+/// the operators' alone (FORBIDDEN for everyone else).
+pub fn require_operator(u: User) -> AppResult<()> {
+    if u.admin {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden)
     }
-    Ok(user)
+}
+
+/// Who sets an account's monthly spend limit: a customer their own (operators anyone's);
+/// a workspace's its active `owner`s and `admin`s (a `member` or `viewer` is FORBIDDEN, a
+/// workspace one is not an active member of is NOT_FOUND).
+pub async fn authorize_spend_limit(
+    db: &impl ConnectionTrait,
+    u: User,
+    account: BillingAccount,
+) -> AppResult<()> {
+    match account {
+        BillingAccount::Customer(id) if !u.admin && id != u.id => {
+            Err(AppError::NotFound("customer"))
+        }
+        BillingAccount::Workspace(id) if !u.admin => match member_role(db, u, id).await? {
+            Some(role) if role.manages() => Ok(()),
+            Some(_) => Err(AppError::Forbidden),
+            None => Err(AppError::NotFound("workspace")),
+        },
+        _ => Ok(()),
+    }
+}
+
+/// Whose spend a user reads: their own account's (operators any customer's); a workspace's
+/// follows the workspace's read rule.
+pub fn may_read_customer_spend(u: User, customer: i64) -> bool {
+    u.admin || customer == u.id
 }

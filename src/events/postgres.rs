@@ -20,7 +20,7 @@ use super::wire::{
 };
 use super::{Event, EventBus, EventStats, Kind, Subscription, Topic};
 use crate::config::{EventSettings, Secret};
-use crate::services::db;
+use crate::db;
 
 /// Delivers events within this process and, through PostgreSQL `LISTEN/NOTIFY`, to every
 /// other replica on the same database.

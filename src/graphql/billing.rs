@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use super::crud::{principal, state};
 use super::live::{deliver, require_readable};
 use super::scalars::BigInt;
-use crate::auth::policy::user_for;
+use crate::auth::policy::{self, user_for};
 use crate::domain::{BillingAccount, InvoiceState, Money};
 use crate::error::AppError;
 use crate::events::{Event, Key, Kind, SpendUpdate, Topic};
@@ -384,9 +384,7 @@ impl BillingMutation {
         input: SetPriceInput,
     ) -> async_graphql::Result<Price> {
         let user = user_for::<prices::Entity>(&principal(ctx)).gql()?;
-        if !user.admin {
-            return Err(AppError::Forbidden).gql();
-        }
+        policy::require_operator(user).gql()?;
         let price = price_service::NewPrice {
             resource: input.resource_type.into(),
             gpu_model: input.gpu_model,
@@ -427,18 +425,22 @@ impl BillingMutation {
             .transpose()
             .gql()?;
         let app = state(ctx);
-        let standing = spend::set_limit(&app.db, app.events.as_ref(), user, account, limit)
-            .await
-            .gql()?;
+        let standing = crate::services::environments::set_spend_limit(
+            &app.db,
+            app.events.as_ref(),
+            user,
+            account,
+            limit,
+        )
+        .await
+        .gql()?;
         Ok(AccountSpend::from_standing(standing))
     }
 }
 
 async fn settle(ctx: &Context<'_>, id: ID, to: InvoiceState) -> async_graphql::Result<Invoice> {
     let user = user_for::<invoices::Entity>(&principal(ctx)).gql()?;
-    if !user.admin {
-        return Err(AppError::Forbidden).gql();
-    }
+    policy::require_operator(user).gql()?;
     let key = id
         .parse::<i64>()
         .map_err(|_| AppError::NotFound("invoice"))
@@ -456,7 +458,7 @@ pub async fn spend_of(
 ) -> async_graphql::Result<Option<AccountSpend>> {
     let user = principal(ctx).user().gql()?;
     if let BillingAccount::Customer(id) = account {
-        if !user.admin && id != user.id {
+        if !policy::may_read_customer_spend(user, id) {
             return Ok(None);
         }
     }
@@ -492,7 +494,7 @@ impl BillingSubscription {
         // ends the updates.
         Ok(match account {
             BillingAccount::Customer(id) => {
-                if !user.admin && id != user.id {
+                if !policy::may_read_customer_spend(user, id) {
                     return Err(AppError::NotFound("customer")).gql();
                 }
                 require_readable::<customers::Entity>(&app.db, user, id, "customer")

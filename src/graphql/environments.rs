@@ -177,7 +177,7 @@ impl ApiObject for Environment {
             idle_stop_minutes: m.idle_stop_minutes,
             idle_threshold_percent: m.idle_stop_minutes.map(|_| {
                 m.idle_threshold_percent
-                    .unwrap_or(crate::services::spend::IDLE_THRESHOLD_PERCENT)
+                    .unwrap_or(crate::services::environments::IDLE_THRESHOLD_PERCENT)
             }),
         })
     }

@@ -22,10 +22,10 @@ use super::metrics::HostMetric;
 use super::relations::*;
 use super::scalars::BigInt;
 use crate::auth::policy::user_for;
+use crate::db::json_contains;
 use crate::domain::{BoundedText, IpAddress};
 use crate::error::GqlResult;
 use crate::error::{AppError, AppResult};
-use crate::services::db::json_contains;
 use crate::services::fleet;
 
 /// A physical or virtual machine with GPUs, running the node agent.

@@ -298,9 +298,7 @@ impl EnvironmentMutation {
         quota: QuotaInput,
     ) -> async_graphql::Result<Customer> {
         let user = user_for::<customers::Entity>(&principal(ctx)).gql()?;
-        if !user.admin {
-            return Err(AppError::Forbidden).gql();
-        }
+        crate::auth::policy::require_operator(user).gql()?;
         let key = fk("customerId", &customer_id).gql()?;
         let row = lifecycle::set_customer_quota(&state(ctx).db, key, quota.parse().gql()?)
             .await
@@ -316,9 +314,7 @@ impl EnvironmentMutation {
         quota: QuotaInput,
     ) -> async_graphql::Result<Workspace> {
         let user = user_for::<customers::Entity>(&principal(ctx)).gql()?;
-        if !user.admin {
-            return Err(AppError::Forbidden).gql();
-        }
+        crate::auth::policy::require_operator(user).gql()?;
         let key = fk("workspaceId", &workspace_id).gql()?;
         let row = lifecycle::set_workspace_quota(&state(ctx).db, key, quota.parse().gql()?)
             .await

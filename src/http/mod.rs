@@ -29,9 +29,9 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth;
+use crate::db;
 use crate::error::AppError;
 use crate::graphql::schema::{timed_out, AppSchema};
-use crate::services::db;
 use crate::state::AppState;
 use body::GraphQlBody;
 use console::Console;

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use entity::invoices;
 
 use crate::error::AppResult;
+use crate::services::environments as lifecycle;
 use crate::services::invoices as billing_invoices;
 use crate::services::metering::{self, Metered};
 use crate::services::spend::{self, Standing};
@@ -30,9 +31,9 @@ pub async fn run_once(state: &AppState, now: DateTime<Utc>) -> AppResult<Pass> {
     let issued = billing_invoices::issue_closed(db, now).await?;
     let mut checked = Vec::new();
     for account in spend::accounts_to_check(db).await? {
-        checked.push(spend::check(db, bus, account, now).await?);
+        checked.push(lifecycle::enforce_spend_limit(db, bus, account, now).await?);
     }
-    let idle_stopped = spend::stop_idle(db, bus, now).await?;
+    let idle_stopped = lifecycle::stop_idle(db, bus, now).await?;
     Ok(Pass {
         metered,
         issued,

@@ -14,12 +14,13 @@ use sea_orm::{
 
 use crate::auth::policy::{self, Policy};
 use crate::auth::User;
+use crate::db;
 use crate::domain::{AccountKind, AccountRole, AccountState, Email, Password, Username};
 use crate::error::AppResult;
 use crate::events::{Event, EventBus, Revocation};
 use crate::services::crud::{self, Lifecycle};
+use crate::services::password;
 use crate::services::workspaces::release_customer;
-use crate::services::{db, password};
 
 impl Lifecycle for customers::Entity {
     /// A deleted customer's memberships end as if they left; see [`release_customer`].

@@ -15,10 +15,11 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, Set, TransactionTrait,
 };
 
+use crate::db;
 use crate::domain::{GpuHealthState, GpuState};
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, EventBus};
-use crate::services::{db, metric_series};
+use crate::services::metric_series;
 
 /// The host as its agent describes it. `None` keeps what the row has.
 #[derive(Debug, Clone)]
@@ -261,6 +262,8 @@ fn fill_gpu(row: &mut gpus::ActiveModel, gpu: &GpuReport) {
     row.temperature_limit = Set(gpu.temperature_limit);
 }
 
+pub use crate::services::metric_series::{EnvironmentSample, GpuSample, HostSample};
+
 /// One batch of samples from an agent.
 #[derive(Debug, Clone)]
 pub struct MetricBatch {
@@ -271,60 +274,6 @@ pub struct MetricBatch {
     pub gpu_samples: Vec<GpuSample>,
     /// Samples of environments of the reporting host.
     pub environment_samples: Vec<EnvironmentSample>,
-}
-
-/// One host sample, its values checked: bytes are bytes, I/O fields counters since boot.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct HostSample {
-    pub collected_at: NaiveDateTime,
-    pub cpu_usage_percent: Option<f64>,
-    pub cpu_load_1m: Option<f64>,
-    pub cpu_load_5m: Option<f64>,
-    pub cpu_load_15m: Option<f64>,
-    pub memory_used: Option<i64>,
-    pub memory_available: Option<i64>,
-    pub memory_usage_percent: Option<f64>,
-    pub disk_used: Option<i64>,
-    pub disk_available: Option<i64>,
-    pub disk_usage_percent: Option<f64>,
-    pub disk_io_read_bytes: Option<i64>,
-    pub disk_io_write_bytes: Option<i64>,
-    pub network_rx_bytes: Option<i64>,
-    pub network_tx_bytes: Option<i64>,
-    pub network_rx_packets: Option<i64>,
-    pub network_tx_packets: Option<i64>,
-    pub gpu_avg_utilization: Option<f64>,
-    pub gpu_avg_memory_used: Option<i64>,
-    pub gpu_avg_temperature: Option<f64>,
-    pub gpu_avg_power: Option<f64>,
-}
-
-/// One sample of one GPU, named by its uuid, its values checked.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GpuSample {
-    pub gpu_uuid: String,
-    pub collected_at: NaiveDateTime,
-    pub utilization_percent: Option<f64>,
-    pub memory_used: Option<i64>,
-    pub memory_usage_percent: Option<f64>,
-    pub temperature: Option<f64>,
-    pub power_draw: Option<f64>,
-    pub fan_speed_percent: Option<f64>,
-    pub sm_clock: Option<i32>,
-    pub memory_clock: Option<i32>,
-    pub process_count: Option<i32>,
-}
-
-/// One sample of an environment's container.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct EnvironmentSample {
-    pub environment_id: String,
-    pub collected_at: NaiveDateTime,
-    pub cpu_usage_percent: Option<f64>,
-    pub memory_usage_percent: Option<f64>,
-    pub gpu_usage_percent: Option<f64>,
-    pub network_rx_bytes: Option<i64>,
-    pub network_tx_bytes: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

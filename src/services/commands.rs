@@ -14,10 +14,10 @@ use sea_orm::{
     QueryOrder, Set, TransactionTrait,
 };
 
+use crate::db::{self, json_contains};
 use crate::domain::{CommandOrderKind, CommandState, OutputStream};
 use crate::error::{AppError, AppResult};
 use crate::events::{AgentOrder, CommandChange, Event, EventBus, Key, Kind, OutputPiece, Topic};
-use crate::services::db::{self, json_contains};
 
 pub const DEFAULT_TIMEOUT_SECS: i32 = 3600;
 pub const MAX_TIMEOUT_SECS: i32 = 48 * 3600;

@@ -18,9 +18,9 @@ use sea_orm::{
     PrimaryKeyToColumn, PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
+use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, EventBus};
-use crate::services::db;
 
 /// The primary-key value type of an entity.
 pub type Pk<E> = <<E as EntityTrait>::PrimaryKey as PrimaryKeyTrait>::ValueType;
@@ -80,23 +80,7 @@ macro_rules! plain_lifecycle {
 
 plain_lifecycle!(system_configs, gpus, port_mappings, images);
 
-/// What a caller may do with a table's rows: `read` and `write` are WHERE conditions
-/// (from `auth::policy`).
-#[derive(Debug, Clone)]
-pub struct Access {
-    pub read: Condition,
-    pub write: Condition,
-}
-
-impl Access {
-    /// Unrestricted: for the server's own processes and agents acting on their host.
-    pub fn system() -> Self {
-        Self {
-            read: Condition::all(),
-            write: Condition::all(),
-        }
-    }
-}
+pub use crate::auth::scope::Access;
 
 /// The row with this id among those `scope` admits, or NOT_FOUND.
 pub async fn get<E>(

@@ -12,11 +12,11 @@ use entity::hosts;
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
+use crate::db;
 use crate::domain::{HostHealthState, HostState};
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, EventBus, HostStatusChange, Revocation};
 use crate::services::crud::Lifecycle;
-use crate::services::db;
 
 const ONLINE: &str = HostState::Online.as_db();
 const OFFLINE: &str = HostState::Offline.as_db();

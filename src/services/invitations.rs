@@ -21,9 +21,9 @@ use sea_orm::{
 
 use crate::auth::policy::{self, Policy};
 use crate::auth::User;
+use crate::db;
 use crate::domain::{AccountRole, BoundedText, InvitationState, MemberRole, MemberState};
 use crate::error::{AppError, AppResult};
-use crate::services::db;
 use crate::services::workspaces::{add_to_member_count, lock_workspace};
 
 /// How long an invitation stays open.

@@ -20,9 +20,9 @@ use sea_orm::{
     QueryFilter, QuerySelect, Set, TransactionTrait,
 };
 
+use crate::db;
 use crate::domain::{BillingAccount, InvoiceState, Money};
 use crate::error::{AppError, AppResult};
-use crate::services::db;
 use crate::services::prices;
 
 /// Days between issuing an invoice and its due date.

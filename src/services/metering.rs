@@ -24,9 +24,9 @@ use sea_orm::{
     QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 
+use crate::db;
 use crate::domain::{BillingAccount, Money, Resource};
 use crate::error::AppResult;
-use crate::services::db;
 use crate::services::invoices;
 use crate::services::prices::{self, PriceBook};
 

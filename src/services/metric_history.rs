@@ -15,8 +15,8 @@ use sea_orm::{
     QuerySelect, Select,
 };
 
+use crate::db::Bucket;
 use crate::error::AppResult;
-use crate::services::db::Bucket;
 use crate::services::metric_series::{self, Rollup};
 
 use super::rollups::floor;

@@ -7,10 +7,10 @@
 //! maximum) and the raw points of the history (`services::metric_history`). A column is
 //! added here, in its migration and in its entity, and nowhere else.
 
+use chrono::NaiveDateTime;
 use std::borrow::Borrow;
 
-use crate::services::agents::{EnvironmentSample, GpuSample, HostSample};
-use crate::services::db::{Cell, Column, ColumnType};
+use crate::db::{Cell, Column, ColumnType};
 
 /// What the rollup tables keep of a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,6 +209,60 @@ pub const ENVIRONMENT: Series<EnvironmentSample> = Series {
         }),
     ],
 };
+
+/// One host sample, its values checked: bytes are bytes, I/O fields counters since boot.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostSample {
+    pub collected_at: NaiveDateTime,
+    pub cpu_usage_percent: Option<f64>,
+    pub cpu_load_1m: Option<f64>,
+    pub cpu_load_5m: Option<f64>,
+    pub cpu_load_15m: Option<f64>,
+    pub memory_used: Option<i64>,
+    pub memory_available: Option<i64>,
+    pub memory_usage_percent: Option<f64>,
+    pub disk_used: Option<i64>,
+    pub disk_available: Option<i64>,
+    pub disk_usage_percent: Option<f64>,
+    pub disk_io_read_bytes: Option<i64>,
+    pub disk_io_write_bytes: Option<i64>,
+    pub network_rx_bytes: Option<i64>,
+    pub network_tx_bytes: Option<i64>,
+    pub network_rx_packets: Option<i64>,
+    pub network_tx_packets: Option<i64>,
+    pub gpu_avg_utilization: Option<f64>,
+    pub gpu_avg_memory_used: Option<i64>,
+    pub gpu_avg_temperature: Option<f64>,
+    pub gpu_avg_power: Option<f64>,
+}
+
+/// One sample of one GPU, named by its uuid, its values checked.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GpuSample {
+    pub gpu_uuid: String,
+    pub collected_at: NaiveDateTime,
+    pub utilization_percent: Option<f64>,
+    pub memory_used: Option<i64>,
+    pub memory_usage_percent: Option<f64>,
+    pub temperature: Option<f64>,
+    pub power_draw: Option<f64>,
+    pub fan_speed_percent: Option<f64>,
+    pub sm_clock: Option<i32>,
+    pub memory_clock: Option<i32>,
+    pub process_count: Option<i32>,
+}
+
+/// One sample of an environment's container.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnvironmentSample {
+    pub environment_id: String,
+    pub collected_at: NaiveDateTime,
+    pub cpu_usage_percent: Option<f64>,
+    pub memory_usage_percent: Option<f64>,
+    pub gpu_usage_percent: Option<f64>,
+    pub network_rx_bytes: Option<i64>,
+    pub network_tx_bytes: Option<i64>,
+}
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,6 @@ pub mod accounts;
 pub mod agents;
 pub mod commands;
 pub mod crud;
-pub mod db;
 pub mod environments;
 pub mod fleet;
 pub mod host_status;

@@ -17,9 +17,9 @@ use sea_orm::{
     QueryOrder, Set,
 };
 
+use crate::db;
 use crate::domain::{Money, Resource};
 use crate::error::{AppError, AppResult};
-use crate::services::db;
 
 /// The GPU model of a price that applies to every model without its own.
 pub const ANY_GPU_MODEL: &str = "*";

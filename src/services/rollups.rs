@@ -20,8 +20,8 @@ use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 
 use crate::config::MetricSettings;
+use crate::db::{self, Bucket, ColumnType};
 use crate::error::{AppError, AppResult};
-use crate::services::db::{self, Bucket, ColumnType};
 use crate::services::metric_series::{self, Rollup, RollupTables};
 
 /// A raw metric table with its rollup tables, and what the rollups keep of its fields: read

@@ -14,10 +14,11 @@ use sea_orm::{
 use crate::auth::jwt::JwtKeys;
 use crate::auth::tokens::{random_token, sha256_hex, REFRESH_PREFIX};
 use crate::config::AuthSettings;
+use crate::db;
 use crate::domain::{AccountRole, AccountState, Password};
 use crate::error::{AppError, AppResult};
 use crate::events::{EventBus, Revocation};
-use crate::services::{db, password};
+use crate::services::password;
 
 /// What sign-in returns.
 #[derive(Debug)]

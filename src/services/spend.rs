@@ -13,11 +13,11 @@
 //! - Idle auto-stop ([`stop_idle`]): an environment with `idle_stop_minutes` whose GPUs
 //!   stayed under `idle_threshold_percent` in every sample of that many minutes is stopped.
 
-use chrono::{Duration, NaiveDateTime, Utc};
+use chrono::{NaiveDateTime, Utc};
 use entity::numeric::Numeric;
 use entity::{
-    billing_records as br, customers, environment_metrics as em, environment_runs as runs,
-    environments as env, invoices, workspace_members, workspaces,
+    billing_records as br, customers, environment_runs as runs, environments as env, invoices,
+    workspaces,
 };
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
@@ -26,11 +26,10 @@ use sea_orm::{
 };
 
 use crate::auth::User;
-use crate::domain::{BillingAccount, EnvState, MemberRole, MemberState, Money};
+use crate::db;
+use crate::domain::{BillingAccount, EnvState, Money};
 use crate::error::{AppError, AppResult, RefusalReason};
 use crate::events::{Event, EventBus, SpendUpdate};
-use crate::services::db;
-use crate::services::environments as lifecycle;
 use crate::services::invoices::{month_key, month_of};
 use crate::services::metering;
 use crate::services::prices;
@@ -236,26 +235,8 @@ pub async fn set_limit(
     user: User,
     account: BillingAccount,
     limit: Option<Money>,
-) -> AppResult<Standing> {
-    match account {
-        BillingAccount::Customer(id) if !user.admin && id != user.id => {
-            return Err(AppError::NotFound("customer"))
-        }
-        BillingAccount::Workspace(id) if !user.admin => {
-            let role = workspace_members::Entity::find()
-                .filter(workspace_members::Column::WorkspaceId.eq(id))
-                .filter(workspace_members::Column::CustomerId.eq(user.id))
-                .filter(workspace_members::Column::Status.eq(MemberState::Active.as_db()))
-                .one(db)
-                .await?
-                .ok_or(AppError::NotFound("workspace"))?
-                .role;
-            if !MemberRole::from_db(&role)?.manages() {
-                return Err(AppError::Forbidden);
-            }
-        }
-        _ => {}
-    }
+) -> AppResult<Checked> {
+    crate::auth::policy::authorize_spend_limit(db, user, account).await?;
     let changed = {
         let _writer = db::write_guard(db).await;
         update_account(
@@ -327,25 +308,35 @@ async fn set_flag(
     Ok(())
 }
 
-/// Checks one account against its limit at `now`: flags, events, and at 100% its
-/// environments stopped. Publishes the account's standing.
+/// What [`check`] found for one account: its standing, and at 100% of its limit the live
+/// environments the platform is to stop (the billing job asks the lifecycle) and why.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub standing: Standing,
+    pub to_stop: Vec<String>,
+    pub reason: String,
+}
+
+/// Checks one account against its limit at `now`: flags, events, and at 100% the
+/// environments to stop. Publishes the account's standing.
 pub async fn check(
     db: &DatabaseConnection,
     bus: &dyn EventBus,
     account: BillingAccount,
     now: NaiveDateTime,
-) -> AppResult<Standing> {
+) -> AppResult<Checked> {
     let f = flags(db, account).await?;
     let standing = standing_with(db, account, &f, now).await?;
     let month = standing.month.as_str();
     if standing.alert != Alert::None && f.warned.as_deref() != Some(month) {
         set_flag(db, account, false, month).await?;
     }
+    let mut to_stop = Vec::new();
     if standing.alert == Alert::LimitReached {
         if f.limited.as_deref() != Some(month) {
             set_flag(db, account, true, month).await?;
         }
-        let live = env::Entity::find()
+        to_stop = env::Entity::find()
             .filter(match account {
                 BillingAccount::Customer(id) => Condition::all()
                     .add(env::Column::CustomerId.eq(id))
@@ -358,18 +349,22 @@ pub async fn check(
                 [EnvState::Creating, EnvState::Starting, EnvState::Running].map(EnvState::as_db),
             ))
             .all(db)
-            .await?;
-        let reason = format!(
-            "stopped: the monthly spend limit of {} was reached",
-            standing.limit.unwrap_or_default()
-        );
-        for row in live {
-            lifecycle::stop_for_platform(db, bus, &row.id, reason.clone()).await?;
-        }
+            .await?
+            .into_iter()
+            .map(|row| row.id)
+            .collect();
     }
+    let reason = format!(
+        "stopped: the monthly spend limit of {} was reached",
+        standing.limit.unwrap_or_default()
+    );
     bus.publish(vec![Event::Spend(update(account, &standing))])
         .await;
-    Ok(standing)
+    Ok(Checked {
+        standing,
+        to_stop,
+        reason,
+    })
 }
 
 /// The accounts to look at in a pass: those with a limit, and those with something running.
@@ -399,50 +394,4 @@ pub async fn accounts_to_check(db: &impl ConnectionTrait) -> AppResult<Vec<Billi
     accounts.sort();
     accounts.dedup();
     Ok(accounts)
-}
-
-/// The default `idle_threshold_percent`.
-pub const IDLE_THRESHOLD_PERCENT: f64 = 5.0;
-
-/// Stops running environments whose GPUs stayed idle for their `idle_stop_minutes`;
-/// returns their ids.
-pub async fn stop_idle(
-    db: &DatabaseConnection,
-    bus: &dyn EventBus,
-    now: NaiveDateTime,
-) -> AppResult<Vec<String>> {
-    let candidates = env::Entity::find()
-        .filter(env::Column::Status.eq(EnvState::Running.as_db()))
-        .filter(env::Column::IdleStopMinutes.is_not_null())
-        .filter(env::Column::Gpu.gt(0))
-        .all(db)
-        .await?;
-    let mut stopped = Vec::new();
-    for row in candidates {
-        let Some(minutes) = row.idle_stop_minutes.filter(|m| *m > 0) else {
-            continue;
-        };
-        let since = now - Duration::minutes(i64::from(minutes));
-        if row.started_at.is_none_or(|t| t > since) {
-            continue;
-        }
-        let threshold = row.idle_threshold_percent.unwrap_or(IDLE_THRESHOLD_PERCENT);
-        let samples = em::Entity::find()
-            .filter(em::Column::EnvId.eq(row.id.as_str()))
-            .filter(em::Column::CollectedAt.gte(since))
-            .filter(em::Column::CollectedAt.lte(now))
-            .all(db)
-            .await?;
-        let idle = !samples.is_empty()
-            && samples
-                .iter()
-                .all(|s| s.gpu_usage_percent.unwrap_or(0.0) < threshold);
-        if idle {
-            let reason =
-                format!("stopped: idle, GPU utilization under {threshold}% for {minutes} min");
-            lifecycle::stop_for_platform(db, bus, &row.id, reason).await?;
-            stopped.push(row.id);
-        }
-    }
-    Ok(stopped)
 }

@@ -19,10 +19,10 @@ use sea_orm::{
 
 use crate::auth::policy::Policy;
 use crate::auth::User;
+use crate::db;
 use crate::domain::{AssetKind, MountMode, StorageKey, Tenant, UploadState};
 use crate::error::{AppError, AppResult};
 use crate::services::crud::Lifecycle;
-use crate::services::db;
 
 /// A new asset's key, unless an operator's import named one.
 fn asset_key(

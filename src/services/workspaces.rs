@@ -22,11 +22,12 @@ use sea_orm::{
 
 use crate::auth::policy::{self, Policy};
 use crate::auth::User;
+use crate::db;
 use crate::domain::{EnvState, MemberRole, MemberState};
 use crate::error::{AppError, AppResult};
 use crate::events::EventBus;
 use crate::services::crud::Lifecycle;
-use crate::services::{db, environments as lifecycle};
+use crate::services::environments as lifecycle;
 
 impl Lifecycle for workspaces::Entity {
     /// The owner becomes an `owner` member; `member_count` starts at the seed's default of 1,

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use remotegpu::config::{BootstrapAdmin, Secret, Settings};
-use remotegpu::services::db::DbMetrics;
+use remotegpu::db::DbMetrics;
 use remotegpu::startup::Application;
 use remotegpu::state::AppState;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
