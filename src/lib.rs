@@ -26,7 +26,7 @@
 //! writes it to each socket.
 //!
 //! An environment travels: `graphql/lifecycle.rs` (`createEnvironment`, parsed input) ->
-//! `services/environments.rs` (quota, `services/placement.rs` ranks hosts, GPUs, capacity and
+//! `services/environments/` (quota, `services/placement.rs` ranks hosts, GPUs, capacity and
 //! ports reserved in one transaction; publishes a status event and an order reference) ->
 //! `events` -> `graphql/agent_environments.rs` (the host's agent's order feed loads the order
 //! from the row) -> the agent (`agent/src/environments.rs`, `agent/src/runtime/`) runs the
@@ -37,12 +37,12 @@
 //! agent measured); an order names keys and the tenant's network, never a host path, and the
 //! agent resolves the keys beneath its storage root. An environment that ends while its
 //! container may still exist keeps its GPUs and ports until a reconcile confirms it gone
-//! (`services/environments.rs`, `settle` and `reconcile`).
+//! (`services/environments/transitions.rs` and `reconcile.rs`).
 //!
 //! An agent's call travels: `graphql/agent.rs` (parsed input) -> the service that does the
 //! work, inside `services::host_status::agent_call`, which records the call as the host's
 //! heartbeat (and publishes the host's `online` transition). Remote commands are
-//! `services/commands.rs` end to end: it stores them, publishes every command event (orders
+//! `services/commands/` end to end: it stores them, publishes every command event (orders
 //! for agents, status changes, output) and builds each agent's at-least-once order feed,
 //! which `graphql/agent_commands.rs` only maps (`graphql/commands.rs` is the operators' side).
 //!
@@ -58,12 +58,12 @@
 //! for the API and `auth/policy.rs` holds every access rule and its named exceptions
 //! (`scripts/check-vocabulary.sh` keeps both boundaries).
 //!
-//! Billing follows the time it runs: `services/environments.rs` opens and closes an
+//! Billing follows the time it runs: `services/environments/` opens and closes an
 //! `environment_runs` row as it enters and leaves `running` (`services/metering.rs`) ->
 //! `jobs/billing.rs` every minute: `metering::meter` prices each closed hour
 //! (`services/prices.rs`) into billing records on the month's draft (`services/invoices.rs`,
-//! which also issues closed months), `services/spend.rs` checks limits, stops environments
-//! through the lifecycle and publishes each account's spend -> `graphql/billing.rs`
+//! which also issues closed months), `services/spend.rs` checks limits and publishes each
+//! account's spend, and the lifecycle stops what a reached limit or idleness names -> `graphql/billing.rs`
 //! (`spendUpdates`, invoices, prices).
 //!
 //! `docs/architecture.md` draws the layers and these paths at more length; `docs/design.md`

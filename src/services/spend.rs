@@ -6,12 +6,11 @@
 //! - A monthly spend limit per customer (their own environments) and per workspace (its
 //!   environments). [`check`] runs every metering pass and right after a limit changes: at
 //!   80% it sets `spend_warned_month` and publishes a [`SpendUpdate`] with `warning`; at 100%
-//!   it sets `spend_limited_month` and stops the account's environments through the
-//!   lifecycle (GPUs released, `stop_reason` recorded). While the flag is set for the
-//!   current month, creating or starting an environment is FORBIDDEN with
-//!   `extensions.reason = "SPEND_LIMIT"` ([`refuse_if_limited`]).
-//! - Idle auto-stop ([`stop_idle`]): an environment with `idle_stop_minutes` whose GPUs
-//!   stayed under `idle_threshold_percent` in every sample of that many minutes is stopped.
+//!   it sets `spend_limited_month` and names the account's live environments, which the
+//!   lifecycle stops (`services::environments::enforce_spend_limit`: GPUs released,
+//!   `stop_reason` recorded). While the flag is set for the current month, creating or
+//!   starting an environment is FORBIDDEN with `extensions.reason = "SPEND_LIMIT"`
+//!   ([`refuse_if_limited`]). Who may set a limit is `auth::policy`'s.
 
 use chrono::{NaiveDateTime, Utc};
 use entity::numeric::Numeric;
