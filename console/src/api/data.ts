@@ -1,11 +1,18 @@
-// Datasets, models and their versions; images; system configs.
+// Datasets, models and their versions; images; system configs. Their storage keys are the
+// platform's (shown, never sent); a version is UPLOADING until finalized, READY after.
 import { graphql } from '../gql'
+
+export const DATASET_VERSION_FIELDS = graphql(`
+  fragment DatasetVersionFields on DatasetVersion {
+    id datasetId version description storagePath size fileCount checksum status statusReason createdAt
+  }
+`)
 
 export const DATASET_FIELDS = graphql(`
   fragment DatasetFields on Dataset {
-    id uuid customerId workspaceId name description storagePath totalSize status createdAt
+    id uuid customerId workspaceId name description storagePath totalSize status statusReason createdAt
     workspace { id name }
-    versions { id datasetId version description storagePath size fileCount checksum status createdAt }
+    versions { ...DatasetVersionFields }
   }
 `)
 
@@ -25,19 +32,29 @@ export const DELETE_DATASET = graphql(`
 
 export const CREATE_DATASET_VERSION = graphql(`
   mutation CreateDatasetVersion($input: CreateDatasetVersionInput!) {
-    createDatasetVersion(input: $input) { id datasetId version description storagePath size fileCount checksum status createdAt }
+    createDatasetVersion(input: $input) { ...DatasetVersionFields }
   }
+`)
+
+export const FINALIZE_DATASET_VERSION = graphql(`
+  mutation FinalizeDatasetVersion($id: ID!) { finalizeDatasetVersion(id: $id) { ...DatasetVersionFields } }
 `)
 
 export const DELETE_DATASET_VERSION = graphql(`
   mutation DeleteDatasetVersion($id: ID!) { deleteDatasetVersion(id: $id) { id datasetId } }
 `)
 
+export const MODEL_VERSION_FIELDS = graphql(`
+  fragment ModelVersionFields on ModelVersion {
+    id modelId version description storagePath size format metrics status statusReason createdAt
+  }
+`)
+
 export const MODEL_FIELDS = graphql(`
   fragment ModelFields on Model {
-    id uuid customerId workspaceId name framework storagePath totalSize createdAt
+    id uuid customerId workspaceId name framework storagePath totalSize statusReason createdAt
     workspace { id name }
-    versions { id modelId version description storagePath size format metrics status createdAt }
+    versions { ...ModelVersionFields }
   }
 `)
 
@@ -57,8 +74,12 @@ export const DELETE_MODEL = graphql(`
 
 export const CREATE_MODEL_VERSION = graphql(`
   mutation CreateModelVersion($input: CreateModelVersionInput!) {
-    createModelVersion(input: $input) { id modelId version description storagePath size format metrics status createdAt }
+    createModelVersion(input: $input) { ...ModelVersionFields }
   }
+`)
+
+export const FINALIZE_MODEL_VERSION = graphql(`
+  mutation FinalizeModelVersion($id: ID!) { finalizeModelVersion(id: $id) { ...ModelVersionFields } }
 `)
 
 export const DELETE_MODEL_VERSION = graphql(`
