@@ -54,16 +54,16 @@ type Documents = {
     "\n  mutation CancelCommand($commandId: String!) {\n    cancelCommand(commandId: $commandId) { ...CommandFields }\n  }\n": typeof types.CancelCommandDocument,
     "\n  subscription CommandUpdates($batchId: String) {\n    commandUpdates(batchId: $batchId) { commandId batchId hostId status at }\n  }\n": typeof types.CommandUpdatesDocument,
     "\n  subscription CommandOutput($commandId: String!) {\n    commandOutput(commandId: $commandId) { commandId stream seq data }\n  }\n": typeof types.CommandOutputDocument,
-    "\n  fragment DatasetVersionFields on DatasetVersion {\n    id datasetId version description storagePath size fileCount checksum status statusReason createdAt\n  }\n": typeof types.DatasetVersionFieldsFragmentDoc,
-    "\n  fragment DatasetFields on Dataset {\n    id uuid customerId workspaceId name description storagePath totalSize status statusReason createdAt\n    workspace { id name }\n    versions { ...DatasetVersionFields }\n  }\n": typeof types.DatasetFieldsFragmentDoc,
+    "\n  fragment DatasetVersionFields on DatasetVersion {\n    id datasetId version storagePath size fileCount status statusReason\n  }\n": typeof types.DatasetVersionFieldsFragmentDoc,
+    "\n  fragment DatasetFields on Dataset {\n    id workspaceId name description storagePath totalSize status statusReason createdAt\n    workspace { id name }\n    versions { ...DatasetVersionFields }\n  }\n": typeof types.DatasetFieldsFragmentDoc,
     "\n  query Datasets {\n    datasets(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }\n  }\n": typeof types.DatasetsDocument,
     "\n  mutation CreateDataset($input: CreateDatasetInput!) { createDataset(input: $input) { ...DatasetFields } }\n": typeof types.CreateDatasetDocument,
     "\n  mutation DeleteDataset($id: ID!) { deleteDataset(id: $id) { id } }\n": typeof types.DeleteDatasetDocument,
     "\n  mutation CreateDatasetVersion($input: CreateDatasetVersionInput!) {\n    createDatasetVersion(input: $input) { ...DatasetVersionFields }\n  }\n": typeof types.CreateDatasetVersionDocument,
     "\n  mutation FinalizeDatasetVersion($id: ID!) { finalizeDatasetVersion(id: $id) { ...DatasetVersionFields } }\n": typeof types.FinalizeDatasetVersionDocument,
     "\n  mutation DeleteDatasetVersion($id: ID!) { deleteDatasetVersion(id: $id) { id datasetId } }\n": typeof types.DeleteDatasetVersionDocument,
-    "\n  fragment ModelVersionFields on ModelVersion {\n    id modelId version description storagePath size format metrics status statusReason createdAt\n  }\n": typeof types.ModelVersionFieldsFragmentDoc,
-    "\n  fragment ModelFields on Model {\n    id uuid customerId workspaceId name framework storagePath totalSize statusReason createdAt\n    workspace { id name }\n    versions { ...ModelVersionFields }\n  }\n": typeof types.ModelFieldsFragmentDoc,
+    "\n  fragment ModelVersionFields on ModelVersion {\n    id modelId version storagePath size format metrics status statusReason\n  }\n": typeof types.ModelVersionFieldsFragmentDoc,
+    "\n  fragment ModelFields on Model {\n    id workspaceId name framework storagePath totalSize statusReason createdAt\n    workspace { id name }\n    versions { ...ModelVersionFields }\n  }\n": typeof types.ModelFieldsFragmentDoc,
     "\n  query Models {\n    models(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }\n  }\n": typeof types.ModelsDocument,
     "\n  mutation CreateModel($input: CreateModelInput!) { createModel(input: $input) { ...ModelFields } }\n": typeof types.CreateModelDocument,
     "\n  mutation DeleteModel($id: ID!) { deleteModel(id: $id) { id } }\n": typeof types.DeleteModelDocument,
@@ -153,16 +153,16 @@ const documents: Documents = {
     "\n  mutation CancelCommand($commandId: String!) {\n    cancelCommand(commandId: $commandId) { ...CommandFields }\n  }\n": types.CancelCommandDocument,
     "\n  subscription CommandUpdates($batchId: String) {\n    commandUpdates(batchId: $batchId) { commandId batchId hostId status at }\n  }\n": types.CommandUpdatesDocument,
     "\n  subscription CommandOutput($commandId: String!) {\n    commandOutput(commandId: $commandId) { commandId stream seq data }\n  }\n": types.CommandOutputDocument,
-    "\n  fragment DatasetVersionFields on DatasetVersion {\n    id datasetId version description storagePath size fileCount checksum status statusReason createdAt\n  }\n": types.DatasetVersionFieldsFragmentDoc,
-    "\n  fragment DatasetFields on Dataset {\n    id uuid customerId workspaceId name description storagePath totalSize status statusReason createdAt\n    workspace { id name }\n    versions { ...DatasetVersionFields }\n  }\n": types.DatasetFieldsFragmentDoc,
+    "\n  fragment DatasetVersionFields on DatasetVersion {\n    id datasetId version storagePath size fileCount status statusReason\n  }\n": types.DatasetVersionFieldsFragmentDoc,
+    "\n  fragment DatasetFields on Dataset {\n    id workspaceId name description storagePath totalSize status statusReason createdAt\n    workspace { id name }\n    versions { ...DatasetVersionFields }\n  }\n": types.DatasetFieldsFragmentDoc,
     "\n  query Datasets {\n    datasets(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }\n  }\n": types.DatasetsDocument,
     "\n  mutation CreateDataset($input: CreateDatasetInput!) { createDataset(input: $input) { ...DatasetFields } }\n": types.CreateDatasetDocument,
     "\n  mutation DeleteDataset($id: ID!) { deleteDataset(id: $id) { id } }\n": types.DeleteDatasetDocument,
     "\n  mutation CreateDatasetVersion($input: CreateDatasetVersionInput!) {\n    createDatasetVersion(input: $input) { ...DatasetVersionFields }\n  }\n": types.CreateDatasetVersionDocument,
     "\n  mutation FinalizeDatasetVersion($id: ID!) { finalizeDatasetVersion(id: $id) { ...DatasetVersionFields } }\n": types.FinalizeDatasetVersionDocument,
     "\n  mutation DeleteDatasetVersion($id: ID!) { deleteDatasetVersion(id: $id) { id datasetId } }\n": types.DeleteDatasetVersionDocument,
-    "\n  fragment ModelVersionFields on ModelVersion {\n    id modelId version description storagePath size format metrics status statusReason createdAt\n  }\n": types.ModelVersionFieldsFragmentDoc,
-    "\n  fragment ModelFields on Model {\n    id uuid customerId workspaceId name framework storagePath totalSize statusReason createdAt\n    workspace { id name }\n    versions { ...ModelVersionFields }\n  }\n": types.ModelFieldsFragmentDoc,
+    "\n  fragment ModelVersionFields on ModelVersion {\n    id modelId version storagePath size format metrics status statusReason\n  }\n": types.ModelVersionFieldsFragmentDoc,
+    "\n  fragment ModelFields on Model {\n    id workspaceId name framework storagePath totalSize statusReason createdAt\n    workspace { id name }\n    versions { ...ModelVersionFields }\n  }\n": types.ModelFieldsFragmentDoc,
     "\n  query Models {\n    models(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }\n  }\n": types.ModelsDocument,
     "\n  mutation CreateModel($input: CreateModelInput!) { createModel(input: $input) { ...ModelFields } }\n": types.CreateModelDocument,
     "\n  mutation DeleteModel($id: ID!) { deleteModel(id: $id) { id } }\n": types.DeleteModelDocument,
@@ -389,11 +389,11 @@ export function graphql(source: "\n  subscription CommandOutput($commandId: Stri
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  fragment DatasetVersionFields on DatasetVersion {\n    id datasetId version description storagePath size fileCount checksum status statusReason createdAt\n  }\n"): (typeof documents)["\n  fragment DatasetVersionFields on DatasetVersion {\n    id datasetId version description storagePath size fileCount checksum status statusReason createdAt\n  }\n"];
+export function graphql(source: "\n  fragment DatasetVersionFields on DatasetVersion {\n    id datasetId version storagePath size fileCount status statusReason\n  }\n"): (typeof documents)["\n  fragment DatasetVersionFields on DatasetVersion {\n    id datasetId version storagePath size fileCount status statusReason\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  fragment DatasetFields on Dataset {\n    id uuid customerId workspaceId name description storagePath totalSize status statusReason createdAt\n    workspace { id name }\n    versions { ...DatasetVersionFields }\n  }\n"): (typeof documents)["\n  fragment DatasetFields on Dataset {\n    id uuid customerId workspaceId name description storagePath totalSize status statusReason createdAt\n    workspace { id name }\n    versions { ...DatasetVersionFields }\n  }\n"];
+export function graphql(source: "\n  fragment DatasetFields on Dataset {\n    id workspaceId name description storagePath totalSize status statusReason createdAt\n    workspace { id name }\n    versions { ...DatasetVersionFields }\n  }\n"): (typeof documents)["\n  fragment DatasetFields on Dataset {\n    id workspaceId name description storagePath totalSize status statusReason createdAt\n    workspace { id name }\n    versions { ...DatasetVersionFields }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -421,11 +421,11 @@ export function graphql(source: "\n  mutation DeleteDatasetVersion($id: ID!) { d
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  fragment ModelVersionFields on ModelVersion {\n    id modelId version description storagePath size format metrics status statusReason createdAt\n  }\n"): (typeof documents)["\n  fragment ModelVersionFields on ModelVersion {\n    id modelId version description storagePath size format metrics status statusReason createdAt\n  }\n"];
+export function graphql(source: "\n  fragment ModelVersionFields on ModelVersion {\n    id modelId version storagePath size format metrics status statusReason\n  }\n"): (typeof documents)["\n  fragment ModelVersionFields on ModelVersion {\n    id modelId version storagePath size format metrics status statusReason\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  fragment ModelFields on Model {\n    id uuid customerId workspaceId name framework storagePath totalSize statusReason createdAt\n    workspace { id name }\n    versions { ...ModelVersionFields }\n  }\n"): (typeof documents)["\n  fragment ModelFields on Model {\n    id uuid customerId workspaceId name framework storagePath totalSize statusReason createdAt\n    workspace { id name }\n    versions { ...ModelVersionFields }\n  }\n"];
+export function graphql(source: "\n  fragment ModelFields on Model {\n    id workspaceId name framework storagePath totalSize statusReason createdAt\n    workspace { id name }\n    versions { ...ModelVersionFields }\n  }\n"): (typeof documents)["\n  fragment ModelFields on Model {\n    id workspaceId name framework storagePath totalSize statusReason createdAt\n    workspace { id name }\n    versions { ...ModelVersionFields }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
