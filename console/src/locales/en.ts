@@ -89,7 +89,7 @@ const en: typeof zh = {
     declareLost: 'Declare lost',
     declareLostTitle: 'Declare {name} lost',
     declareLostConfirm: 'Use this only when the machine will not come back: every environment on this host that has not ended fails at once, and the GPUs, capacity and ports they held are freed for other environments.',
-    declaredLost: 'Host declared lost: {count} environments failed',
+    declaredLost: 'Host declared lost: no environment failed | Host declared lost: 1 environment failed | Host declared lost: {count} environments failed',
     summary: '{total} hosts, {online} online, {gpus} GPUs',
     deployment: { TRADITIONAL: 'Traditional', KUBERNETES: 'Kubernetes' },
     statuses: { ONLINE: 'Online', OFFLINE: 'Offline', MAINTENANCE: 'Maintenance', ERROR: 'Error' },
