@@ -305,24 +305,71 @@ test('a customer creates a workspace and shares a dataset in it', async () => {
   await page.locator('[data-test=invitations] .el-table__row', { hasText: 'bob' }).waitFor()
   await dialogsClosed()
   await shot(page, '10-customer-invites-a-member')
-  const { myInvitations } = await api(server.url, '{ myInvitations { id workspaceName } }', {}, bob.register.accessToken)
-  assert.equal(myInvitations[0].workspaceName, 'ML Team')
-  await api(server.url, 'mutation($id: ID!) { acceptInvitation(id: $id) { id } }', { id: myInvitations[0].id }, bob.register.accessToken)
+  const { myInvitations } = await api(server.url, '{ myInvitations { totalCount nodes { id workspaceName } } }', {}, bob.register.accessToken)
+  assert.equal(myInvitations.totalCount, 1)
+  assert.equal(myInvitations.nodes[0].workspaceName, 'ML Team')
+  await api(server.url, 'mutation($id: ID!) { acceptInvitation(id: $id) { id } }', { id: myInvitations.nodes[0].id }, bob.register.accessToken)
   await page.reload()
   await page.locator('.el-main .el-table__row', { hasText: 'bob@example.com' }).filter({ hasText: 'Member' }).waitFor()
   assert.equal(await page.locator('[data-test=invitations]').count(), 0, 'the accepted invitation is used up')
   await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Datasets' }).click()
   await page.locator('[data-test=create-dataset]').click()
-  const form = page.locator('.el-dialog:visible form')
+  const form = page.locator('[data-test=dataset-form]')
   await form.locator('input[name=name]').fill('ImageNet-1K')
   await form.locator('textarea').fill('image classification')
-  await form.locator('input[placeholder="datasets/imagenet/"]').fill('datasets/imagenet/')
-  await choose(form.locator('.el-select').first(), 'ML Team')
+  await choose(form.locator('[data-test=dataset-workspace]'), 'ML Team')
+  // A customer names no location: no path, and no import key (that is for operators).
+  assert.equal(await form.locator('[data-test=field-importKey]').count(), 0, 'no import key for customers')
+  assert.equal(await form.locator('input[placeholder*="/"]').count(), 0, 'no path to type')
+  const answer = page.waitForResponse((r) => r.request().postData()?.includes('CreateDataset(') ?? false)
   await form.locator('button[type=submit]').click()
-  // The created row joins the list from the mutation's answer.
+  const response = await answer
+  const sent = JSON.parse(response.request().postData() ?? '{}').variables.input
+  assert.deepEqual(Object.keys(sent).sort(), ['description', 'name', 'workspaceId'])
+  const created = (await response.json()).data.createDataset
+  // The platform chose the key: beneath the workspace's folder, a fresh id.
+  assert.match(created.storagePath, /^datasets\/w\d+\/[0-9a-f]{32}$/)
+  // The created row joins the list from the mutation's answer, its storage key read-only.
   await page.locator('[data-test=datasets] .el-table__row', { hasText: 'ImageNet-1K' }).filter({ hasText: 'ML Team' }).waitFor()
+  assert.equal(((await page.locator('[data-test="dataset-key-ImageNet-1K"]').textContent()) ?? '').trim(), created.storagePath)
   await dialogsClosed()
   await shot(page, '10-customer-dataset-in-workspace')
+})
+
+test('a new dataset version is uploading until it is finalized, then ready', async () => {
+  const row = page.locator('[data-test=datasets] .el-table__row', { hasText: 'ImageNet-1K' }).first()
+  await row.locator('.el-table__expand-icon').click()
+  await page.locator('[data-test="add-version-ImageNet-1K"]').click()
+  const form = page.locator('[data-test=version-form]')
+  await form.waitFor()
+  assert.equal(await form.locator('[data-test=field-importKey]').count(), 0, 'no import key for customers')
+  await form.locator('input[name=version]').fill('v1')
+  const answer = page.waitForResponse((r) => r.request().postData()?.includes('CreateDatasetVersion') ?? false)
+  await page.locator('[data-test=version-submit]').click()
+  const created = (await (await answer).json()).data.createDatasetVersion
+  assert.equal(created.status, 'UPLOADING')
+  const datasetKey = ((await page.locator('[data-test="dataset-key-ImageNet-1K"]').textContent()) ?? '').trim()
+  assert.match(created.storagePath, new RegExp(`^${datasetKey}/[0-9a-f]{32}$`))
+  await dialogsClosed()
+  await page.locator('[data-test="version-status-ImageNet-1K-v1"][data-status=UPLOADING]').waitFor()
+  assert.equal(((await page.locator('[data-test="version-key-ImageNet-1K-v1"]').textContent()) ?? '').trim(), created.storagePath)
+  await shot(page, '10-dataset-version-uploading')
+  // Finalize, after a confirmation that says what it does.
+  await page.locator('[data-test="finalize-ImageNet-1K-v1"]').click()
+  const box = page.locator('.el-message-box:visible')
+  await box.waitFor()
+  assert.match((await box.textContent()) ?? '', /read-only/)
+  const finalized = page.waitForResponse((r) => r.request().postData()?.includes('FinalizeDatasetVersion') ?? false)
+  await box.locator('.el-message-box__btns .el-button--primary').click()
+  const body = await (await finalized).json()
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors))
+  assert.equal(body.data.finalizeDatasetVersion.status, 'READY')
+  await page.locator('[data-test="version-status-ImageNet-1K-v1"][data-status=READY]').waitFor()
+  assert.equal(await page.locator('[data-test="finalize-ImageNet-1K-v1"]').count(), 0, 'a ready version is not finalized again')
+  const alice = await tokenOf(CUSTOMER.username, CUSTOMER.password)
+  const { datasetVersion } = await api(server.url, 'query($id: ID!) { datasetVersion(id: $id) { status } }', { id: created.id }, alice.token)
+  assert.equal(datasetVersion.status, 'READY')
+  await shot(page, '10-dataset-version-ready')
 })
 
 test('a customer creates a CPU-only environment and sees its status change live', async () => {
@@ -372,6 +419,76 @@ test('a customer creates a CPU-only environment and sees its status change live'
   })
   assert.match((await page.locator('[data-test="env-status-dev-box"]').textContent()) ?? '', /Failed/)
   await shot(page, '13-environment-failed-live')
+})
+
+test('a customer mounts an uploading version read-write to fill it, with shared memory', async () => {
+  // Set-up through the API: a second version of the dataset, UPLOADING as every new one is.
+  const alice = await tokenOf(CUSTOMER.username, CUSTOMER.password)
+  const { datasets } = await api(server.url, '{ datasets { nodes { id name } } }', {}, alice.token)
+  const dataset = datasets.nodes.find((d) => d.name === 'ImageNet-1K')
+  const { createDatasetVersion: v2 } = await api(
+    server.url,
+    'mutation($d: ID!) { createDatasetVersion(input: { datasetId: $d, version: "v2" }) { id status } }',
+    { d: dataset.id },
+    alice.token,
+  )
+  assert.equal(v2.status, 'UPLOADING')
+
+  await page.reload()
+  await page.locator('[data-test=create-environment]').click()
+  const form = page.locator('[data-test=environment-form]')
+  await form.waitFor()
+  await form.locator('input[name=name]').fill('filler')
+  await choose(form.locator('[data-test=env-image]'), 'ubuntu:22.04')
+  // Shared memory: at most the memory (1 GB here), in GB.
+  await form.locator('input[name=shmSize]').fill('2')
+  await form.locator('input[name=shmSize]').press('Tab')
+  assert.equal(await form.locator('input[name=shmSize]').inputValue(), '1.0')
+  await form.locator('input[name=shmSize]').fill('0.5')
+  await form.locator('input[name=shmSize]').press('Tab')
+  await page.locator('[data-test=env-add-dataset]').click()
+  const mount = form.locator('[data-test=env-mount-0]')
+  await choose(mount.locator('[data-test=env-mount-dataset]'), 'ImageNet-1K')
+  // The mount path follows the dataset's name; read-write waits for an uploading version.
+  assert.equal(await mount.locator('input[name=mountPath-0]').inputValue(), '/data/imagenet-1k')
+  const readWrite = mount.locator('[data-test=env-mount-read-write]')
+  assert.match((await readWrite.getAttribute('class')) ?? '', /is-disabled/)
+  await choose(mount.locator('[data-test=env-mount-version]'), 'v2')
+  await until(async () => !/is-disabled/.test((await readWrite.getAttribute('class')) ?? ''), { what: 'read-write offered for an uploading version' })
+  await readWrite.click()
+  await shot(page, '13-environment-mounts-read-write')
+  const answer = page.waitForResponse((r) => r.request().postData()?.includes('CreateEnvironment') ?? false)
+  await page.locator('[data-test=env-submit]').click()
+  const response = await answer
+  const input = JSON.parse(response.request().postData() ?? '{}').variables.input
+  assert.equal(input.shmSize, String(1024 ** 3 / 2))
+  assert.deepEqual(input.datasets, [{ datasetId: dataset.id, versionId: v2.id, mountPath: '/data/imagenet-1k', readWrite: true }])
+  const body = await response.json()
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors))
+  const env = body.data.createEnvironment
+  await dialogsClosed()
+  const { environment } = await api(
+    server.url,
+    'query($id: ID!) { environment(id: $id) { datasetUsage { mountPath accessMode datasetVersion { version } } } }',
+    { id: env.id },
+    alice.token,
+  )
+  assert.deepEqual(environment.datasetUsage, [{ mountPath: '/data/imagenet-1k', accessMode: 'READ_WRITE', datasetVersion: { version: 'v2' } }])
+  await page.locator('[data-test="env-status-filler"][data-status=FAILED]').waitFor({ timeout: 30_000 })
+
+  // While that environment exists it may still write the version: finalizing is refused.
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Datasets' }).click()
+  await page.waitForURL('**/datasets')
+  await page.locator('[data-test=datasets] .el-table__row', { hasText: 'ImageNet-1K' }).first().locator('.el-table__expand-icon').click()
+  await page.locator('[data-test="finalize-ImageNet-1K-v2"]').click()
+  await page.locator('.el-message-box:visible .el-message-box__btns .el-button--primary').click()
+  const refused = page.locator('.el-message--error', { hasText: 'CONFLICT' })
+  await refused.waitFor()
+  assert.match((await refused.textContent()) ?? '', /read-write/)
+  await page.locator('[data-test="version-status-ImageNet-1K-v2"][data-status=UPLOADING]').waitFor()
+  await shot(page, '13-finalize-refused-while-mounted')
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Environments' }).click()
+  await page.waitForURL('**/environments')
 })
 
 /** An access token from the API (test set-up). */
@@ -585,6 +702,86 @@ test('a workspace member may not set its limit and sees why', async () => {
   await shot(page, '18-member-limit-forbidden')
 })
 
+test("a workspace member sees the names of a colleague's variables, not their values", async () => {
+  // Set-up through the API: alice's environment in the shared workspace, with a secret.
+  const alice = await tokenOf(CUSTOMER.username, CUSTOMER.password)
+  const { me } = await api(server.url, '{ me { memberships { workspace { id name } } } }', {}, alice.token)
+  const team = me.memberships.find((m) => m.workspace.name === 'ML Team').workspace
+  const { images } = await api(server.url, '{ images { nodes { id name } } }', {}, alice.token)
+  const { createEnvironment } = await api(
+    server.url,
+    'mutation($input: CreateEnvironmentInput!) { createEnvironment(input: $input) { id envVars } }',
+    {
+      input: {
+        name: 'shared-box',
+        workspaceId: team.id,
+        imageId: images.nodes[0].id,
+        cpu: 1,
+        memory: String(1024 ** 3),
+        gpuCount: 0,
+        services: ['SSH'],
+        envVars: [{ name: 'API_TOKEN', value: 's3cret' }],
+      },
+    },
+    alice.token,
+  )
+  assert.deepEqual(createEnvironment.envVars, { API_TOKEN: 's3cret' }, 'its owner reads the value')
+  // bob, a MEMBER, may read the environment but not change it: the value is withheld.
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Environments' }).click()
+  await page.waitForURL('**/environments')
+  const row = page.locator('[data-test=environments] .el-table__row', { has: page.locator('[data-test="env-shared-box"]') })
+  await row.waitFor()
+  await row.locator('.el-table__expand-icon').click()
+  const variable = page.locator('[data-test="env-var-shared-box-API_TOKEN"]')
+  await variable.locator('[data-test=env-var-hidden]', { hasText: 'hidden' }).waitFor()
+  assert.ok(!((await page.locator('body').textContent()) ?? '').includes('s3cret'), 'the value is nowhere on the page')
+  await shot(page, '18-member-sees-hidden-variables')
+})
+
+test('received invitations are listed a page at a time', async () => {
+  // Set-up through the API: alice invites bob into twelve more workspaces.
+  const alice = await tokenOf(CUSTOMER.username, CUSTOMER.password)
+  const names = Array.from({ length: 12 }, (_, i) => `Team ${String(i + 1).padStart(2, '0')}`)
+  for (const name of names) {
+    const { createWorkspace } = await api(server.url, 'mutation($n: String!) { createWorkspace(input: { name: $n }) { id } }', { n: name }, alice.token)
+    await api(server.url, 'mutation($w: ID!) { inviteWorkspaceMember(input: { workspaceId: $w, login: "bob", role: MEMBER }) { id } }', { w: createWorkspace.id }, alice.token)
+  }
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Account' }).click()
+  await page.waitForURL('**/account')
+  const card = page.locator('[data-test=my-invitations]')
+  const rows = card.locator('[data-test=my-invitations-table] .el-table__row')
+  const shown = async () => (await rows.locator('td:first-child').allTextContents()).map((t) => t.trim())
+  await card.locator('[data-test=invitations-total]', { hasText: '12' }).waitFor()
+  // Newest first, ten to a page.
+  await until(async () => (await shown()).join() === names.slice(2).reverse().join(), { what: 'the first page' })
+  assert.equal(((await card.locator('[data-test=invitations-range]').textContent()) ?? '').trim(), '1–10 of 12')
+  assert.equal(await card.locator('[data-test=invitations-previous]').isDisabled(), true)
+  await shot(page, '19-invitations-first-page')
+  await card.locator('[data-test=invitations-next]').click()
+  await until(async () => (await shown()).join() === 'Team 02,Team 01', { what: 'the second page' })
+  assert.equal(((await card.locator('[data-test=invitations-range]').textContent()) ?? '').trim(), '11–12 of 12')
+  assert.equal(await card.locator('[data-test=invitations-next]').isDisabled(), true)
+  await shot(page, '19-invitations-second-page')
+  await card.locator('[data-test=invitations-previous]').click()
+  await until(async () => (await shown()).length === 10, { what: 'the first page again' })
+  // Answering the last two of the second page: accepted, bob is a member; then that page
+  // is empty and the first one shows, alone (no pager for ten).
+  await card.locator('[data-test=invitations-next]').click()
+  await until(async () => (await shown()).join() === 'Team 02,Team 01', { what: 'the second page again' })
+  await rows.filter({ hasText: 'Team 01' }).locator('[data-test=accept-invitation]').click()
+  await card.locator('[data-test=invitations-total]', { hasText: '11' }).waitFor()
+  await page.locator('.el-main a', { hasText: 'Team 01' }).waitFor()
+  await until(async () => (await shown()).join() === 'Team 02', { what: 'the second page without Team 01' })
+  await rows.filter({ hasText: 'Team 02' }).locator('[data-test=decline-invitation]').click()
+  await card.locator('[data-test=invitations-total]', { hasText: '10' }).waitFor()
+  await until(async () => (await shown()).length === 10, { what: 'back on the first page' })
+  assert.equal(await card.locator('[data-test=invitations-next]').count(), 0, 'one page needs no pager')
+  const { myInvitations } = await api(server.url, '{ myInvitations(first: 5) { totalCount pageInfo { hasNextPage } nodes { workspaceName } } }', {}, (await tokenOf('bob', 'bob-password-1')).token)
+  assert.equal(myInvitations.totalCount, 10)
+  assert.equal(myInvitations.pageInfo.hasNextPage, true)
+  assert.deepEqual(myInvitations.nodes.map((n) => n.workspaceName), names.slice(7).reverse())
+})
+
 test('with the network cut off, the console and GraphiQL load completely', async () => {
   const gql = await browser.newPage()
   await gql.goto(`${server.url}/graphql`)
@@ -603,6 +800,67 @@ test('with the network cut off, the console and GraphiQL load completely', async
   await deep.close()
   assert.deepEqual(browser.blocked, [], 'requests that would have left 127.0.0.1')
   assert.deepEqual(browser.failed, [], 'requests that failed')
+})
+
+test('an operator imports a dataset by key, ready at once', async () => {
+  await signInAs(ADMIN.username, ADMIN.password)
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Datasets' }).click()
+  await page.waitForURL('**/datasets')
+  await page.locator('[data-test=create-dataset]').click()
+  const form = page.locator('[data-test=dataset-form]')
+  await form.locator('input[name=name]').fill('Corpus-Import')
+  // A key the server refuses ('..') lands beside the field.
+  await form.locator('[data-test=field-importKey] input').fill('imports/../etc')
+  await form.locator('button[type=submit]').click()
+  await form.locator('[data-test=field-importKey] .el-form-item__error', { hasText: 'BAD_USER_INPUT' }).waitFor()
+  await form.locator('[data-test=field-importKey] input').fill('imports/e2e-corpus')
+  await form.locator('button[type=submit]').click()
+  await dialogsClosed()
+  await page.locator('[data-test="dataset-key-Corpus-Import"]', { hasText: 'imports/e2e-corpus' }).waitFor()
+  // An imported version is READY as it stands: nothing to finalize.
+  await page.locator('[data-test=datasets] .el-table__row', { hasText: 'Corpus-Import' }).first().locator('.el-table__expand-icon').click()
+  await page.locator('[data-test="add-version-Corpus-Import"]').click()
+  const version = page.locator('[data-test=version-form]')
+  await version.locator('input[name=version]').fill('v1')
+  await version.locator('[data-test=field-importKey] input').fill('imports/e2e-corpus/v1')
+  await page.locator('[data-test=version-submit]').click()
+  await dialogsClosed()
+  await page.locator('[data-test="version-status-Corpus-Import-v1"][data-status=READY]').waitFor()
+  assert.equal(((await page.locator('[data-test="version-key-Corpus-Import-v1"]').textContent()) ?? '').trim(), 'imports/e2e-corpus/v1')
+  assert.equal(await page.locator('[data-test="finalize-Corpus-Import-v1"]').count(), 0)
+  await shot(page, '20-operator-import')
+})
+
+test('an operator declares a host lost: its environments fail and free their GPUs', async () => {
+  const admin = (await tokenOf(ADMIN.username, ADMIN.password)).token
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Hosts' }).click()
+  await page.waitForURL('**/fleet')
+  await page.locator('[data-test="host-Billing-Host-E2E"]').click()
+  await page.waitForURL('**/hosts/**')
+  await page.locator('[data-test=declare-lost]').click()
+  const box = page.locator('.el-message-box:visible')
+  await box.waitFor()
+  assert.match((await box.textContent()) ?? '', /will not come back/)
+  // Cancelling changes nothing.
+  await box.locator('.el-message-box__btns button', { hasText: 'Cancel' }).click()
+  await box.waitFor({ state: 'hidden' })
+  const { environment: before } = await api(server.url, 'query($id: ID!) { environment(id: $id) { status } }', { id: billingEnv.id }, admin)
+  assert.notEqual(before.status, 'FAILED')
+  await page.locator('[data-test=declare-lost]').click()
+  const answer = page.waitForResponse((r) => r.request().postData()?.includes('DeclareHostLost') ?? false)
+  await page.locator('.el-message-box:visible .el-message-box__btns .el-button--danger').click()
+  const body = await (await answer).json()
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors))
+  // train-box, and whatever else was placed there (shared-box may have been).
+  const changed = body.data.declareHostLost
+  assert.ok(changed.includes(billingEnv.id), JSON.stringify(changed))
+  await page.locator('.el-message--success', { hasText: changed.length === 1 ? '1 environment failed' : `${changed.length} environments failed` }).waitFor()
+  const { environment: after } = await api(server.url, 'query($id: ID!) { environment(id: $id) { status failureReason } }', { id: billingEnv.id }, admin)
+  assert.equal(after.status, 'FAILED')
+  assert.match(after.failureReason ?? '', /declared lost/)
+  const { hosts } = await api(server.url, '{ hosts(filter: { name: { eq: "Billing-Host-E2E" } }) { nodes { gpus { status allocatedTo } } } }', {}, admin)
+  assert.deepEqual(hosts.nodes[0].gpus, [{ status: 'AVAILABLE', allocatedTo: null }])
+  await shot(page, '21-host-declared-lost')
 })
 
 let passed = 0

@@ -89,8 +89,12 @@ export const REVOKE_INVITATION = graphql(`
 `)
 
 export const MY_INVITATIONS = graphql(`
-  query MyInvitations {
-    myInvitations { id workspaceId workspaceName role invitedBy expiresAt }
+  query MyInvitations($first: Int, $after: String) {
+    myInvitations(first: $first, after: $after) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      nodes { id workspaceId workspaceName role invitedBy expiresAt }
+    }
   }
 `)
 

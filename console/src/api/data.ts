@@ -1,11 +1,20 @@
-// Datasets, models and their versions; images; system configs.
+// Datasets, models and their versions; images; system configs. Their storage keys are the
+// platform's (shown, never sent); a version is UPLOADING until finalized, READY after.
+// A list of 40 with every version of each costs 40 x (row + 10 x version) under the server's
+// default complexity limit (5000): a version carries only the fields the pages show.
 import { graphql } from '../gql'
+
+export const DATASET_VERSION_FIELDS = graphql(`
+  fragment DatasetVersionFields on DatasetVersion {
+    id datasetId version storagePath size fileCount status statusReason
+  }
+`)
 
 export const DATASET_FIELDS = graphql(`
   fragment DatasetFields on Dataset {
-    id uuid customerId workspaceId name description storagePath totalSize status createdAt
+    id workspaceId name description storagePath totalSize status statusReason createdAt
     workspace { id name }
-    versions { id datasetId version description storagePath size fileCount checksum status createdAt }
+    versions { ...DatasetVersionFields }
   }
 `)
 
@@ -25,19 +34,29 @@ export const DELETE_DATASET = graphql(`
 
 export const CREATE_DATASET_VERSION = graphql(`
   mutation CreateDatasetVersion($input: CreateDatasetVersionInput!) {
-    createDatasetVersion(input: $input) { id datasetId version description storagePath size fileCount checksum status createdAt }
+    createDatasetVersion(input: $input) { ...DatasetVersionFields }
   }
+`)
+
+export const FINALIZE_DATASET_VERSION = graphql(`
+  mutation FinalizeDatasetVersion($id: ID!) { finalizeDatasetVersion(id: $id) { ...DatasetVersionFields } }
 `)
 
 export const DELETE_DATASET_VERSION = graphql(`
   mutation DeleteDatasetVersion($id: ID!) { deleteDatasetVersion(id: $id) { id datasetId } }
 `)
 
+export const MODEL_VERSION_FIELDS = graphql(`
+  fragment ModelVersionFields on ModelVersion {
+    id modelId version storagePath size format metrics status statusReason
+  }
+`)
+
 export const MODEL_FIELDS = graphql(`
   fragment ModelFields on Model {
-    id uuid customerId workspaceId name framework storagePath totalSize createdAt
+    id workspaceId name framework storagePath totalSize statusReason createdAt
     workspace { id name }
-    versions { id modelId version description storagePath size format metrics status createdAt }
+    versions { ...ModelVersionFields }
   }
 `)
 
@@ -57,8 +76,12 @@ export const DELETE_MODEL = graphql(`
 
 export const CREATE_MODEL_VERSION = graphql(`
   mutation CreateModelVersion($input: CreateModelVersionInput!) {
-    createModelVersion(input: $input) { id modelId version description storagePath size format metrics status createdAt }
+    createModelVersion(input: $input) { ...ModelVersionFields }
   }
+`)
+
+export const FINALIZE_MODEL_VERSION = graphql(`
+  mutation FinalizeModelVersion($id: ID!) { finalizeModelVersion(id: $id) { ...ModelVersionFields } }
 `)
 
 export const DELETE_MODEL_VERSION = graphql(`

@@ -4,7 +4,7 @@ import { graphql } from '../gql'
 export const ENVIRONMENT_FIELDS = graphql(`
   fragment EnvironmentFields on Environment {
     id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason
-    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar
+    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar envVars
     customer { id username }
     portMappings { id envId serviceType externalPort internalPort status connect }
   }

@@ -72,6 +72,12 @@ export const ROTATE_AGENT_TOKEN = graphql(`
   }
 `)
 
+export const DECLARE_HOST_LOST = graphql(`
+  mutation DeclareHostLost($hostId: ID!) {
+    declareHostLost(hostId: $hostId)
+  }
+`)
+
 export const CREATE_GPU = graphql(`
   mutation CreateGpu($input: CreateGpuInput!) {
     createGpu(input: $input) { ...GpuFields latestMetric { ...GpuMetricFields } }

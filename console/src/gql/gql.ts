@@ -27,7 +27,7 @@ type Documents = {
     "\n  query WorkspaceInvitations($workspaceId: ID!) {\n    workspaceInvitations(filter: { workspaceId: { eq: $workspaceId } }, orderBy: [{ field: CREATED_AT, direction: DESC }], first: 50) {\n      nodes { ...InvitationFields }\n    }\n  }\n": typeof types.WorkspaceInvitationsDocument,
     "\n  mutation InviteMember($input: InviteWorkspaceMemberInput!) {\n    inviteWorkspaceMember(input: $input) { ...InvitationFields }\n  }\n": typeof types.InviteMemberDocument,
     "\n  mutation RevokeInvitation($id: ID!) {\n    revokeWorkspaceInvitation(id: $id) { id }\n  }\n": typeof types.RevokeInvitationDocument,
-    "\n  query MyInvitations {\n    myInvitations { id workspaceId workspaceName role invitedBy expiresAt }\n  }\n": typeof types.MyInvitationsDocument,
+    "\n  query MyInvitations($first: Int, $after: String) {\n    myInvitations(first: $first, after: $after) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { id workspaceId workspaceName role invitedBy expiresAt }\n    }\n  }\n": typeof types.MyInvitationsDocument,
     "\n  mutation AcceptInvitation($id: ID!) {\n    acceptInvitation(id: $id) { id role status }\n  }\n": typeof types.AcceptInvitationDocument,
     "\n  mutation DeclineInvitation($id: ID!) {\n    declineInvitation(id: $id)\n  }\n": typeof types.DeclineInvitationDocument,
     "\n  mutation UpdateMember($id: ID!, $input: UpdateWorkspaceMemberInput!) {\n    updateWorkspaceMember(id: $id, input: $input) { id role status }\n  }\n": typeof types.UpdateMemberDocument,
@@ -54,17 +54,21 @@ type Documents = {
     "\n  mutation CancelCommand($commandId: String!) {\n    cancelCommand(commandId: $commandId) { ...CommandFields }\n  }\n": typeof types.CancelCommandDocument,
     "\n  subscription CommandUpdates($batchId: String) {\n    commandUpdates(batchId: $batchId) { commandId batchId hostId status at }\n  }\n": typeof types.CommandUpdatesDocument,
     "\n  subscription CommandOutput($commandId: String!) {\n    commandOutput(commandId: $commandId) { commandId stream seq data }\n  }\n": typeof types.CommandOutputDocument,
-    "\n  fragment DatasetFields on Dataset {\n    id uuid customerId workspaceId name description storagePath totalSize status createdAt\n    workspace { id name }\n    versions { id datasetId version description storagePath size fileCount checksum status createdAt }\n  }\n": typeof types.DatasetFieldsFragmentDoc,
+    "\n  fragment DatasetVersionFields on DatasetVersion {\n    id datasetId version storagePath size fileCount status statusReason\n  }\n": typeof types.DatasetVersionFieldsFragmentDoc,
+    "\n  fragment DatasetFields on Dataset {\n    id workspaceId name description storagePath totalSize status statusReason createdAt\n    workspace { id name }\n    versions { ...DatasetVersionFields }\n  }\n": typeof types.DatasetFieldsFragmentDoc,
     "\n  query Datasets {\n    datasets(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }\n  }\n": typeof types.DatasetsDocument,
     "\n  mutation CreateDataset($input: CreateDatasetInput!) { createDataset(input: $input) { ...DatasetFields } }\n": typeof types.CreateDatasetDocument,
     "\n  mutation DeleteDataset($id: ID!) { deleteDataset(id: $id) { id } }\n": typeof types.DeleteDatasetDocument,
-    "\n  mutation CreateDatasetVersion($input: CreateDatasetVersionInput!) {\n    createDatasetVersion(input: $input) { id datasetId version description storagePath size fileCount checksum status createdAt }\n  }\n": typeof types.CreateDatasetVersionDocument,
+    "\n  mutation CreateDatasetVersion($input: CreateDatasetVersionInput!) {\n    createDatasetVersion(input: $input) { ...DatasetVersionFields }\n  }\n": typeof types.CreateDatasetVersionDocument,
+    "\n  mutation FinalizeDatasetVersion($id: ID!) { finalizeDatasetVersion(id: $id) { ...DatasetVersionFields } }\n": typeof types.FinalizeDatasetVersionDocument,
     "\n  mutation DeleteDatasetVersion($id: ID!) { deleteDatasetVersion(id: $id) { id datasetId } }\n": typeof types.DeleteDatasetVersionDocument,
-    "\n  fragment ModelFields on Model {\n    id uuid customerId workspaceId name framework storagePath totalSize createdAt\n    workspace { id name }\n    versions { id modelId version description storagePath size format metrics status createdAt }\n  }\n": typeof types.ModelFieldsFragmentDoc,
+    "\n  fragment ModelVersionFields on ModelVersion {\n    id modelId version storagePath size format metrics status statusReason\n  }\n": typeof types.ModelVersionFieldsFragmentDoc,
+    "\n  fragment ModelFields on Model {\n    id workspaceId name framework storagePath totalSize statusReason createdAt\n    workspace { id name }\n    versions { ...ModelVersionFields }\n  }\n": typeof types.ModelFieldsFragmentDoc,
     "\n  query Models {\n    models(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }\n  }\n": typeof types.ModelsDocument,
     "\n  mutation CreateModel($input: CreateModelInput!) { createModel(input: $input) { ...ModelFields } }\n": typeof types.CreateModelDocument,
     "\n  mutation DeleteModel($id: ID!) { deleteModel(id: $id) { id } }\n": typeof types.DeleteModelDocument,
-    "\n  mutation CreateModelVersion($input: CreateModelVersionInput!) {\n    createModelVersion(input: $input) { id modelId version description storagePath size format metrics status createdAt }\n  }\n": typeof types.CreateModelVersionDocument,
+    "\n  mutation CreateModelVersion($input: CreateModelVersionInput!) {\n    createModelVersion(input: $input) { ...ModelVersionFields }\n  }\n": typeof types.CreateModelVersionDocument,
+    "\n  mutation FinalizeModelVersion($id: ID!) { finalizeModelVersion(id: $id) { ...ModelVersionFields } }\n": typeof types.FinalizeModelVersionDocument,
     "\n  mutation DeleteModelVersion($id: ID!) { deleteModelVersion(id: $id) { id modelId } }\n": typeof types.DeleteModelVersionDocument,
     "\n  query MyWorkspaces {\n    me { id memberships { id role workspace { id name } } }\n  }\n": typeof types.MyWorkspacesDocument,
     "\n  query Images {\n    images(first: 100, orderBy: [{ field: NAME, direction: ASC }]) {\n      totalCount\n      nodes { id name description category isOfficial size createdAt }\n    }\n  }\n": typeof types.ImagesDocument,
@@ -75,7 +79,7 @@ type Documents = {
     "\n  mutation CreateSystemConfig($input: CreateSystemConfigInput!) {\n    createSystemConfig(input: $input) { id configKey configValue configType description isPublic updatedAt }\n  }\n": typeof types.CreateSystemConfigDocument,
     "\n  mutation UpdateSystemConfig($id: ID!, $input: UpdateSystemConfigInput!) {\n    updateSystemConfig(id: $id, input: $input) { id configKey configValue configType description isPublic updatedAt }\n  }\n": typeof types.UpdateSystemConfigDocument,
     "\n  mutation DeleteSystemConfig($id: ID!) { deleteSystemConfig(id: $id) { id } }\n": typeof types.DeleteSystemConfigDocument,
-    "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n": typeof types.EnvironmentFieldsFragmentDoc,
+    "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar envVars\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n": typeof types.EnvironmentFieldsFragmentDoc,
     "\n  query Environments {\n    environments(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) {\n      totalCount\n      nodes { ...EnvironmentFields }\n    }\n  }\n": typeof types.EnvironmentsDocument,
     "\n  mutation CreateEnvironment($input: CreateEnvironmentInput!) { createEnvironment(input: $input) { ...EnvironmentFields } }\n": typeof types.CreateEnvironmentDocument,
     "\n  mutation StopEnvironment($id: ID!) { stopEnvironment(id: $id) { ...EnvironmentFields } }\n": typeof types.StopEnvironmentDocument,
@@ -95,6 +99,7 @@ type Documents = {
     "\n  mutation UpdateHost($id: ID!, $input: UpdateHostInput!) {\n    updateHost(id: $id, input: $input) { ...HostFields }\n  }\n": typeof types.UpdateHostDocument,
     "\n  mutation DeleteHost($id: ID!) {\n    deleteHost(id: $id) { id }\n  }\n": typeof types.DeleteHostDocument,
     "\n  mutation RotateAgentToken($hostId: ID!) {\n    rotateAgentToken(hostId: $hostId)\n  }\n": typeof types.RotateAgentTokenDocument,
+    "\n  mutation DeclareHostLost($hostId: ID!) {\n    declareHostLost(hostId: $hostId)\n  }\n": typeof types.DeclareHostLostDocument,
     "\n  mutation CreateGpu($input: CreateGpuInput!) {\n    createGpu(input: $input) { ...GpuFields latestMetric { ...GpuMetricFields } }\n  }\n": typeof types.CreateGpuDocument,
     "\n  mutation UpdateGpu($id: ID!, $input: UpdateGpuInput!) {\n    updateGpu(id: $id, input: $input) { ...GpuFields }\n  }\n": typeof types.UpdateGpuDocument,
     "\n  mutation DeleteGpu($id: ID!) {\n    deleteGpu(id: $id) { id hostId }\n  }\n": typeof types.DeleteGpuDocument,
@@ -121,7 +126,7 @@ const documents: Documents = {
     "\n  query WorkspaceInvitations($workspaceId: ID!) {\n    workspaceInvitations(filter: { workspaceId: { eq: $workspaceId } }, orderBy: [{ field: CREATED_AT, direction: DESC }], first: 50) {\n      nodes { ...InvitationFields }\n    }\n  }\n": types.WorkspaceInvitationsDocument,
     "\n  mutation InviteMember($input: InviteWorkspaceMemberInput!) {\n    inviteWorkspaceMember(input: $input) { ...InvitationFields }\n  }\n": types.InviteMemberDocument,
     "\n  mutation RevokeInvitation($id: ID!) {\n    revokeWorkspaceInvitation(id: $id) { id }\n  }\n": types.RevokeInvitationDocument,
-    "\n  query MyInvitations {\n    myInvitations { id workspaceId workspaceName role invitedBy expiresAt }\n  }\n": types.MyInvitationsDocument,
+    "\n  query MyInvitations($first: Int, $after: String) {\n    myInvitations(first: $first, after: $after) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { id workspaceId workspaceName role invitedBy expiresAt }\n    }\n  }\n": types.MyInvitationsDocument,
     "\n  mutation AcceptInvitation($id: ID!) {\n    acceptInvitation(id: $id) { id role status }\n  }\n": types.AcceptInvitationDocument,
     "\n  mutation DeclineInvitation($id: ID!) {\n    declineInvitation(id: $id)\n  }\n": types.DeclineInvitationDocument,
     "\n  mutation UpdateMember($id: ID!, $input: UpdateWorkspaceMemberInput!) {\n    updateWorkspaceMember(id: $id, input: $input) { id role status }\n  }\n": types.UpdateMemberDocument,
@@ -148,17 +153,21 @@ const documents: Documents = {
     "\n  mutation CancelCommand($commandId: String!) {\n    cancelCommand(commandId: $commandId) { ...CommandFields }\n  }\n": types.CancelCommandDocument,
     "\n  subscription CommandUpdates($batchId: String) {\n    commandUpdates(batchId: $batchId) { commandId batchId hostId status at }\n  }\n": types.CommandUpdatesDocument,
     "\n  subscription CommandOutput($commandId: String!) {\n    commandOutput(commandId: $commandId) { commandId stream seq data }\n  }\n": types.CommandOutputDocument,
-    "\n  fragment DatasetFields on Dataset {\n    id uuid customerId workspaceId name description storagePath totalSize status createdAt\n    workspace { id name }\n    versions { id datasetId version description storagePath size fileCount checksum status createdAt }\n  }\n": types.DatasetFieldsFragmentDoc,
+    "\n  fragment DatasetVersionFields on DatasetVersion {\n    id datasetId version storagePath size fileCount status statusReason\n  }\n": types.DatasetVersionFieldsFragmentDoc,
+    "\n  fragment DatasetFields on Dataset {\n    id workspaceId name description storagePath totalSize status statusReason createdAt\n    workspace { id name }\n    versions { ...DatasetVersionFields }\n  }\n": types.DatasetFieldsFragmentDoc,
     "\n  query Datasets {\n    datasets(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }\n  }\n": types.DatasetsDocument,
     "\n  mutation CreateDataset($input: CreateDatasetInput!) { createDataset(input: $input) { ...DatasetFields } }\n": types.CreateDatasetDocument,
     "\n  mutation DeleteDataset($id: ID!) { deleteDataset(id: $id) { id } }\n": types.DeleteDatasetDocument,
-    "\n  mutation CreateDatasetVersion($input: CreateDatasetVersionInput!) {\n    createDatasetVersion(input: $input) { id datasetId version description storagePath size fileCount checksum status createdAt }\n  }\n": types.CreateDatasetVersionDocument,
+    "\n  mutation CreateDatasetVersion($input: CreateDatasetVersionInput!) {\n    createDatasetVersion(input: $input) { ...DatasetVersionFields }\n  }\n": types.CreateDatasetVersionDocument,
+    "\n  mutation FinalizeDatasetVersion($id: ID!) { finalizeDatasetVersion(id: $id) { ...DatasetVersionFields } }\n": types.FinalizeDatasetVersionDocument,
     "\n  mutation DeleteDatasetVersion($id: ID!) { deleteDatasetVersion(id: $id) { id datasetId } }\n": types.DeleteDatasetVersionDocument,
-    "\n  fragment ModelFields on Model {\n    id uuid customerId workspaceId name framework storagePath totalSize createdAt\n    workspace { id name }\n    versions { id modelId version description storagePath size format metrics status createdAt }\n  }\n": types.ModelFieldsFragmentDoc,
+    "\n  fragment ModelVersionFields on ModelVersion {\n    id modelId version storagePath size format metrics status statusReason\n  }\n": types.ModelVersionFieldsFragmentDoc,
+    "\n  fragment ModelFields on Model {\n    id workspaceId name framework storagePath totalSize statusReason createdAt\n    workspace { id name }\n    versions { ...ModelVersionFields }\n  }\n": types.ModelFieldsFragmentDoc,
     "\n  query Models {\n    models(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }\n  }\n": types.ModelsDocument,
     "\n  mutation CreateModel($input: CreateModelInput!) { createModel(input: $input) { ...ModelFields } }\n": types.CreateModelDocument,
     "\n  mutation DeleteModel($id: ID!) { deleteModel(id: $id) { id } }\n": types.DeleteModelDocument,
-    "\n  mutation CreateModelVersion($input: CreateModelVersionInput!) {\n    createModelVersion(input: $input) { id modelId version description storagePath size format metrics status createdAt }\n  }\n": types.CreateModelVersionDocument,
+    "\n  mutation CreateModelVersion($input: CreateModelVersionInput!) {\n    createModelVersion(input: $input) { ...ModelVersionFields }\n  }\n": types.CreateModelVersionDocument,
+    "\n  mutation FinalizeModelVersion($id: ID!) { finalizeModelVersion(id: $id) { ...ModelVersionFields } }\n": types.FinalizeModelVersionDocument,
     "\n  mutation DeleteModelVersion($id: ID!) { deleteModelVersion(id: $id) { id modelId } }\n": types.DeleteModelVersionDocument,
     "\n  query MyWorkspaces {\n    me { id memberships { id role workspace { id name } } }\n  }\n": types.MyWorkspacesDocument,
     "\n  query Images {\n    images(first: 100, orderBy: [{ field: NAME, direction: ASC }]) {\n      totalCount\n      nodes { id name description category isOfficial size createdAt }\n    }\n  }\n": types.ImagesDocument,
@@ -169,7 +178,7 @@ const documents: Documents = {
     "\n  mutation CreateSystemConfig($input: CreateSystemConfigInput!) {\n    createSystemConfig(input: $input) { id configKey configValue configType description isPublic updatedAt }\n  }\n": types.CreateSystemConfigDocument,
     "\n  mutation UpdateSystemConfig($id: ID!, $input: UpdateSystemConfigInput!) {\n    updateSystemConfig(id: $id, input: $input) { id configKey configValue configType description isPublic updatedAt }\n  }\n": types.UpdateSystemConfigDocument,
     "\n  mutation DeleteSystemConfig($id: ID!) { deleteSystemConfig(id: $id) { id } }\n": types.DeleteSystemConfigDocument,
-    "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n": types.EnvironmentFieldsFragmentDoc,
+    "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar envVars\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n": types.EnvironmentFieldsFragmentDoc,
     "\n  query Environments {\n    environments(first: 100, orderBy: [{ field: CREATED_AT, direction: DESC }]) {\n      totalCount\n      nodes { ...EnvironmentFields }\n    }\n  }\n": types.EnvironmentsDocument,
     "\n  mutation CreateEnvironment($input: CreateEnvironmentInput!) { createEnvironment(input: $input) { ...EnvironmentFields } }\n": types.CreateEnvironmentDocument,
     "\n  mutation StopEnvironment($id: ID!) { stopEnvironment(id: $id) { ...EnvironmentFields } }\n": types.StopEnvironmentDocument,
@@ -189,6 +198,7 @@ const documents: Documents = {
     "\n  mutation UpdateHost($id: ID!, $input: UpdateHostInput!) {\n    updateHost(id: $id, input: $input) { ...HostFields }\n  }\n": types.UpdateHostDocument,
     "\n  mutation DeleteHost($id: ID!) {\n    deleteHost(id: $id) { id }\n  }\n": types.DeleteHostDocument,
     "\n  mutation RotateAgentToken($hostId: ID!) {\n    rotateAgentToken(hostId: $hostId)\n  }\n": types.RotateAgentTokenDocument,
+    "\n  mutation DeclareHostLost($hostId: ID!) {\n    declareHostLost(hostId: $hostId)\n  }\n": types.DeclareHostLostDocument,
     "\n  mutation CreateGpu($input: CreateGpuInput!) {\n    createGpu(input: $input) { ...GpuFields latestMetric { ...GpuMetricFields } }\n  }\n": types.CreateGpuDocument,
     "\n  mutation UpdateGpu($id: ID!, $input: UpdateGpuInput!) {\n    updateGpu(id: $id, input: $input) { ...GpuFields }\n  }\n": types.UpdateGpuDocument,
     "\n  mutation DeleteGpu($id: ID!) {\n    deleteGpu(id: $id) { id hostId }\n  }\n": types.DeleteGpuDocument,
@@ -271,7 +281,7 @@ export function graphql(source: "\n  mutation RevokeInvitation($id: ID!) {\n    
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query MyInvitations {\n    myInvitations { id workspaceId workspaceName role invitedBy expiresAt }\n  }\n"): (typeof documents)["\n  query MyInvitations {\n    myInvitations { id workspaceId workspaceName role invitedBy expiresAt }\n  }\n"];
+export function graphql(source: "\n  query MyInvitations($first: Int, $after: String) {\n    myInvitations(first: $first, after: $after) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { id workspaceId workspaceName role invitedBy expiresAt }\n    }\n  }\n"): (typeof documents)["\n  query MyInvitations($first: Int, $after: String) {\n    myInvitations(first: $first, after: $after) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { id workspaceId workspaceName role invitedBy expiresAt }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -379,7 +389,11 @@ export function graphql(source: "\n  subscription CommandOutput($commandId: Stri
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  fragment DatasetFields on Dataset {\n    id uuid customerId workspaceId name description storagePath totalSize status createdAt\n    workspace { id name }\n    versions { id datasetId version description storagePath size fileCount checksum status createdAt }\n  }\n"): (typeof documents)["\n  fragment DatasetFields on Dataset {\n    id uuid customerId workspaceId name description storagePath totalSize status createdAt\n    workspace { id name }\n    versions { id datasetId version description storagePath size fileCount checksum status createdAt }\n  }\n"];
+export function graphql(source: "\n  fragment DatasetVersionFields on DatasetVersion {\n    id datasetId version storagePath size fileCount status statusReason\n  }\n"): (typeof documents)["\n  fragment DatasetVersionFields on DatasetVersion {\n    id datasetId version storagePath size fileCount status statusReason\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment DatasetFields on Dataset {\n    id workspaceId name description storagePath totalSize status statusReason createdAt\n    workspace { id name }\n    versions { ...DatasetVersionFields }\n  }\n"): (typeof documents)["\n  fragment DatasetFields on Dataset {\n    id workspaceId name description storagePath totalSize status statusReason createdAt\n    workspace { id name }\n    versions { ...DatasetVersionFields }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -395,7 +409,11 @@ export function graphql(source: "\n  mutation DeleteDataset($id: ID!) { deleteDa
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation CreateDatasetVersion($input: CreateDatasetVersionInput!) {\n    createDatasetVersion(input: $input) { id datasetId version description storagePath size fileCount checksum status createdAt }\n  }\n"): (typeof documents)["\n  mutation CreateDatasetVersion($input: CreateDatasetVersionInput!) {\n    createDatasetVersion(input: $input) { id datasetId version description storagePath size fileCount checksum status createdAt }\n  }\n"];
+export function graphql(source: "\n  mutation CreateDatasetVersion($input: CreateDatasetVersionInput!) {\n    createDatasetVersion(input: $input) { ...DatasetVersionFields }\n  }\n"): (typeof documents)["\n  mutation CreateDatasetVersion($input: CreateDatasetVersionInput!) {\n    createDatasetVersion(input: $input) { ...DatasetVersionFields }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation FinalizeDatasetVersion($id: ID!) { finalizeDatasetVersion(id: $id) { ...DatasetVersionFields } }\n"): (typeof documents)["\n  mutation FinalizeDatasetVersion($id: ID!) { finalizeDatasetVersion(id: $id) { ...DatasetVersionFields } }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -403,7 +421,11 @@ export function graphql(source: "\n  mutation DeleteDatasetVersion($id: ID!) { d
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  fragment ModelFields on Model {\n    id uuid customerId workspaceId name framework storagePath totalSize createdAt\n    workspace { id name }\n    versions { id modelId version description storagePath size format metrics status createdAt }\n  }\n"): (typeof documents)["\n  fragment ModelFields on Model {\n    id uuid customerId workspaceId name framework storagePath totalSize createdAt\n    workspace { id name }\n    versions { id modelId version description storagePath size format metrics status createdAt }\n  }\n"];
+export function graphql(source: "\n  fragment ModelVersionFields on ModelVersion {\n    id modelId version storagePath size format metrics status statusReason\n  }\n"): (typeof documents)["\n  fragment ModelVersionFields on ModelVersion {\n    id modelId version storagePath size format metrics status statusReason\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  fragment ModelFields on Model {\n    id workspaceId name framework storagePath totalSize statusReason createdAt\n    workspace { id name }\n    versions { ...ModelVersionFields }\n  }\n"): (typeof documents)["\n  fragment ModelFields on Model {\n    id workspaceId name framework storagePath totalSize statusReason createdAt\n    workspace { id name }\n    versions { ...ModelVersionFields }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -419,7 +441,11 @@ export function graphql(source: "\n  mutation DeleteModel($id: ID!) { deleteMode
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation CreateModelVersion($input: CreateModelVersionInput!) {\n    createModelVersion(input: $input) { id modelId version description storagePath size format metrics status createdAt }\n  }\n"): (typeof documents)["\n  mutation CreateModelVersion($input: CreateModelVersionInput!) {\n    createModelVersion(input: $input) { id modelId version description storagePath size format metrics status createdAt }\n  }\n"];
+export function graphql(source: "\n  mutation CreateModelVersion($input: CreateModelVersionInput!) {\n    createModelVersion(input: $input) { ...ModelVersionFields }\n  }\n"): (typeof documents)["\n  mutation CreateModelVersion($input: CreateModelVersionInput!) {\n    createModelVersion(input: $input) { ...ModelVersionFields }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation FinalizeModelVersion($id: ID!) { finalizeModelVersion(id: $id) { ...ModelVersionFields } }\n"): (typeof documents)["\n  mutation FinalizeModelVersion($id: ID!) { finalizeModelVersion(id: $id) { ...ModelVersionFields } }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -463,7 +489,7 @@ export function graphql(source: "\n  mutation DeleteSystemConfig($id: ID!) { del
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n"): (typeof documents)["\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n"];
+export function graphql(source: "\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar envVars\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n"): (typeof documents)["\n  fragment EnvironmentFields on Environment {\n    id customerId workspaceId hostId name image status cpu memory gpu gpuModel failureReason\n    connectHost createdAt startedAt stoppedAt stopReason idleStopMinutes idleThresholdPercent costSoFar envVars\n    customer { id username }\n    portMappings { id envId serviceType externalPort internalPort status connect }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -540,6 +566,10 @@ export function graphql(source: "\n  mutation DeleteHost($id: ID!) {\n    delete
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation RotateAgentToken($hostId: ID!) {\n    rotateAgentToken(hostId: $hostId)\n  }\n"): (typeof documents)["\n  mutation RotateAgentToken($hostId: ID!) {\n    rotateAgentToken(hostId: $hostId)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation DeclareHostLost($hostId: ID!) {\n    declareHostLost(hostId: $hostId)\n  }\n"): (typeof documents)["\n  mutation DeclareHostLost($hostId: ID!) {\n    declareHostLost(hostId: $hostId)\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
