@@ -72,6 +72,13 @@ fn test_hardening() -> Hardening {
 /// Tenant networks made by this test process, for unique names.
 static NETWORKS: AtomicU32 = AtomicU32::new(0);
 
+/// One test at a time on the Engine, as on a host, where one agent (one runtime, whose lock
+/// orders its network changes) drives the Engine. Several runtimes creating and removing
+/// networks at once are several agents on one Engine, which no deployment has: there, a new
+/// bridge was once seen reachable from another tenant's while the Engine rewrote its
+/// isolation rules.
+static ENGINE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A test's view of Docker: the runtime under test, a raw Engine client to check what it did,
 /// a storage root of its own, and the containers and networks to remove at the end.
 struct Env {
@@ -86,6 +93,8 @@ struct Env {
     network: String,
     storage: StorageRoot,
     _storage_dir: tempfile::TempDir,
+    /// Held for the whole test; released after `Drop` cleaned up.
+    _engine: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Env {
@@ -111,6 +120,7 @@ impl Env {
     }
 
     async fn connect(hardening: Hardening) -> Result<Env, String> {
+        let engine_turn = ENGINE.lock().await;
         let socket = socket();
         if !socket.exists() {
             return Err(format!("no Docker socket at {}", socket.display()));
@@ -150,6 +160,7 @@ impl Env {
             network: String::new(),
             storage,
             _storage_dir: storage_dir,
+            _engine: engine_turn,
         };
         let mut env = env;
         env.network = env.new_network();
