@@ -18,6 +18,10 @@ use sea_orm::{
 
 use crate::config::Secret;
 
+mod write;
+
+pub use write::{begin_write, write_guard, WriteTxn};
+
 /// Counters about the statements the server sent, exported on `/metrics`. Tests read
 /// `statements` to prove that nested queries cost a fixed number of round trips.
 #[derive(Debug, Default)]
@@ -181,19 +185,6 @@ pub fn json_contains(
             }
             all
         }
-    }
-}
-
-/// SQLite allows one writer at a time, and a transaction that reads before it writes fails
-/// at once (`SQLITE_BUSY_SNAPSHOT`) when another writer committed in between. Write
-/// transactions on SQLite therefore take this process-wide lock first; PostgreSQL needs none.
-pub async fn write_guard(
-    db: &impl ConnectionTrait,
-) -> Option<tokio::sync::MutexGuard<'static, ()>> {
-    static SQLITE_WRITER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-    match db.get_database_backend() {
-        DbBackend::Sqlite => Some(SQLITE_WRITER.lock().await),
-        _ => None,
     }
 }
 

@@ -12,7 +12,7 @@ use entity::{
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, Set,
 };
 
 use crate::db;
@@ -79,13 +79,9 @@ pub async fn report_host(
     report: HostReport,
     now: DateTime<Utc>,
 ) -> AppResult<GpuChanges> {
-    let _writer = db::write_guard(db).await;
-    let host_id = host_id.to_owned();
-    let changes = db
-        .transaction::<_, GpuChanges, AppError>(|txn| {
-            Box::pin(async move { apply_report(txn, &host_id, report, now.naive_utc()).await })
-        })
-        .await?;
+    let txn = db::begin_write(db).await?;
+    let changes = apply_report(&txn, host_id, report, now.naive_utc()).await?;
+    txn.commit().await?;
     Ok(changes)
 }
 
@@ -295,14 +291,9 @@ pub async fn ingest_metrics(
     host_id: &str,
     batch: MetricBatch,
 ) -> AppResult<IngestResult> {
-    let (result, events) = {
-        let _writer = db::write_guard(db).await;
-        let host_id = host_id.to_owned();
-        db.transaction::<_, (IngestResult, Vec<Event>), AppError>(|txn| {
-            Box::pin(async move { store_batch(txn, &host_id, batch).await })
-        })
-        .await?
-    };
+    let txn = db::begin_write(db).await?;
+    let (result, events) = store_batch(&txn, host_id, batch).await?;
+    txn.commit().await?;
     bus.publish(events).await;
     Ok(result)
 }

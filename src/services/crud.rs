@@ -15,7 +15,7 @@ use sea_orm::sea_query::{
 use sea_orm::{
     ActiveModelBehavior, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DatabaseTransaction, EntityTrait, IntoActiveModel, Iterable, Order, PaginatorTrait,
-    PrimaryKeyToColumn, PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    PrimaryKeyToColumn, PrimaryKeyTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use crate::db;
@@ -263,18 +263,12 @@ where
     E::Model: IntoActiveModel<E::ActiveModel> + Sync,
     E::ActiveModel: ActiveModelTrait<Entity = E> + ActiveModelBehavior + Send,
 {
-    let _writer = db::write_guard(db).await;
-    let model = db
-        .transaction::<_, E::Model, AppError>(|txn| {
-            Box::pin(async move {
-                let mut row = row;
-                E::before_insert(txn, &mut row).await?;
-                let model = row.insert(txn).await?;
-                E::after_insert(txn, &model).await?;
-                Ok(model)
-            })
-        })
-        .await?;
+    let txn = db::begin_write(db).await?;
+    let mut row = row;
+    E::before_insert(&txn, &mut row).await?;
+    let model = row.insert(&txn).await?;
+    E::after_insert(&txn, &model).await?;
+    txn.commit().await?;
     bus.publish(E::events(None, Some(&model))).await;
     Ok(model)
 }
@@ -296,28 +290,20 @@ where
     F: FnOnce(&mut E::ActiveModel) -> AppResult<()> + Send + 'static,
     Pk<E>: Send + Clone,
 {
-    let _writer = db::write_guard(db).await;
-    let (before, model) = db
-        .transaction::<_, (Option<E::Model>, E::Model), AppError>(|txn| {
-            Box::pin(async move {
-                let current = get_for_write::<E>(txn, id, label, access).await?;
-                let mut row = current.clone().into_active_model();
-                patch(&mut row)?;
-                if !row.is_changed() {
-                    return Ok((None, current));
-                }
-                if let Ok(col) = E::Column::from_str("updated_at") {
-                    row.set(col, chrono::Utc::now().naive_utc().into());
-                }
-                let updated = row.update(txn).await?;
-                E::after_update(txn, &updated).await?;
-                Ok((Some(current), updated))
-            })
-        })
-        .await?;
-    if let Some(before) = before {
-        bus.publish(E::events(Some(&before), Some(&model))).await;
+    let txn = db::begin_write(db).await?;
+    let current = get_for_write::<E>(&txn, id, label, access).await?;
+    let mut row = current.clone().into_active_model();
+    patch(&mut row)?;
+    if !row.is_changed() {
+        return Ok(current);
     }
+    if let Ok(col) = E::Column::from_str("updated_at") {
+        row.set(col, chrono::Utc::now().naive_utc().into());
+    }
+    let model = row.update(&txn).await?;
+    E::after_update(&txn, &model).await?;
+    txn.commit().await?;
+    bus.publish(E::events(Some(&current), Some(&model))).await;
     Ok(model)
 }
 
@@ -335,26 +321,20 @@ where
     E::Model: Sync,
     Pk<E>: Send + Clone,
 {
-    let _writer = db::write_guard(db).await;
-    let model = db
-        .transaction::<_, E::Model, AppError>(|txn| {
-            Box::pin(async move {
-                let current = get_for_write::<E>(txn, id.clone(), label, access).await?;
-                E::before_delete(txn, &current).await?;
-                E::delete_by_id(id)
-                    .exec(txn)
-                    .await
-                    .map_err(|err| match AppError::from(err) {
-                        AppError::BadUserInput(_) => AppError::Conflict(format!(
-                            "{label} is still referenced by other records"
-                        )),
-                        other => other,
-                    })?;
-                E::after_delete(txn, &current).await?;
-                Ok(current)
-            })
-        })
-        .await?;
+    let txn = db::begin_write(db).await?;
+    let model = get_for_write::<E>(&txn, id.clone(), label, access).await?;
+    E::before_delete(&txn, &model).await?;
+    E::delete_by_id(id)
+        .exec(&txn)
+        .await
+        .map_err(|err| match AppError::from(err) {
+            AppError::BadUserInput(_) => {
+                AppError::Conflict(format!("{label} is still referenced by other records"))
+            }
+            other => other,
+        })?;
+    E::after_delete(&txn, &model).await?;
+    txn.commit().await?;
     bus.publish(E::events(Some(&model), None)).await;
     Ok(model)
 }

@@ -16,7 +16,7 @@ use entity::{customers, workspace_invitations as wi, workspace_members as wm, wo
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::auth::policy::{self, Policy};
@@ -65,8 +65,7 @@ pub async fn invite(
     max_per_inviter: u64,
 ) -> AppResult<wi::Model> {
     let login = BoundedText::parse("login", login, LOGIN_CHARS)?.into_string();
-    let _writer = db::write_guard(conn).await;
-    let txn = conn.begin().await?;
+    let txn = db::begin_write(conn).await?;
     policy::require_writable::<workspaces::Entity>(&txn, u, workspaces::Column::Id, workspace)
         .await?;
     let ws = lock_workspace(&txn, workspace).await?;
@@ -256,8 +255,7 @@ async fn inviter_may_still_invite(
 /// inviter may no longer invite with its role (checked under the workspace's lock) is
 /// NOT_FOUND; someone already in the workspace (active or suspended) gets CONFLICT.
 pub async fn accept(conn: &DatabaseConnection, u: User, id: i64) -> AppResult<wm::Model> {
-    let _writer = db::write_guard(conn).await;
-    let txn = conn.begin().await?;
+    let txn = db::begin_write(conn).await?;
     let find = || wi::Entity::find_by_id(id).filter(open_for(u)).one(&txn);
     let invitation = find().await?.ok_or(AppError::NotFound("invitation"))?;
     let ws = lock_workspace(&txn, invitation.workspace_id).await?;
@@ -319,8 +317,7 @@ pub async fn revoke_invitation(
     u: User,
     id: i64,
 ) -> AppResult<wi::Model> {
-    let _writer = db::write_guard(conn).await;
-    let txn = conn.begin().await?;
+    let txn = db::begin_write(conn).await?;
     let invitation = wi::Entity::find_by_id(id)
         .filter(wi::Entity::readable(u).condition())
         .one(&txn)

@@ -17,7 +17,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use sea_orm::sea_query::{Expr, OnConflict, Query};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QuerySelect, Set,
 };
 
 use crate::db;
@@ -193,8 +193,7 @@ async fn write_totals(
 /// Brings the totals of the drafts among `ids` up to date with their records.
 pub async fn refresh(db: &DatabaseConnection, ids: &[i64], now: NaiveDateTime) -> AppResult<()> {
     for &id in ids {
-        let _writer = db::write_guard(db).await;
-        let txn = db.begin().await?;
+        let txn = db::begin_write(db).await?;
         if let Some(row) = invoices::Entity::find_by_id(id).one(&txn).await? {
             write_totals(&txn, &row, InvoiceState::Draft, Vec::new(), now).await?;
         }
@@ -242,8 +241,7 @@ pub async fn issue_closed(
         .await?;
     let mut issued = Vec::new();
     for id in due {
-        let _writer = db::write_guard(db).await;
-        let txn = db.begin().await?;
+        let txn = db::begin_write(db).await?;
         let Some(row) = invoices::Entity::find_by_id(id).one(&txn).await? else {
             continue;
         };

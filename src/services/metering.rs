@@ -21,7 +21,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::NotSet, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, Set, TransactionTrait,
+    QueryFilter, QueryOrder, Set,
 };
 
 use crate::db;
@@ -272,8 +272,7 @@ pub async fn meter(db: &DatabaseConnection, now: NaiveDateTime) -> AppResult<Met
                 "no price for this resource: billed at 0"
             );
         }
-        let _writer = db::write_guard(db).await;
-        let txn = db.begin().await?;
+        let txn = db::begin_write(db).await?;
         let mut rows = Vec::with_capacity(lines.len());
         // One draft per account and month: the lines of an hour share it.
         let mut drafts: HashMap<(BillingAccount, NaiveDateTime), i64> = HashMap::new();

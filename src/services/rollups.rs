@@ -17,7 +17,7 @@
 
 use chrono::{DateTime, Duration, DurationRound, NaiveDateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, Query, SimpleExpr};
-use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use crate::config::MetricSettings;
 use crate::db::{self, Bucket, ColumnType};
@@ -198,8 +198,7 @@ async fn recompute(
         delete.and_where(Expr::col(Alias::new("host_id")).eq(host));
     }
 
-    let _writer = db::write_guard(db).await;
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     txn.execute(backend.build(&delete)).await?;
     txn.execute(backend.build(&insert)).await?;
     txn.commit().await?;

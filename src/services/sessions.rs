@@ -8,7 +8,7 @@ use entity::{customers, refresh_tokens};
 use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 
 use crate::auth::jwt::JwtKeys;
@@ -148,8 +148,7 @@ pub async fn refresh(
     token: &str,
 ) -> AppResult<Session> {
     let hash = sha256_hex(token);
-    let _writer = db::write_guard(db).await;
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let row = refresh_tokens::Entity::find()
         .filter(refresh_tokens::Column::TokenHash.eq(hash))
         .one(&txn)
@@ -249,8 +248,7 @@ pub async fn change_password(
     }
     throttle.succeeded(&customer.username);
     let hash = password::hash_blocking(new).await?;
-    let _writer = db::write_guard(db).await;
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     // A new credentials version: access tokens issued before it no longer open a socket
     // (`auth::check_standing`).
     customers::Entity::update_many()

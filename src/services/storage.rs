@@ -14,7 +14,7 @@ use futures_util::future::BoxFuture;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    EntityTrait, QueryFilter, QuerySelect,
 };
 
 use crate::auth::policy::Policy;
@@ -185,8 +185,7 @@ pub async fn finalize_dataset_version(
     user: User,
     id: i64,
 ) -> AppResult<dataset_versions::Model> {
-    let _writer = db::write_guard(db).await;
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let row = writable_version::<dataset_versions::Entity>(
         &txn,
         user,
@@ -247,8 +246,7 @@ pub async fn finalize_model_version(
     user: User,
     id: i64,
 ) -> AppResult<model_versions::Model> {
-    let _writer = db::write_guard(db).await;
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let row = writable_version::<model_versions::Entity>(
         &txn,
         user,

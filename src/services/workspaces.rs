@@ -17,7 +17,7 @@ use futures_util::future::BoxFuture;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::auth::policy::{self, Policy};
@@ -160,8 +160,7 @@ pub async fn update_member(
             "status: INVITED is not a membership status one sets; use inviteWorkspaceMember",
         ));
     }
-    let writer = db::write_guard(conn).await;
-    let txn = conn.begin().await?;
+    let txn = db::begin_write(conn).await?;
     let (row, ws) = visible_member(&txn, u, id).await?;
     let caller = policy::member_role(&txn, u, ws.id).await?;
     if !u.admin && !caller.is_some_and(MemberRole::manages) {
@@ -200,7 +199,6 @@ pub async fn update_member(
         (row, Vec::new())
     };
     txn.commit().await?;
-    drop(writer);
     stop_for_leaver(conn, bus, &ended).await;
     Ok(updated)
 }
@@ -212,8 +210,7 @@ pub async fn remove_member(
     u: User,
     id: i64,
 ) -> AppResult<wm::Model> {
-    let writer = db::write_guard(conn).await;
-    let txn = conn.begin().await?;
+    let txn = db::begin_write(conn).await?;
     let (row, ws) = visible_member(&txn, u, id).await?;
     let caller = policy::member_role(&txn, u, ws.id).await?;
     let role = MemberRole::from_db(&row.role)?;
@@ -222,7 +219,6 @@ pub async fn remove_member(
     settle_ownership(&txn, &ws).await?;
     let ended = after_membership_change(&txn, &row, None).await?;
     txn.commit().await?;
-    drop(writer);
     stop_for_leaver(conn, bus, &ended).await;
     Ok(row)
 }
@@ -235,8 +231,7 @@ pub async fn leave(
     u: User,
     workspace: i64,
 ) -> AppResult<()> {
-    let writer = db::write_guard(conn).await;
-    let txn = conn.begin().await?;
+    let txn = db::begin_write(conn).await?;
     let mine = || {
         wm::Entity::find()
             .filter(wm::Column::WorkspaceId.eq(workspace))
@@ -250,7 +245,6 @@ pub async fn leave(
     settle_ownership(&txn, &ws).await?;
     let ended = after_membership_change(&txn, &row, None).await?;
     txn.commit().await?;
-    drop(writer);
     stop_for_leaver(conn, bus, &ended).await;
     Ok(())
 }

@@ -15,7 +15,7 @@ use entity::{command_results, commands, hosts};
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 
 use crate::db::{self, json_contains};
@@ -98,8 +98,7 @@ async fn insert_run(
     }
     let batch_id = format!("batch-{}", uuid::Uuid::new_v4().simple());
     let environment = new.environment.map(serde_json::Value::Object);
-    let _writer = db::write_guard(db).await;
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let mut rows = Vec::with_capacity(targets.len());
     for host in targets {
         let row = commands::ActiveModel {
@@ -201,8 +200,7 @@ pub async fn cancel(
 }
 
 async fn cancel_row(db: &DatabaseConnection, command_id: &str) -> AppResult<Cancelled> {
-    let _writer = db::write_guard(db).await;
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let current = find(&txn, command_id).await?;
     let now = Utc::now().naive_utc();
     let outcome = if transition(
@@ -277,8 +275,7 @@ async fn start_row(
     host: &str,
     command_id: &str,
 ) -> AppResult<(bool, Option<commands::Model>)> {
-    let _writer = db::write_guard(db).await;
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     own_command(&txn, host, command_id).await?;
     let start = commands::Entity::update_many()
         .col_expr(
@@ -339,8 +336,7 @@ async fn finish_row(
     host: &str,
     report: Finished,
 ) -> AppResult<Option<commands::Model>> {
-    let _writer = db::write_guard(db).await;
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let command = own_command(&txn, host, &report.command_id).await?;
     let has_result = command_results::Entity::find()
         .filter(command_results::Column::CommandId.eq(&report.command_id))
@@ -494,8 +490,7 @@ async fn expire_rows(
     }
     let mut ended = Vec::new();
     for (command, seen, why) in due {
-        let _writer = db::write_guard(db).await;
-        let txn = db.begin().await?;
+        let txn = db::begin_write(db).await?;
         if !transition(
             &txn,
             &command.command_id,

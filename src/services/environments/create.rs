@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use entity::{dataset_usage, dataset_versions, datasets, environments as env, gpus, hosts, images};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+    EntityTrait, PaginatorTrait, QueryFilter, Set,
 };
 
 use crate::auth::policy::{self, Policy};
@@ -41,8 +41,7 @@ pub async fn create(
         .ok_or_else(|| AppError::bad_input("imageId: no such image in the catalogue"))?;
     let mounts = resolve_mounts(db, user, &new.mounts).await?;
     for attempt in 1..=MAX_ATTEMPTS {
-        let _writer = db::write_guard(db).await;
-        let txn = db.begin().await?;
+        let txn = db::begin_write(db).await?;
         match place(&txn, user, &new, &image.name, &mounts).await {
             Ok(row) => {
                 txn.commit().await?;

@@ -4,7 +4,7 @@ use super::*;
 use std::collections::{HashMap, HashSet};
 
 use entity::environments as env;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::db;
 use crate::domain::{EnvState, OrderAction};
@@ -80,8 +80,7 @@ pub async fn reconcile(
                 Some(_) => {}
                 // Gone: what it kept is free now.
                 None if row.hold_compute || row.hold_ports => {
-                    let _writer = db::write_guard(db).await;
-                    let txn = db.begin().await?;
+                    let txn = db::begin_write(db).await?;
                     release_kept(&txn, row).await?;
                     txn.commit().await?;
                     out.released.push(row.id.clone());
@@ -93,8 +92,7 @@ pub async fn reconcile(
         if container.is_none() && !matches!(state, EnvState::Running | EnvState::Stopped) {
             continue;
         }
-        let _writer = db::write_guard(db).await;
-        let txn = db.begin().await?;
+        let txn = db::begin_write(db).await?;
         let (published, previous) = match (state, container) {
             (EnvState::Running | EnvState::Stopped, None) => {
                 let reason = "the environment's container disappeared from its host".to_owned();
@@ -166,8 +164,7 @@ pub async fn declare_host_lost(
     let mut changed = Vec::new();
     for row in rows {
         let state = state_of(&row)?;
-        let _writer = db::write_guard(db).await;
-        let txn = db.begin().await?;
+        let txn = db::begin_write(db).await?;
         let event = match state {
             EnvState::Deleted | EnvState::Failed => {
                 if !(row.hold_compute || row.hold_ports) {

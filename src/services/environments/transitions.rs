@@ -9,7 +9,7 @@ use entity::{dataset_usage, environments as env, hosts};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, TransactionTrait,
+    PaginatorTrait, QueryFilter,
 };
 
 use crate::auth::policy::Policy;
@@ -79,8 +79,7 @@ pub(super) async fn transition(
     stop_reason: Option<String>,
 ) -> AppResult<env::Model> {
     for _ in 0..MAX_ATTEMPTS {
-        let _writer = db::write_guard(db).await;
-        let txn = db.begin().await?;
+        let txn = db::begin_write(db).await?;
         let row = match user {
             Some(user) => writable(&txn, user, id).await?,
             None => env::Entity::find_by_id(id)
@@ -306,8 +305,7 @@ pub async fn report_status(
             "status: an agent reports RUNNING, STOPPED, DELETED or FAILED",
         ));
     }
-    let _writer = db::write_guard(db).await;
-    let txn = db.begin().await?;
+    let txn = db::begin_write(db).await?;
     let row = env::Entity::find_by_id(id)
         .filter(env::Column::HostId.eq(host))
         .one(&txn)
@@ -467,8 +465,7 @@ pub async fn expire(
             );
             (EnvState::Failed, Some(why))
         };
-        let _writer = db::write_guard(db).await;
-        let txn = db.begin().await?;
+        let txn = db::begin_write(db).await?;
         let Some(updated) = settle(&txn, &row, from, to, reason, Gone::Unknown).await? else {
             continue;
         };
