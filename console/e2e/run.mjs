@@ -863,6 +863,44 @@ test('an operator declares a host lost: its environments fail and free their GPU
   await shot(page, '21-host-declared-lost')
 })
 
+test('the datasets list pages through more rows than fit one page, searched and sorted', async () => {
+  // Set-up through the API: 23 datasets.
+  const admin = (await tokenOf(ADMIN.username, ADMIN.password)).token
+  const names = Array.from({ length: 23 }, (_, i) => `Bulk-${String(i + 1).padStart(2, '0')}`)
+  for (const name of names) {
+    await api(server.url, 'mutation($n: String!) { createDataset(input: { name: $n }) { id } }', { n: name }, admin)
+  }
+  await page.locator('[data-test=nav] .el-menu-item', { hasText: 'Datasets' }).click()
+  await page.waitForURL('**/datasets')
+  const rows = page.locator('[data-test=datasets] .el-table__row')
+  const shown = async () => (await rows.locator('td:nth-child(2)').allTextContents()).map((t) => t.trim())
+  // More than a page in all: the first 20, and a pager that says so.
+  await page.locator('[data-test=datasets-range]').waitFor()
+  assert.match(((await page.locator('[data-test=datasets-range]').textContent()) ?? '').trim(), /^1–20 of \d+$/)
+  // Searching narrows the list to the bulk rows, twenty to a page.
+  await page.locator('input[data-test=datasets-search]').fill('Bulk-')
+  await page.locator('[data-test=datasets-total]', { hasText: '23 in all' }).waitFor()
+  await until(async () => (await shown()).length === 20 && (await shown()).every((n) => n.startsWith('Bulk-')), { what: 'the first page of the search' })
+  const first = await shown()
+  assert.equal(((await page.locator('[data-test=datasets-range]').textContent()) ?? '').trim(), '1–20 of 23')
+  assert.equal(await page.locator('[data-test=datasets-previous]').isDisabled(), true)
+  await shot(page, '22-datasets-first-page')
+  await page.locator('[data-test=datasets-next]').click()
+  await until(async () => (await shown()).length === 3, { what: 'the second page' })
+  assert.deepEqual([...first, ...(await shown())].sort(), names, 'every row once, over two pages')
+  assert.equal(((await page.locator('[data-test=datasets-range]').textContent()) ?? '').trim(), '21–23 of 23')
+  assert.equal(await page.locator('[data-test=datasets-next]').isDisabled(), true)
+  await shot(page, '22-datasets-second-page')
+  // Sorting by name (the server's order) starts again at the first page.
+  await page.locator('[data-test=datasets] th', { hasText: 'Dataset name' }).locator('.sort-caret.ascending').click()
+  await until(async () => (await shown()).join() === names.slice(0, 20).join(), { what: 'sorted by name' })
+  assert.equal(((await page.locator('[data-test=datasets-range]').textContent()) ?? '').trim(), '1–20 of 23')
+  await page.locator('[data-test=datasets-next]').click()
+  await until(async () => (await shown()).join() === 'Bulk-21,Bulk-22,Bulk-23', { what: 'the second page by name' })
+  await page.locator('[data-test=datasets-previous]').click()
+  await until(async () => (await shown()).length === 20, { what: 'the first page again' })
+})
+
 let passed = 0
 let failed = 0
 try {

@@ -19,8 +19,17 @@ export const DATASET_FIELDS = graphql(`
 `)
 
 export const DATASETS = graphql(`
-  query Datasets {
-    datasets(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }
+  query Datasets(
+    $first: Int = 40
+    $after: String
+    $filter: DatasetFilter
+    $orderBy: [DatasetOrder!] = [{ field: CREATED_AT, direction: DESC }]
+  ) {
+    datasets(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      nodes { ...DatasetFields }
+    }
   }
 `)
 
@@ -61,8 +70,17 @@ export const MODEL_FIELDS = graphql(`
 `)
 
 export const MODELS = graphql(`
-  query Models {
-    models(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }
+  query Models(
+    $first: Int = 40
+    $after: String
+    $filter: ModelFilter
+    $orderBy: [ModelOrder!] = [{ field: CREATED_AT, direction: DESC }]
+  ) {
+    models(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      nodes { ...ModelFields }
+    }
   }
 `)
 
@@ -95,9 +113,15 @@ export const MY_WORKSPACES = graphql(`
 `)
 
 export const IMAGES = graphql(`
-  query Images {
-    images(first: 100, orderBy: [{ field: NAME, direction: ASC }]) {
+  query Images(
+    $first: Int = 100
+    $after: String
+    $filter: ImageFilter
+    $orderBy: [ImageOrder!] = [{ field: NAME, direction: ASC }]
+  ) {
+    images(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {
       totalCount
+      pageInfo { hasNextPage endCursor }
       nodes { id name description category isOfficial size createdAt }
     }
   }
@@ -120,9 +144,15 @@ export const DELETE_IMAGE = graphql(`
 `)
 
 export const SYSTEM_CONFIGS = graphql(`
-  query SystemConfigs {
-    systemConfigs(first: 100, orderBy: [{ field: CONFIG_KEY, direction: ASC }]) {
+  query SystemConfigs(
+    $first: Int = 100
+    $after: String
+    $filter: SystemConfigFilter
+    $orderBy: [SystemConfigOrder!] = [{ field: CONFIG_KEY, direction: ASC }]
+  ) {
+    systemConfigs(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {
       totalCount
+      pageInfo { hasNextPage endCursor }
       nodes { id configKey configValue configType description isPublic updatedAt }
     }
   }

@@ -56,7 +56,7 @@ type Documents = {
     "\n  subscription CommandOutput($commandId: String!) {\n    commandOutput(commandId: $commandId) { commandId stream seq data }\n  }\n": typeof types.CommandOutputDocument,
     "\n  fragment DatasetVersionFields on DatasetVersion {\n    id datasetId version storagePath size fileCount status statusReason\n  }\n": typeof types.DatasetVersionFieldsFragmentDoc,
     "\n  fragment DatasetFields on Dataset {\n    id workspaceId name description storagePath totalSize status statusReason createdAt\n    workspace { id name }\n    versions { ...DatasetVersionFields }\n  }\n": typeof types.DatasetFieldsFragmentDoc,
-    "\n  query Datasets {\n    datasets(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }\n  }\n": typeof types.DatasetsDocument,
+    "\n  query Datasets(\n    $first: Int = 40\n    $after: String\n    $filter: DatasetFilter\n    $orderBy: [DatasetOrder!] = [{ field: CREATED_AT, direction: DESC }]\n  ) {\n    datasets(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { ...DatasetFields }\n    }\n  }\n": typeof types.DatasetsDocument,
     "\n  mutation CreateDataset($input: CreateDatasetInput!) { createDataset(input: $input) { ...DatasetFields } }\n": typeof types.CreateDatasetDocument,
     "\n  mutation DeleteDataset($id: ID!) { deleteDataset(id: $id) { id } }\n": typeof types.DeleteDatasetDocument,
     "\n  mutation CreateDatasetVersion($input: CreateDatasetVersionInput!) {\n    createDatasetVersion(input: $input) { ...DatasetVersionFields }\n  }\n": typeof types.CreateDatasetVersionDocument,
@@ -64,18 +64,18 @@ type Documents = {
     "\n  mutation DeleteDatasetVersion($id: ID!) { deleteDatasetVersion(id: $id) { id datasetId } }\n": typeof types.DeleteDatasetVersionDocument,
     "\n  fragment ModelVersionFields on ModelVersion {\n    id modelId version storagePath size format metrics status statusReason\n  }\n": typeof types.ModelVersionFieldsFragmentDoc,
     "\n  fragment ModelFields on Model {\n    id workspaceId name framework storagePath totalSize statusReason createdAt\n    workspace { id name }\n    versions { ...ModelVersionFields }\n  }\n": typeof types.ModelFieldsFragmentDoc,
-    "\n  query Models {\n    models(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }\n  }\n": typeof types.ModelsDocument,
+    "\n  query Models(\n    $first: Int = 40\n    $after: String\n    $filter: ModelFilter\n    $orderBy: [ModelOrder!] = [{ field: CREATED_AT, direction: DESC }]\n  ) {\n    models(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { ...ModelFields }\n    }\n  }\n": typeof types.ModelsDocument,
     "\n  mutation CreateModel($input: CreateModelInput!) { createModel(input: $input) { ...ModelFields } }\n": typeof types.CreateModelDocument,
     "\n  mutation DeleteModel($id: ID!) { deleteModel(id: $id) { id } }\n": typeof types.DeleteModelDocument,
     "\n  mutation CreateModelVersion($input: CreateModelVersionInput!) {\n    createModelVersion(input: $input) { ...ModelVersionFields }\n  }\n": typeof types.CreateModelVersionDocument,
     "\n  mutation FinalizeModelVersion($id: ID!) { finalizeModelVersion(id: $id) { ...ModelVersionFields } }\n": typeof types.FinalizeModelVersionDocument,
     "\n  mutation DeleteModelVersion($id: ID!) { deleteModelVersion(id: $id) { id modelId } }\n": typeof types.DeleteModelVersionDocument,
     "\n  query MyWorkspaces {\n    me { id memberships { id role workspace { id name } } }\n  }\n": typeof types.MyWorkspacesDocument,
-    "\n  query Images {\n    images(first: 100, orderBy: [{ field: NAME, direction: ASC }]) {\n      totalCount\n      nodes { id name description category isOfficial size createdAt }\n    }\n  }\n": typeof types.ImagesDocument,
+    "\n  query Images(\n    $first: Int = 100\n    $after: String\n    $filter: ImageFilter\n    $orderBy: [ImageOrder!] = [{ field: NAME, direction: ASC }]\n  ) {\n    images(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { id name description category isOfficial size createdAt }\n    }\n  }\n": typeof types.ImagesDocument,
     "\n  mutation CreateImage($input: CreateImageInput!) {\n    createImage(input: $input) { id name description category isOfficial size createdAt }\n  }\n": typeof types.CreateImageDocument,
     "\n  mutation UpdateImage($id: ID!, $input: UpdateImageInput!) {\n    updateImage(id: $id, input: $input) { id name description category isOfficial size createdAt }\n  }\n": typeof types.UpdateImageDocument,
     "\n  mutation DeleteImage($id: ID!) { deleteImage(id: $id) { id } }\n": typeof types.DeleteImageDocument,
-    "\n  query SystemConfigs {\n    systemConfigs(first: 100, orderBy: [{ field: CONFIG_KEY, direction: ASC }]) {\n      totalCount\n      nodes { id configKey configValue configType description isPublic updatedAt }\n    }\n  }\n": typeof types.SystemConfigsDocument,
+    "\n  query SystemConfigs(\n    $first: Int = 100\n    $after: String\n    $filter: SystemConfigFilter\n    $orderBy: [SystemConfigOrder!] = [{ field: CONFIG_KEY, direction: ASC }]\n  ) {\n    systemConfigs(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { id configKey configValue configType description isPublic updatedAt }\n    }\n  }\n": typeof types.SystemConfigsDocument,
     "\n  mutation CreateSystemConfig($input: CreateSystemConfigInput!) {\n    createSystemConfig(input: $input) { id configKey configValue configType description isPublic updatedAt }\n  }\n": typeof types.CreateSystemConfigDocument,
     "\n  mutation UpdateSystemConfig($id: ID!, $input: UpdateSystemConfigInput!) {\n    updateSystemConfig(id: $id, input: $input) { id configKey configValue configType description isPublic updatedAt }\n  }\n": typeof types.UpdateSystemConfigDocument,
     "\n  mutation DeleteSystemConfig($id: ID!) { deleteSystemConfig(id: $id) { id } }\n": typeof types.DeleteSystemConfigDocument,
@@ -155,7 +155,7 @@ const documents: Documents = {
     "\n  subscription CommandOutput($commandId: String!) {\n    commandOutput(commandId: $commandId) { commandId stream seq data }\n  }\n": types.CommandOutputDocument,
     "\n  fragment DatasetVersionFields on DatasetVersion {\n    id datasetId version storagePath size fileCount status statusReason\n  }\n": types.DatasetVersionFieldsFragmentDoc,
     "\n  fragment DatasetFields on Dataset {\n    id workspaceId name description storagePath totalSize status statusReason createdAt\n    workspace { id name }\n    versions { ...DatasetVersionFields }\n  }\n": types.DatasetFieldsFragmentDoc,
-    "\n  query Datasets {\n    datasets(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }\n  }\n": types.DatasetsDocument,
+    "\n  query Datasets(\n    $first: Int = 40\n    $after: String\n    $filter: DatasetFilter\n    $orderBy: [DatasetOrder!] = [{ field: CREATED_AT, direction: DESC }]\n  ) {\n    datasets(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { ...DatasetFields }\n    }\n  }\n": types.DatasetsDocument,
     "\n  mutation CreateDataset($input: CreateDatasetInput!) { createDataset(input: $input) { ...DatasetFields } }\n": types.CreateDatasetDocument,
     "\n  mutation DeleteDataset($id: ID!) { deleteDataset(id: $id) { id } }\n": types.DeleteDatasetDocument,
     "\n  mutation CreateDatasetVersion($input: CreateDatasetVersionInput!) {\n    createDatasetVersion(input: $input) { ...DatasetVersionFields }\n  }\n": types.CreateDatasetVersionDocument,
@@ -163,18 +163,18 @@ const documents: Documents = {
     "\n  mutation DeleteDatasetVersion($id: ID!) { deleteDatasetVersion(id: $id) { id datasetId } }\n": types.DeleteDatasetVersionDocument,
     "\n  fragment ModelVersionFields on ModelVersion {\n    id modelId version storagePath size format metrics status statusReason\n  }\n": types.ModelVersionFieldsFragmentDoc,
     "\n  fragment ModelFields on Model {\n    id workspaceId name framework storagePath totalSize statusReason createdAt\n    workspace { id name }\n    versions { ...ModelVersionFields }\n  }\n": types.ModelFieldsFragmentDoc,
-    "\n  query Models {\n    models(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }\n  }\n": types.ModelsDocument,
+    "\n  query Models(\n    $first: Int = 40\n    $after: String\n    $filter: ModelFilter\n    $orderBy: [ModelOrder!] = [{ field: CREATED_AT, direction: DESC }]\n  ) {\n    models(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { ...ModelFields }\n    }\n  }\n": types.ModelsDocument,
     "\n  mutation CreateModel($input: CreateModelInput!) { createModel(input: $input) { ...ModelFields } }\n": types.CreateModelDocument,
     "\n  mutation DeleteModel($id: ID!) { deleteModel(id: $id) { id } }\n": types.DeleteModelDocument,
     "\n  mutation CreateModelVersion($input: CreateModelVersionInput!) {\n    createModelVersion(input: $input) { ...ModelVersionFields }\n  }\n": types.CreateModelVersionDocument,
     "\n  mutation FinalizeModelVersion($id: ID!) { finalizeModelVersion(id: $id) { ...ModelVersionFields } }\n": types.FinalizeModelVersionDocument,
     "\n  mutation DeleteModelVersion($id: ID!) { deleteModelVersion(id: $id) { id modelId } }\n": types.DeleteModelVersionDocument,
     "\n  query MyWorkspaces {\n    me { id memberships { id role workspace { id name } } }\n  }\n": types.MyWorkspacesDocument,
-    "\n  query Images {\n    images(first: 100, orderBy: [{ field: NAME, direction: ASC }]) {\n      totalCount\n      nodes { id name description category isOfficial size createdAt }\n    }\n  }\n": types.ImagesDocument,
+    "\n  query Images(\n    $first: Int = 100\n    $after: String\n    $filter: ImageFilter\n    $orderBy: [ImageOrder!] = [{ field: NAME, direction: ASC }]\n  ) {\n    images(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { id name description category isOfficial size createdAt }\n    }\n  }\n": types.ImagesDocument,
     "\n  mutation CreateImage($input: CreateImageInput!) {\n    createImage(input: $input) { id name description category isOfficial size createdAt }\n  }\n": types.CreateImageDocument,
     "\n  mutation UpdateImage($id: ID!, $input: UpdateImageInput!) {\n    updateImage(id: $id, input: $input) { id name description category isOfficial size createdAt }\n  }\n": types.UpdateImageDocument,
     "\n  mutation DeleteImage($id: ID!) { deleteImage(id: $id) { id } }\n": types.DeleteImageDocument,
-    "\n  query SystemConfigs {\n    systemConfigs(first: 100, orderBy: [{ field: CONFIG_KEY, direction: ASC }]) {\n      totalCount\n      nodes { id configKey configValue configType description isPublic updatedAt }\n    }\n  }\n": types.SystemConfigsDocument,
+    "\n  query SystemConfigs(\n    $first: Int = 100\n    $after: String\n    $filter: SystemConfigFilter\n    $orderBy: [SystemConfigOrder!] = [{ field: CONFIG_KEY, direction: ASC }]\n  ) {\n    systemConfigs(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { id configKey configValue configType description isPublic updatedAt }\n    }\n  }\n": types.SystemConfigsDocument,
     "\n  mutation CreateSystemConfig($input: CreateSystemConfigInput!) {\n    createSystemConfig(input: $input) { id configKey configValue configType description isPublic updatedAt }\n  }\n": types.CreateSystemConfigDocument,
     "\n  mutation UpdateSystemConfig($id: ID!, $input: UpdateSystemConfigInput!) {\n    updateSystemConfig(id: $id, input: $input) { id configKey configValue configType description isPublic updatedAt }\n  }\n": types.UpdateSystemConfigDocument,
     "\n  mutation DeleteSystemConfig($id: ID!) { deleteSystemConfig(id: $id) { id } }\n": types.DeleteSystemConfigDocument,
@@ -397,7 +397,7 @@ export function graphql(source: "\n  fragment DatasetFields on Dataset {\n    id
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Datasets {\n    datasets(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }\n  }\n"): (typeof documents)["\n  query Datasets {\n    datasets(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...DatasetFields } }\n  }\n"];
+export function graphql(source: "\n  query Datasets(\n    $first: Int = 40\n    $after: String\n    $filter: DatasetFilter\n    $orderBy: [DatasetOrder!] = [{ field: CREATED_AT, direction: DESC }]\n  ) {\n    datasets(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { ...DatasetFields }\n    }\n  }\n"): (typeof documents)["\n  query Datasets(\n    $first: Int = 40\n    $after: String\n    $filter: DatasetFilter\n    $orderBy: [DatasetOrder!] = [{ field: CREATED_AT, direction: DESC }]\n  ) {\n    datasets(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { ...DatasetFields }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -429,7 +429,7 @@ export function graphql(source: "\n  fragment ModelFields on Model {\n    id wor
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Models {\n    models(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }\n  }\n"): (typeof documents)["\n  query Models {\n    models(first: 40, orderBy: [{ field: CREATED_AT, direction: DESC }]) { totalCount nodes { ...ModelFields } }\n  }\n"];
+export function graphql(source: "\n  query Models(\n    $first: Int = 40\n    $after: String\n    $filter: ModelFilter\n    $orderBy: [ModelOrder!] = [{ field: CREATED_AT, direction: DESC }]\n  ) {\n    models(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { ...ModelFields }\n    }\n  }\n"): (typeof documents)["\n  query Models(\n    $first: Int = 40\n    $after: String\n    $filter: ModelFilter\n    $orderBy: [ModelOrder!] = [{ field: CREATED_AT, direction: DESC }]\n  ) {\n    models(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { ...ModelFields }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -457,7 +457,7 @@ export function graphql(source: "\n  query MyWorkspaces {\n    me { id membershi
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Images {\n    images(first: 100, orderBy: [{ field: NAME, direction: ASC }]) {\n      totalCount\n      nodes { id name description category isOfficial size createdAt }\n    }\n  }\n"): (typeof documents)["\n  query Images {\n    images(first: 100, orderBy: [{ field: NAME, direction: ASC }]) {\n      totalCount\n      nodes { id name description category isOfficial size createdAt }\n    }\n  }\n"];
+export function graphql(source: "\n  query Images(\n    $first: Int = 100\n    $after: String\n    $filter: ImageFilter\n    $orderBy: [ImageOrder!] = [{ field: NAME, direction: ASC }]\n  ) {\n    images(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { id name description category isOfficial size createdAt }\n    }\n  }\n"): (typeof documents)["\n  query Images(\n    $first: Int = 100\n    $after: String\n    $filter: ImageFilter\n    $orderBy: [ImageOrder!] = [{ field: NAME, direction: ASC }]\n  ) {\n    images(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { id name description category isOfficial size createdAt }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -473,7 +473,7 @@ export function graphql(source: "\n  mutation DeleteImage($id: ID!) { deleteImag
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query SystemConfigs {\n    systemConfigs(first: 100, orderBy: [{ field: CONFIG_KEY, direction: ASC }]) {\n      totalCount\n      nodes { id configKey configValue configType description isPublic updatedAt }\n    }\n  }\n"): (typeof documents)["\n  query SystemConfigs {\n    systemConfigs(first: 100, orderBy: [{ field: CONFIG_KEY, direction: ASC }]) {\n      totalCount\n      nodes { id configKey configValue configType description isPublic updatedAt }\n    }\n  }\n"];
+export function graphql(source: "\n  query SystemConfigs(\n    $first: Int = 100\n    $after: String\n    $filter: SystemConfigFilter\n    $orderBy: [SystemConfigOrder!] = [{ field: CONFIG_KEY, direction: ASC }]\n  ) {\n    systemConfigs(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { id configKey configValue configType description isPublic updatedAt }\n    }\n  }\n"): (typeof documents)["\n  query SystemConfigs(\n    $first: Int = 100\n    $after: String\n    $filter: SystemConfigFilter\n    $orderBy: [SystemConfigOrder!] = [{ field: CONFIG_KEY, direction: ASC }]\n  ) {\n    systemConfigs(first: $first, after: $after, filter: $filter, orderBy: $orderBy) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { id configKey configValue configType description isPublic updatedAt }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
