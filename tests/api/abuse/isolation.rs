@@ -42,7 +42,7 @@ async fn host_paths_through_datasets(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let (_, agent) = gpu_host(&app, "gpu-a", 1).await;
+    gpu_host(&app, "gpu-a", 1).await;
     let image = catalogue_image(&app, "pytorch:2.3").await;
     let (token, customer) = app.register("mallory").await;
     let t = Some(token.as_str());
@@ -142,7 +142,6 @@ async fn host_paths_through_datasets(backend: Backend) {
     assert!(msg.contains("cannot be mounted"), "{msg}");
     assert_eq!(app.count_rows("environments", "1 = 1").await, 0);
     assert_eq!(app.count_rows("gpus", "status = 'allocated'").await, 0);
-    let _ = agent;
 }
 
 /// Data gets in the way a user expects, and only through its writers: an UPLOADING version
