@@ -101,7 +101,7 @@ where
 
 /// The row to change: NOT_FOUND when the caller cannot see it, FORBIDDEN when it can see but
 /// not change it.
-async fn get_for_write<E>(
+pub async fn get_for_write<E>(
     db: &impl ConnectionTrait,
     id: Pk<E>,
     label: &'static str,

@@ -17,12 +17,12 @@ use sea_orm::{
     EntityTrait, QueryFilter, QuerySelect,
 };
 
-use crate::auth::policy::Policy;
+use crate::auth::policy;
 use crate::auth::User;
 use crate::db;
 use crate::domain::{AssetKind, MountMode, StorageKey, Tenant, UploadState};
 use crate::error::{AppError, AppResult};
-use crate::services::crud::Lifecycle;
+use crate::services::crud::{self, Lifecycle};
 
 /// A new asset's key, unless an operator's import named one.
 fn asset_key(
@@ -138,35 +138,6 @@ impl Lifecycle for model_versions::Entity {
     }
 }
 
-/// The version `id` as `user` may write it: NOT_FOUND when they cannot see it, FORBIDDEN
-/// when they may only read it.
-async fn writable_version<E: Policy>(
-    db: &impl ConnectionTrait,
-    user: User,
-    id: i64,
-    pk: E::Column,
-    label: &'static str,
-) -> AppResult<E::Model> {
-    if let Some(row) = E::find()
-        .filter(pk.eq(id))
-        .filter(E::writable(user).condition())
-        .one(db)
-        .await?
-    {
-        return Ok(row);
-    }
-    let visible = E::find()
-        .filter(pk.eq(id))
-        .filter(E::readable(user).condition())
-        .one(db)
-        .await?;
-    Err(if visible.is_some() {
-        AppError::Forbidden
-    } else {
-        AppError::NotFound(label)
-    })
-}
-
 fn must_be_uploading(status: Option<&str>) -> AppResult<()> {
     match UploadState::from_db(status.unwrap_or(UploadState::Uploading.as_db()))? {
         UploadState::Uploading => Ok(()),
@@ -186,12 +157,11 @@ pub async fn finalize_dataset_version(
     id: i64,
 ) -> AppResult<dataset_versions::Model> {
     let txn = db::begin_write(db).await?;
-    let row = writable_version::<dataset_versions::Entity>(
+    let row = crud::get_for_write::<dataset_versions::Entity>(
         &txn,
-        user,
         id,
-        dataset_versions::Column::Id,
         "dataset version",
+        policy::access::<dataset_versions::Entity>(user),
     )
     .await?;
     must_be_uploading(row.status.as_deref())?;
@@ -247,12 +217,11 @@ pub async fn finalize_model_version(
     id: i64,
 ) -> AppResult<model_versions::Model> {
     let txn = db::begin_write(db).await?;
-    let row = writable_version::<model_versions::Entity>(
+    let row = crud::get_for_write::<model_versions::Entity>(
         &txn,
-        user,
         id,
-        model_versions::Column::Id,
         "model version",
+        policy::access::<model_versions::Entity>(user),
     )
     .await?;
     must_be_uploading(row.status.as_deref())?;
